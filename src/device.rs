@@ -1,0 +1,1 @@
+//! Picks the Burn device (to be written).

@@ -1,0 +1,25 @@
+//! The crate's error type: every fallible library call returns [`Error`], and the
+//! CLI and app turn it into one clear line for the user.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong between an input and a [`crate::reading::Reading`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not an image Inkread can read: {reason}")]
+    NotAnImage { path: PathBuf, reason: String },
+    #[error("model: {0}")]
+    Model(String),
+    #[error("the job was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

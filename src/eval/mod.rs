@@ -1,0 +1,1 @@
+//! Evaluation: CER, WER, line detection (to be written).

@@ -1,0 +1,1 @@
+//! Exporters: text, JSON, hOCR, PAGE-XML, ALTO (to be written).

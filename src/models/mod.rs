@@ -1,0 +1,3 @@
+//! Models: the catalog, downloads and the cache, and loading weights into the networks.
+
+pub mod trocr;

@@ -1,0 +1,1 @@
+//! (TrOCR config, weights, tokenizer: to be written)

@@ -1,0 +1,1 @@
+//! (easyocr networks: to be written)

@@ -1,0 +1,1 @@
+//! (paddle networks: to be written)

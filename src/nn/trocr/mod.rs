@@ -1,0 +1,1 @@
+//! (trocr networks: to be written)

@@ -1,0 +1,135 @@
+//! Image in, [`Reading`](crate::reading::Reading) out: the detector and recognizer traits,
+//! and the steps between them (pre-processing, line grouping, reading order, cropping).
+
+use image::RgbImage;
+
+use crate::Result;
+use crate::cancel::CancelToken;
+use crate::reading::{LineText, Region};
+
+/// Where a running job is, for progress bars.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    Loading { what: String },
+    Detecting,
+    Recognizing { done: usize, total: usize },
+    Done,
+}
+
+/// Receives progress; the app forwards it to the UI thread, the CLI ignores or prints it.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage);
+
+/// Finds text regions (words or lines) on a page.
+pub trait Detector: Send {
+    fn name(&self) -> &str;
+    fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>>;
+}
+
+/// Reads line images. Implementations batch internally; `on_line` is called with the
+/// number of lines done so far, so callers can show "k of n".
+pub trait Recognizer: Send {
+    fn name(&self) -> &str;
+    fn recognize(
+        &mut self,
+        lines: &[RgbImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> Result<Vec<LineText>>;
+}
+
+pub mod lines;
+
+use std::time::Instant;
+
+use crate::reading::{Line, Page, Reading, bbox_of};
+
+/// Whether to look for lines first or treat the whole image as one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The image is one text line: skip detection.
+    Line,
+    /// The image is a page: detect lines, then read each.
+    Page,
+    /// Decide from the image's shape (a short wide strip is one line).
+    #[default]
+    Auto,
+}
+
+/// A detector (optional: without one every image is read as a single line) and a recognizer.
+pub struct Pipeline {
+    pub detector: Option<Box<dyn Detector>>,
+    pub recognizer: Box<dyn Recognizer>,
+}
+
+impl Pipeline {
+    /// Reads one page: detect, group into ordered lines, crop, recognize.
+    pub fn read(
+        &mut self,
+        page: &Page,
+        mode: Mode,
+        cancel: &CancelToken,
+        progress: ProgressFn<'_>,
+    ) -> Result<Reading> {
+        let mut timings = std::collections::BTreeMap::new();
+        let geometry = self.find_lines(page, mode, cancel, progress, &mut timings)?;
+        cancel.check()?;
+        let crops: Vec<RgbImage> = geometry
+            .iter()
+            .map(|g| lines::crop_line(&page.image, &g.polygon))
+            .collect();
+        let total = crops.len();
+        progress(Stage::Recognizing { done: 0, total });
+        let started = Instant::now();
+        let texts = self.recognizer.recognize(&crops, cancel, &mut |done| {
+            progress(Stage::Recognizing { done, total })
+        })?;
+        timings.insert("recognize".into(), ms_since(started));
+        progress(Stage::Done);
+        let lines = geometry
+            .into_iter()
+            .zip(texts)
+            .map(|(g, t)| Line {
+                bbox: bbox_of(&g.polygon),
+                polygon: g.polygon,
+                text: t.text,
+                confidence: t.confidence,
+                words: t.words,
+            })
+            .collect();
+        Ok(Reading {
+            image: page.source.clone(),
+            width: page.image.width(),
+            height: page.image.height(),
+            lines,
+            timings_ms: timings,
+        })
+    }
+
+    fn find_lines(
+        &mut self,
+        page: &Page,
+        mode: Mode,
+        cancel: &CancelToken,
+        progress: ProgressFn<'_>,
+        timings: &mut std::collections::BTreeMap<String, f64>,
+    ) -> Result<Vec<lines::LineGeometry>> {
+        let (w, h) = page.image.dimensions();
+        let single = match mode {
+            Mode::Line => true,
+            Mode::Page => false,
+            Mode::Auto => lines::looks_like_single_line(w, h),
+        };
+        let Some(detector) = self.detector.as_mut().filter(|_| !single) else {
+            return Ok(vec![lines::LineGeometry::whole_image(w, h)]);
+        };
+        progress(Stage::Detecting);
+        let started = Instant::now();
+        let regions = detector.detect(&page.image, cancel)?;
+        timings.insert("detect".into(), ms_since(started));
+        Ok(lines::group_into_lines(&regions))
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
