@@ -64,15 +64,29 @@ fn db_axis_aligned_rectangle_becomes_an_unclipped_box_in_page_pixels() {
         },
         0.9,
     );
-    let regions = regions_from_probability(&map, &DbParams::default());
+    // Without dilation the box spans the painted pixels' centres.
+    let plain = DbParams {
+        use_dilation: false,
+        ..DbParams::default()
+    };
+    let regions = regions_from_probability(&map, &plain);
     assert_eq!(regions.len(), 1, "{regions:?}");
     let rect = min_area_rect(&regions[0].polygon).unwrap();
     let (w, h) = db_expected(59.0, 19.0, 1.6);
-    assert_close(rect.center[0], 49.5 * 2.0, 1.0, "centre x");
-    assert_close(rect.center[1], 39.5 * 2.0, 1.0, "centre y");
-    assert_close(rect.width, w * 2.0, 2.0, "width");
-    assert_close(rect.height, h * 2.0, 2.0, "height");
-    assert_close(regions[0].score, 0.9, 0.01, "box score");
+    assert_close(rect.center[0], 49.5 * 2.0, 0.05, "centre x");
+    assert_close(rect.center[1], 39.5 * 2.0, 0.05, "centre y");
+    assert_close(rect.width, w * 2.0, 0.05, "width");
+    assert_close(rect.height, h * 2.0, 0.05, "height");
+    // RapidOCR's 2 × 2 dilation (the default) grows the blob one pixel right and down.
+    let regions = regions_from_probability(&map, &DbParams::default());
+    let rect = min_area_rect(&regions[0].polygon).unwrap();
+    let (w, h) = db_expected(60.0, 20.0, 1.6);
+    assert_close(rect.center[0], 50.0 * 2.0, 0.05, "dilated centre x");
+    assert_close(rect.center[1], 40.0 * 2.0, 0.05, "dilated centre y");
+    assert_close(rect.width, w * 2.0, 0.05, "dilated width");
+    assert_close(rect.height, h * 2.0, 0.05, "dilated height");
+    // The box now also covers one unpainted row and column of the map: 0.9 × 1200 / 1281.
+    assert_close(regions[0].score, 0.9 * 1200.0 / 1281.0, 1e-3, "box score");
     // Corners go clockwise from the top-left.
     let p = &regions[0].polygon;
     assert!(p[0][0] < p[1][0] && p[1][1] < p[2][1] && p[3][0] < p[2][0]);
@@ -676,4 +690,51 @@ fn iou_of_known_polygons() {
         2e-3,
         "diamond",
     );
+}
+
+/// Compares with RapidOCR's own post-processing on real PP-OCRv4 maps dumped by
+/// `scripts/dump_db_maps.py` (needs Python, so it runs only where INKREAD_DB_MAPS is set).
+#[test]
+fn db_post_matches_rapidocr_boxes() {
+    let Some(dir) = std::env::var_os("INKREAD_DB_MAPS").map(std::path::PathBuf::from) else {
+        eprintln!("SKIP: set INKREAD_DB_MAPS to a folder written by scripts/dump_db_maps.py");
+        return;
+    };
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&dir).expect("INKREAD_DB_MAPS is a folder") {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let bytes = std::fs::read(path.with_extension("f32")).unwrap();
+        let data: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let num = |k: &str| meta[k].as_f64().unwrap() as f32;
+        let (mw, mh) = (num("map_w"), num("map_h"));
+        let map = ScoreMap {
+            width: mw as usize,
+            height: mh as usize,
+            data,
+            scale: [num("page_w") / mw, num("page_h") / mh],
+        };
+        let reference: Vec<Vec<Point>> = serde_json::from_value(meta["boxes"].clone()).unwrap();
+        let ours: Vec<Vec<Point>> = regions_from_probability(&map, &DbParams::default())
+            .into_iter()
+            .map(|r| r.polygon)
+            .collect();
+        assert_eq!(ours.len(), reference.len(), "{}", path.display());
+        let matches = inkread::eval::metrics::match_polygons(&reference, &ours, 0.5);
+        for (i, m) in matches.iter().enumerate() {
+            let d = m.unwrap_or_else(|| panic!("{}: box {i} unmatched", path.display()));
+            let iou = polygon_iou(&reference[i], &ours[d]);
+            // RapidOCR rounds to whole pixels at several steps; thin lines lose a few % IoU.
+            assert!(iou > 0.85, "{}: box {i} IoU {iou}", path.display());
+        }
+        pages += 1;
+    }
+    assert!(pages > 0, "no dumped maps in {}", dir.display());
 }

@@ -19,7 +19,8 @@ pub enum BoxScore {
     Slow,
 }
 
-/// The knobs of DBNet's post-processing; the defaults are PP-OCRv4's.
+/// The knobs of DBNet's post-processing; the defaults are RapidOCR 1.4.4's for PP-OCRv4
+/// (PaddleOCR's own differ only in leaving `use_dilation` off).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DbParams {
     /// A map pixel is text when its probability exceeds this.
@@ -45,7 +46,7 @@ impl Default for DbParams {
             unclip_ratio: 1.6,
             max_candidates: 1000,
             min_size: 3.0,
-            use_dilation: false,
+            use_dilation: true,
             score_mode: BoxScore::Fast,
         }
     }

@@ -1,8 +1,6 @@
 //! Plane geometry for text regions: areas, rotated rectangles, polygon offsetting
 //! (DBNet's "unclip") and polygon IoU. Points are `[x, y]` in pixels, y pointing down.
 
-use imageproc::point::Point as IpPoint;
-
 use crate::reading::Point;
 
 /// Shoelace area of a simple polygon (always non-negative).
@@ -40,20 +38,42 @@ pub fn distance(a: Point, b: Point) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
-/// Convex hull (imageproc's Graham scan), as `[x, y]` points.
+/// Convex hull, counter-clockwise on screen, by Andrew's monotone chain. (imageproc's Graham
+/// scan drops extreme points among many near-collinear float points, which shifted unclipped
+/// boxes by up to a pixel, so the hull is computed here.)
 pub fn convex_hull(points: &[Point]) -> Vec<Point> {
-    let pts: Vec<IpPoint<f32>> = points
+    let mut pts: Vec<Point> = points
         .iter()
+        .copied()
         .filter(|p| p[0].is_finite() && p[1].is_finite())
-        .map(|p| IpPoint::new(p[0], p[1]))
         .collect();
-    if pts.is_empty() {
-        return Vec::new();
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    pts.dedup();
+    if pts.len() < 3 {
+        return pts;
     }
-    imageproc::geometry::convex_hull(pts)
-        .into_iter()
-        .map(|p| [p.x, p.y])
-        .collect()
+    let cross = |o: Point, a: Point, b: Point| {
+        (a[0] - o[0]) as f64 * (b[1] - o[1]) as f64 - (a[1] - o[1]) as f64 * (b[0] - o[0]) as f64
+    };
+    let mut hull: Vec<Point> = Vec::with_capacity(pts.len() + 1);
+    for pass in 0..2 {
+        let start = hull.len();
+        let ordered: Box<dyn Iterator<Item = &Point>> = if pass == 0 {
+            Box::new(pts.iter())
+        } else {
+            Box::new(pts.iter().rev())
+        };
+        for &p in ordered {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop(); // the last point starts the other chain
+    }
+    hull
 }
 
 /// A rectangle turned by `angle` radians (clockwise on screen) about its centre.
