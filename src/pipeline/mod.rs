@@ -38,6 +38,7 @@ pub trait Recognizer: Send {
 }
 
 pub mod lines;
+pub mod paddle;
 pub mod score_map;
 
 use std::time::Instant;
