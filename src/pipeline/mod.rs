@@ -37,6 +37,10 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+pub mod craft_post;
+pub mod ctc;
+pub mod db_post;
+pub mod geometry;
 pub mod lines;
 pub mod paddle;
 pub mod score_map;
