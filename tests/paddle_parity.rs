@@ -319,3 +319,94 @@ fn the_charset_is_blank_then_the_characters_then_a_space() {
     assert_eq!(charset.last().map(String::as_str), Some(" "));
     assert_eq!(charset.len(), net.head.weight.dims()[1]);
 }
+
+/// Times one page end to end on Flex (run with `--ignored --nocapture`): the detector at
+/// RapidOCR's size and the recognizer on the page's ground-truth line boxes.
+#[test]
+#[ignore = "timing, not a check"]
+fn time_one_page_on_flex() {
+    use inkread::cancel::CancelToken;
+    use inkread::pipeline::paddle::{PaddleDetector, PaddleRecognizer};
+    let page_rel = "pages/printed/fondue_05dracula_pdf_page_52.png";
+    let (Some(det), Some(rec), Some(page_path)) = (
+        model_file("ppocr-v4-det", "ch_PP-OCRv4_det_infer.onnx"),
+        model_file("ppocr-v4-rec", "ch_PP-OCRv4_rec_infer.onnx"),
+        eval_file(page_rel),
+    ) else {
+        return;
+    };
+    let page = image::open(&page_path).unwrap().to_rgb8();
+    let detector = PaddleDetector::load(&det, device()).unwrap();
+    let started = std::time::Instant::now();
+    let map = detector.probability_map(&page).unwrap();
+    eprintln!(
+        "detector: {}x{} page, {}x{} map, {:.2} s",
+        page.width(),
+        page.height(),
+        map.width,
+        map.height,
+        started.elapsed().as_secs_f64()
+    );
+    let boxes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(page_path.with_extension("lines.json")).unwrap())
+            .unwrap();
+    let crops: Vec<RgbImage> = boxes["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| {
+            let b: Vec<u32> = l["bbox"]
+                .as_array()?
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(0.0) as u32)
+                .collect();
+            let (w, h) = (b[2].saturating_sub(b[0]), b[3].saturating_sub(b[1]));
+            (w > 0 && h > 0).then(|| image::imageops::crop_imm(&page, b[0], b[1], w, h).to_image())
+        })
+        .collect();
+    let mut recognizer = PaddleRecognizer::load(&rec, device()).unwrap();
+    let started = std::time::Instant::now();
+    let lines = inkread::pipeline::Recognizer::recognize(
+        &mut recognizer,
+        &crops,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    eprintln!(
+        "recognizer: {} lines, {:.2} s",
+        lines.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for l in lines.iter().take(5) {
+        eprintln!("  {:.3} {}", l.confidence, l.text);
+    }
+}
+
+#[test]
+fn the_pipeline_finds_and_reads_the_synthetic_text() {
+    use inkread::cancel::CancelToken;
+    use inkread::pipeline::paddle::{PaddleDetector, PaddleRecognizer};
+    use inkread::pipeline::{Detector, Recognizer};
+    let (Some(det), Some(rec)) = (
+        model_file("ppocr-v4-det", "ch_PP-OCRv4_det_infer.onnx"),
+        model_file("ppocr-v4-rec", "ch_PP-OCRv4_rec_infer.onnx"),
+    ) else {
+        return;
+    };
+    let cancel = CancelToken::new();
+    let page = image::open(fixtures().join("synthetic_page.png"))
+        .unwrap()
+        .to_rgb8();
+    let mut detector = PaddleDetector::load(&det, device()).unwrap();
+    let regions = detector.detect(&page, &cancel).unwrap();
+    // The script draws five lines of text, 42 px apart.
+    assert_eq!(regions.len(), 5, "{regions:?}");
+    let line = image::open(fixtures().join("synthetic_line.png"))
+        .unwrap()
+        .to_rgb8();
+    let mut recognizer = PaddleRecognizer::load(&rec, device()).unwrap();
+    let read = recognizer.recognize(&[line], &cancel, &mut |_| {}).unwrap();
+    assert_eq!(read[0].text, "Ink 42");
+    assert!(read[0].confidence > 0.8, "{:?}", read[0]);
+}

@@ -7,12 +7,14 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{Rgb, RgbImage};
 
+use super::ctc::CtcDecoder;
+use super::db_post::{DbParams, regions_from_probability};
 use super::score_map::ScoreMap;
 use super::{Detector, Recognizer};
 use crate::cancel::CancelToken;
 use crate::models::paddle::{load_detector, load_recognizer};
 use crate::nn::paddle::{DbNet, SvtrRecognizer};
-use crate::reading::{LineText, Region, Word};
+use crate::reading::{LineText, Region};
 use crate::{Error, Result};
 
 /// RapidOCR's detector default: the short side is brought up to at least this.
@@ -107,6 +109,8 @@ pub struct PaddleDetector {
     device: Device,
     /// RapidOCR's `limit_side_len`.
     pub limit_side_len: u32,
+    /// Post-processing knobs (RapidOCR's defaults).
+    pub params: DbParams,
 }
 
 impl PaddleDetector {
@@ -116,6 +120,7 @@ impl PaddleDetector {
             net: load_detector(model, &device)?,
             device,
             limit_side_len: DET_LIMIT_SIDE_LEN,
+            params: DbParams::default(),
         })
     }
 
@@ -155,15 +160,8 @@ impl Detector for PaddleDetector {
         cancel.check()?;
         let map = self.probability_map(page)?;
         cancel.check()?;
-        regions_from_map(&map)
+        Ok(regions_from_probability(&map, &self.params))
     }
-}
-
-/// Placeholder until `pipeline::db_post` is merged (branch pages-post).
-fn regions_from_map(_map: &ScoreMap) -> Result<Vec<Region>> {
-    Err(Error::Other(
-        "DB post-processing (pipeline::db_post) is not available in this build yet".into(),
-    ))
 }
 
 /// Per-timestep class probabilities of one line, row-major `[timesteps, classes]`.
@@ -178,7 +176,7 @@ pub struct CtcProbabilities {
 pub struct PaddleRecognizer {
     net: SvtrRecognizer,
     device: Device,
-    charset: Vec<String>,
+    decoder: CtcDecoder,
     /// Lines per batch.
     pub batch_size: usize,
 }
@@ -190,14 +188,15 @@ impl PaddleRecognizer {
         Ok(Self {
             net,
             device,
-            charset,
+            // The loader puts the blank first; the decoder wants the other classes.
+            decoder: CtcDecoder::new(charset.into_iter().skip(1), 0),
             batch_size: REC_BATCH,
         })
     }
 
     /// The CTC classes: `""` (blank) at 0, the model's characters, then `" "`.
     pub fn charset(&self) -> &[String] {
-        &self.charset
+        &self.decoder.labels
     }
 
     /// Class probabilities for each line, batched as RapidOCR batches: lines sorted by
@@ -276,47 +275,10 @@ impl Recognizer for PaddleRecognizer {
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<LineText>> {
         let probs = self.probabilities(lines, cancel, on_line)?;
-        Ok(probs
+        probs
             .iter()
-            .map(|p| greedy_decode(p, &self.charset))
-            .collect())
-    }
-}
-
-/// Best-path CTC decoding, RapidOCR style (repeats merged, blanks dropped, confidence the
-/// mean of the kept characters' probabilities). Stands in until `pipeline::ctc` is merged.
-fn greedy_decode(p: &CtcProbabilities, charset: &[String]) -> LineText {
-    let mut text = String::new();
-    let mut confidences = Vec::new();
-    let mut previous = usize::MAX;
-    for step in p.data.chunks(p.classes.max(1)) {
-        let (best, prob) =
-            step.iter().enumerate().fold(
-                (0, f32::MIN),
-                |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
-            );
-        if best != 0 && best != previous {
-            text.push_str(charset.get(best).map_or("", String::as_str));
-            confidences.push(prob);
-        }
-        previous = best;
-    }
-    let confidence = if confidences.is_empty() {
-        0.0
-    } else {
-        confidences.iter().sum::<f32>() / confidences.len() as f32
-    };
-    let words = text
-        .split_whitespace()
-        .map(|w| Word {
-            text: w.to_owned(),
-            confidence,
-        })
-        .collect();
-    LineText {
-        text,
-        confidence,
-        words,
+            .map(|p| Ok(self.decoder.decode_line(&p.data, p.timesteps)?))
+            .collect()
     }
 }
 
@@ -343,24 +305,5 @@ mod tests {
         // OpenCV: source x = (i + 0.5) / 2 - 0.5 → 0 (clamped), 0.25, 0.75, 1.
         let row: Vec<u8> = wide.pixels().map(|p| p.0[0]).collect();
         assert_eq!(row, vec![0, 25, 75, 100]);
-    }
-
-    #[test]
-    fn greedy_decode_merges_repeats_and_drops_blanks() {
-        let charset: Vec<String> = ["", "a", "b", " "].iter().map(|s| s.to_string()).collect();
-        let steps = [
-            [0.1, 0.8, 0.05, 0.05],
-            [0.1, 0.7, 0.1, 0.1],
-            [0.9, 0.05, 0.05, 0.0],
-            [0.1, 0.6, 0.2, 0.1],
-        ];
-        let p = CtcProbabilities {
-            timesteps: 4,
-            classes: 4,
-            data: steps.concat(),
-        };
-        let line = greedy_decode(&p, &charset);
-        assert_eq!(line.text, "aa");
-        assert!((line.confidence - 0.7).abs() < 1e-6);
     }
 }
