@@ -42,6 +42,7 @@ pub mod ctc;
 pub mod db_post;
 pub mod geometry;
 pub mod lines;
+pub mod paddle;
 pub mod score_map;
 
 use std::time::Instant;

@@ -1,0 +1,81 @@
+//! DBNet as PP-OCRv4 ships it: PP-LCNetV3 features, an RSE-FPN neck and the
+//! differentiable-binarization head, of which inference needs only the probability map.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::tensor::{Tensor, activation};
+
+use super::layers::{SqueezeExcite, upsample_nearest};
+use super::lcnet::LcNetV3;
+
+/// A convolution followed by a residual squeeze-and-excitation.
+#[derive(Module, Debug)]
+pub struct RseLayer {
+    pub conv: Conv2d,
+    pub se: SqueezeExcite,
+}
+
+impl RseLayer {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.se.forward(self.conv.forward(x))
+    }
+}
+
+/// The probability head: a 3×3 convolution and two ×2 transposed convolutions
+/// (batch norms folded), then a sigmoid.
+#[derive(Module, Debug)]
+pub struct DbHead {
+    pub conv: Conv2d,
+    pub up1: ConvTranspose2d,
+    pub up2: ConvTranspose2d,
+}
+
+impl DbHead {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = activation::relu(self.conv.forward(x));
+        let x = activation::relu(self.up1.forward(x));
+        activation::sigmoid(self.up2.forward(x))
+    }
+}
+
+/// The detector. Input `[batch, 3, H, W]` with H and W multiples of 32, normalised to
+/// `(x/255 - 0.5) / 0.5`; output the text probability `[batch, 1, H, W]`.
+#[derive(Module, Debug)]
+pub struct DbNet {
+    pub backbone: LcNetV3,
+    /// 1×1 convolutions from each backbone stage to the neck (PaddleOCR's `layer_list`).
+    pub lateral: Vec<Conv2d>,
+    /// Per stage, shallowest first: reduce to the neck width.
+    pub inputs: Vec<RseLayer>,
+    /// Per stage, shallowest first: reduce to a quarter before fusing.
+    pub outputs: Vec<RseLayer>,
+    pub head: DbHead,
+}
+
+impl DbNet {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let features = self.backbone.forward(x);
+        let mut levels: Vec<Tensor<4>> = features
+            .into_iter()
+            .zip(&self.lateral)
+            .zip(&self.inputs)
+            .map(|((f, lateral), input)| input.forward(lateral.forward(f)))
+            .collect();
+        // Top-down: each level adds the upsampled level above it.
+        for i in (0..levels.len().saturating_sub(1)).rev() {
+            let above = upsample_nearest(levels[i + 1].clone(), 2);
+            levels[i] = levels[i].clone().add(above);
+        }
+        // Deepest first in the concatenation, each brought to the shallowest resolution.
+        let n = levels.len();
+        let fused: Vec<Tensor<4>> = levels
+            .into_iter()
+            .zip(&self.outputs)
+            .enumerate()
+            .map(|(i, (level, out))| upsample_nearest(out.forward(level), 1 << i))
+            .rev()
+            .collect();
+        debug_assert_eq!(fused.len(), n);
+        self.head.forward(Tensor::cat(fused, 1))
+    }
+}

@@ -1,0 +1,79 @@
+//! PP-LCNetV3, the backbone of both PP-OCRv4 networks, in its re-parameterised
+//! (inference) form: each block is a depthwise and a pointwise convolution, each followed
+//! by a learnable affine and (mostly) a hard swish with its own affine.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+
+use super::layers::{Affine, SqueezeExcite, hard_swish};
+
+/// One re-parameterised convolution: `conv → affine → [hard swish → affine]`.
+#[derive(Module, Debug)]
+pub struct RepLayer {
+    pub conv: Conv2d,
+    pub affine: Affine,
+    /// The affine after the hard swish; `None` where the layer has no activation
+    /// (PaddleOCR skips it after a depthwise convolution of stride 2).
+    pub act: Option<Affine>,
+}
+
+impl RepLayer {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.affine.forward(self.conv.forward(x));
+        match &self.act {
+            Some(after) => after.forward(hard_swish(y)),
+            None => y,
+        }
+    }
+}
+
+/// A depthwise-separable block with an optional squeeze-and-excitation between the two.
+#[derive(Module, Debug)]
+pub struct LcBlock {
+    pub depthwise: RepLayer,
+    pub se: Option<SqueezeExcite>,
+    pub pointwise: RepLayer,
+}
+
+impl LcBlock {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut y = self.depthwise.forward(x);
+        if let Some(se) = &self.se {
+            y = se.forward(y);
+        }
+        self.pointwise.forward(y)
+    }
+}
+
+/// The backbone: a strided stem (batch norm folded in, no activation) and the blocks.
+#[derive(Module, Debug)]
+pub struct LcNetV3 {
+    pub stem: Conv2d,
+    pub blocks: Vec<LcBlock>,
+    /// Indices of the blocks whose outputs are returned (the ends of the stages).
+    #[module(skip)]
+    pub taps: Vec<usize>,
+}
+
+impl LcNetV3 {
+    /// The feature maps after each tapped block, shallowest first.
+    pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut x = self.stem.forward(x);
+        let mut features = Vec::with_capacity(self.taps.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if self.taps.contains(&i) {
+                features.push(x.clone());
+            }
+        }
+        features
+    }
+
+    /// The output of the last block.
+    pub fn forward_last(&self, x: Tensor<4>) -> Tensor<4> {
+        self.blocks
+            .iter()
+            .fold(self.stem.forward(x), |x, block| block.forward(x))
+    }
+}

@@ -1,0 +1,115 @@
+//! The PP-OCRv4 recognizer: PP-LCNetV3 features pooled to one row, the SVTR neck
+//! (convolutions around two global-attention blocks) and a linear CTC head.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+use burn::tensor::{Tensor, activation};
+
+use super::layers::{LayerNorm, swish};
+use super::lcnet::LcNetV3;
+
+/// A pre-norm transformer block with multi-head self-attention and a swish MLP.
+#[derive(Module, Debug)]
+pub struct SvtrBlock {
+    pub norm1: LayerNorm,
+    pub qkv: Linear,
+    pub proj: Linear,
+    pub norm2: LayerNorm,
+    pub fc1: Linear,
+    pub fc2: Linear,
+    pub heads: usize,
+}
+
+impl SvtrBlock {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = x.clone().add(self.attention(self.norm1.forward(x)));
+        let mlp = self
+            .fc2
+            .forward(swish(self.fc1.forward(self.norm2.forward(x.clone()))));
+        x.add(mlp)
+    }
+
+    fn attention(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, n, c] = x.dims();
+        let head_dim = c / self.heads;
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, n, 3, self.heads, head_dim])
+            .permute([2, 0, 3, 1, 4]);
+        let part = |i: usize| -> Tensor<4> {
+            qkv.clone()
+                .narrow(0, i, 1)
+                .reshape([b, self.heads, n, head_dim])
+        };
+        let scale = (head_dim as f32).powf(-0.5);
+        let scores = part(0).mul_scalar(scale).matmul(part(1).swap_dims(2, 3));
+        let mixed = activation::softmax(scores, 3).matmul(part(2));
+        self.proj.forward(mixed.swap_dims(1, 2).reshape([b, n, c]))
+    }
+}
+
+/// SVTR's neck. Every convolution has its batch norm folded in and a swish after it.
+#[derive(Module, Debug)]
+pub struct SvtrNeck {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+    pub blocks: Vec<SvtrBlock>,
+    pub norm: LayerNorm,
+    pub conv3: Conv2d,
+    /// Fuses the backbone features with the attention output (concatenated).
+    pub conv4: Conv2d,
+    pub conv1x1: Conv2d,
+}
+
+impl SvtrNeck {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = x.clone();
+        let z = swish(self.conv2.forward(swish(self.conv1.forward(x))));
+        let [b, c, h, w] = z.dims();
+        let mut tokens = z.reshape([b, c, h * w]).swap_dims(1, 2);
+        for block in &self.blocks {
+            tokens = block.forward(tokens);
+        }
+        let z = self
+            .norm
+            .forward(tokens)
+            .reshape([b, h, w, c])
+            .permute([0, 3, 1, 2]);
+        let z = swish(self.conv3.forward(z));
+        let z = swish(self.conv4.forward(Tensor::cat(vec![shortcut, z], 1)));
+        swish(self.conv1x1.forward(z))
+    }
+}
+
+/// The recognizer. Input `[batch, 3, 48, W]` normalised to `[-1, 1]`; output per-timestep
+/// class scores `[batch, W/8, classes]` (class 0 is the CTC blank).
+#[derive(Module, Debug)]
+pub struct SvtrRecognizer {
+    pub backbone: LcNetV3,
+    /// Average-pooling window after the backbone (PaddleOCR uses 3×2 at inference).
+    pub pool: [usize; 2],
+    pub neck: SvtrNeck,
+    pub head: Linear,
+}
+
+impl SvtrRecognizer {
+    /// Unnormalised scores `[batch, timesteps, classes]`.
+    pub fn logits(&self, x: Tensor<4>) -> Tensor<3> {
+        let features = self.backbone.forward_last(x);
+        let pooled = avg_pool2d(features, AvgPoolOptions::new(self.pool));
+        let z = self.neck.forward(pooled);
+        let [b, c, h, w] = z.dims();
+        let sequence = z.reshape([b, c, h * w]).swap_dims(1, 2);
+        self.head.forward(sequence)
+    }
+
+    /// Class probabilities `[batch, timesteps, classes]` (softmax of [`Self::logits`]),
+    /// what the ONNX model outputs.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
+        activation::softmax(self.logits(x), 2)
+    }
+}

@@ -1,0 +1,309 @@
+//! PP-OCRv4 as a [`Detector`] and a [`Recognizer`]: images in, prepared the way RapidOCR
+//! prepares them (BGR order, `(x/255 - 0.5) / 0.5`, OpenCV-style bilinear resizing), the
+//! Burn networks of [`crate::nn::paddle`] in between.
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::{Rgb, RgbImage};
+
+use super::ctc::CtcDecoder;
+use super::db_post::{DbParams, regions_from_probability};
+use super::score_map::ScoreMap;
+use super::{Detector, Recognizer};
+use crate::cancel::CancelToken;
+use crate::models::paddle::{load_detector, load_recognizer};
+use crate::nn::paddle::{DbNet, SvtrRecognizer};
+use crate::reading::{LineText, Region};
+use crate::{Error, Result};
+
+/// RapidOCR's detector default: the short side is brought up to at least this.
+pub const DET_LIMIT_SIDE_LEN: u32 = 736;
+/// Height of the recognizer's input.
+pub const REC_HEIGHT: u32 = 48;
+/// RapidOCR pads every recognizer batch to at least this width (its `rec_img_shape`).
+pub const REC_MIN_WIDTH: u32 = 320;
+/// Lines per recognizer batch (RapidOCR's `rec_batch_num`).
+pub const REC_BATCH: usize = 6;
+
+/// Bilinear resize with OpenCV's `INTER_LINEAR` convention (pixel centres aligned,
+/// edges clamped, no antialiasing), so inputs match what RapidOCR feeds the networks.
+pub fn resize_bilinear(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let (sw, sh) = img.dimensions();
+    if (sw, sh) == (width, height) {
+        return img.clone();
+    }
+    let xs = sample_positions(sw, width);
+    let ys = sample_positions(sh, height);
+    RgbImage::from_fn(width, height, |x, y| {
+        let (x0, x1, fx) = xs[x as usize];
+        let (y0, y1, fy) = ys[y as usize];
+        let p = |xx: u32, yy: u32| img.get_pixel(xx, yy).0;
+        let (a, b, c, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
+        Rgb(std::array::from_fn(|k| {
+            let top = a[k] as f32 * (1.0 - fx) + b[k] as f32 * fx;
+            let bottom = c[k] as f32 * (1.0 - fx) + d[k] as f32 * fx;
+            (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
+/// For each output coordinate: the two source neighbours and the weight of the second.
+fn sample_positions(src: u32, dst: u32) -> Vec<(u32, u32, f32)> {
+    let scale = src as f32 / dst as f32;
+    let last = src.saturating_sub(1);
+    (0..dst)
+        .map(|i| {
+            let s = ((i as f32 + 0.5) * scale - 0.5).max(0.0);
+            let lo = (s.floor() as u32).min(last);
+            (
+                lo,
+                (lo + 1).min(last),
+                if lo >= last { 0.0 } else { s - lo as f32 },
+            )
+        })
+        .collect()
+}
+
+/// The detector's input size for a page: RapidOCR's `limit_type: min` rule (scale the
+/// short side up to `limit` if below it), then each side rounded to a multiple of 32.
+pub fn det_input_size(width: u32, height: u32, limit: u32) -> (u32, u32) {
+    let short = width.min(height).max(1);
+    let ratio = if short < limit {
+        limit as f64 / short as f64
+    } else {
+        1.0
+    };
+    let round32 = |v: u32| -> u32 {
+        let scaled = (v as f64 * ratio) as u32;
+        (((scaled as f64 / 32.0).round_ties_even() as u32) * 32).max(32)
+    };
+    (round32(width), round32(height))
+}
+
+/// Writes `img` normalised, channels in BGR order, into a `[3, h, stride]` plane buffer.
+fn write_normalised(dst: &mut [f32], img: &RgbImage, stride: usize, height: usize) {
+    for (x, y, px) in img.enumerate_pixels() {
+        for (plane, channel) in [2usize, 1, 0].into_iter().enumerate() {
+            let v = px.0[channel] as f32 / 255.0;
+            dst[(plane * height + y as usize) * stride + x as usize] = (v - 0.5) / 0.5;
+        }
+    }
+}
+
+/// Images of one size as a `[batch, 3, h, w]` network input (BGR, `[-1, 1]`).
+pub fn to_network_input(images: &[&RgbImage], device: &Device) -> Tensor<4> {
+    let (w, h) = images.first().map_or((0, 0), |i| i.dimensions());
+    let (w, h) = (w as usize, h as usize);
+    let plane = 3 * w * h;
+    let mut data = vec![0.0f32; images.len() * plane];
+    for (img, dst) in images.iter().zip(data.chunks_mut(plane.max(1))) {
+        write_normalised(dst, img, w, h);
+    }
+    Tensor::from_data(TensorData::new(data, [images.len(), 3, h, w]), device)
+}
+
+/// PP-OCRv4's DBNet on a page.
+pub struct PaddleDetector {
+    net: DbNet,
+    device: Device,
+    /// RapidOCR's `limit_side_len`.
+    pub limit_side_len: u32,
+    /// Post-processing knobs (RapidOCR's defaults).
+    pub params: DbParams,
+}
+
+impl PaddleDetector {
+    /// Loads `ch_PP-OCRv4_det_infer.onnx`.
+    pub fn load(model: &Path, device: Device) -> Result<Self> {
+        Ok(Self {
+            net: load_detector(model, &device)?,
+            device,
+            limit_side_len: DET_LIMIT_SIDE_LEN,
+            params: DbParams::default(),
+        })
+    }
+
+    /// The text-probability map of a page, with the scale back to page pixels.
+    pub fn probability_map(&self, page: &RgbImage) -> Result<ScoreMap> {
+        let (pw, ph) = page.dimensions();
+        if pw == 0 || ph == 0 {
+            return Err(Error::Other("the page is empty".into()));
+        }
+        let (w, h) = det_input_size(pw, ph, self.limit_side_len);
+        let resized = resize_bilinear(page, w, h);
+        let prob = self
+            .net
+            .forward(to_network_input(&[&resized], &self.device));
+        let data = tensor_to_vec(prob)?;
+        Ok(ScoreMap {
+            width: w as usize,
+            height: h as usize,
+            data,
+            scale: [pw as f32 / w as f32, ph as f32 / h as f32],
+        })
+    }
+}
+
+fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Other(format!("reading a network output: {e:?}")))
+}
+
+impl Detector for PaddleDetector {
+    fn name(&self) -> &str {
+        "ppocr-v4-det"
+    }
+
+    fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {
+        cancel.check()?;
+        let map = self.probability_map(page)?;
+        cancel.check()?;
+        Ok(regions_from_probability(&map, &self.params))
+    }
+}
+
+/// Per-timestep class probabilities of one line, row-major `[timesteps, classes]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtcProbabilities {
+    pub timesteps: usize,
+    pub classes: usize,
+    pub data: Vec<f32>,
+}
+
+/// PP-OCRv4's SVTR-LCNet CTC recognizer.
+pub struct PaddleRecognizer {
+    net: SvtrRecognizer,
+    device: Device,
+    decoder: CtcDecoder,
+    /// Lines per batch.
+    pub batch_size: usize,
+}
+
+impl PaddleRecognizer {
+    /// Loads `ch_PP-OCRv4_rec_infer.onnx` and its character list.
+    pub fn load(model: &Path, device: Device) -> Result<Self> {
+        let (net, charset) = load_recognizer(model, &device)?;
+        Ok(Self {
+            net,
+            device,
+            // The loader puts the blank first; the decoder wants the other classes.
+            decoder: CtcDecoder::new(charset.into_iter().skip(1), 0),
+            batch_size: REC_BATCH,
+        })
+    }
+
+    /// The CTC classes: `""` (blank) at 0, the model's characters, then `" "`.
+    pub fn charset(&self) -> &[String] {
+        &self.decoder.labels
+    }
+
+    /// Class probabilities for each line, batched as RapidOCR batches: lines sorted by
+    /// aspect ratio, each batch resized to height 48 and padded to its widest line (at
+    /// least 320 pixels).
+    pub fn probabilities(
+        &self,
+        lines: &[RgbImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> Result<Vec<CtcProbabilities>> {
+        let ratio = |img: &RgbImage| img.width() as f32 / img.height().max(1) as f32;
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        order.sort_by(|&a, &b| ratio(&lines[a]).total_cmp(&ratio(&lines[b])));
+        let mut out: Vec<Option<CtcProbabilities>> = vec![None; lines.len()];
+        let mut done = 0;
+        for batch in order.chunks(self.batch_size.max(1)) {
+            cancel.check()?;
+            let images: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
+            for (&i, probs) in batch.iter().zip(self.run_batch(&images)?) {
+                out[i] = Some(probs);
+            }
+            done += batch.len();
+            on_line(done);
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    fn run_batch(&self, images: &[&RgbImage]) -> Result<Vec<CtcProbabilities>> {
+        let max_ratio = images
+            .iter()
+            .map(|i| i.width() as f32 / i.height().max(1) as f32)
+            .fold(REC_MIN_WIDTH as f32 / REC_HEIGHT as f32, f32::max);
+        let width = (REC_HEIGHT as f32 * max_ratio) as usize;
+        let (h, plane) = (REC_HEIGHT as usize, 3 * REC_HEIGHT as usize * width);
+        let mut data = vec![0.0f32; images.len() * plane];
+        for (img, dst) in images.iter().zip(data.chunks_mut(plane)) {
+            let resized = rec_resize(img, width as u32);
+            write_normalised(dst, &resized, width, h);
+        }
+        let input = Tensor::from_data(
+            TensorData::new(data, [images.len(), 3, h, width]),
+            &self.device,
+        );
+        let probs = self.net.forward(input);
+        let [_, timesteps, classes] = probs.dims();
+        let flat = tensor_to_vec(probs)?;
+        Ok(flat
+            .chunks(timesteps * classes)
+            .map(|c| CtcProbabilities {
+                timesteps,
+                classes,
+                data: c.to_vec(),
+            })
+            .collect())
+    }
+}
+
+/// A line resized to height 48 keeping its aspect ratio, at most `max_width` wide
+/// (RapidOCR's `resize_norm_img` before padding).
+pub fn rec_resize(line: &RgbImage, max_width: u32) -> RgbImage {
+    let ratio = line.width() as f64 / line.height().max(1) as f64;
+    let width = ((REC_HEIGHT as f64 * ratio).ceil() as u32).clamp(1, max_width.max(1));
+    resize_bilinear(line, width, REC_HEIGHT)
+}
+
+impl Recognizer for PaddleRecognizer {
+    fn name(&self) -> &str {
+        "ppocr-v4-rec"
+    }
+
+    fn recognize(
+        &mut self,
+        lines: &[RgbImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> Result<Vec<LineText>> {
+        let probs = self.probabilities(lines, cancel, on_line)?;
+        probs
+            .iter()
+            .map(|p| Ok(self.decoder.decode_line(&p.data, p.timesteps)?))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn det_input_follows_rapidocr_rounding() {
+        // Short side 500 < 736: scaled by 1.472, then rounded to multiples of 32.
+        assert_eq!(det_input_size(800, 500, 736), (1184, 736));
+        // Big enough already: only rounded.
+        assert_eq!(det_input_size(1000, 800, 736), (992, 800));
+    }
+
+    #[test]
+    fn bilinear_resize_keeps_a_flat_image_flat_and_matches_corners() {
+        let flat = RgbImage::from_pixel(7, 5, Rgb([10, 200, 30]));
+        let up = resize_bilinear(&flat, 16, 11);
+        assert!(up.pixels().all(|p| p.0 == [10, 200, 30]));
+        let mut ramp = RgbImage::new(2, 1);
+        ramp.put_pixel(1, 0, Rgb([100, 100, 100]));
+        let wide = resize_bilinear(&ramp, 4, 1);
+        // OpenCV: source x = (i + 0.5) / 2 - 0.5 → 0 (clamped), 0.25, 0.75, 1.
+        let row: Vec<u8> = wide.pixels().map(|p| p.0[0]).collect();
+        assert_eq!(row, vec![0, 25, 75, 100]);
+    }
+}
