@@ -1,1 +1,3 @@
-//! Command-line subcommands (to be written).
+//! Command-line subcommands.
+
+pub mod models_cmd;
