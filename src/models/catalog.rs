@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The catalog text shipped inside the binary.
-const BUILTIN_TOML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/catalog.toml"));
+const BUILTIN_TOML: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/catalog.toml"));
 
 /// What a model does in the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -275,7 +276,10 @@ impl Catalog {
                 if let Source::Pypi { files, .. } = source
                     && let Some(f) = files.iter().find(|f| f.member.is_none())
                 {
-                    return Err(format!("model `{}`: PyPI file `{}` needs `member`", m.id, f.name));
+                    return Err(format!(
+                        "model `{}`: PyPI file `{}` needs `member`",
+                        m.id, f.name
+                    ));
                 }
             }
         }
@@ -326,15 +330,25 @@ impl Catalog {
 
 fn validate_file(id: &str, file: &FileSpec) -> Result<(), String> {
     let bad_name = |n: &str| {
-        n.is_empty() || n.starts_with('/') || n.split(['/', '\\']).any(|p| p == ".." || p.is_empty())
+        n.is_empty()
+            || n.starts_with('/')
+            || n.split(['/', '\\']).any(|p| p == ".." || p.is_empty())
     };
     if let Some(n) = file.candidates().find(|n| bad_name(n)) {
-        return Err(format!("model `{id}`: file name `{n}` is not a plain relative path"));
+        return Err(format!(
+            "model `{id}`: file name `{n}` is not a plain relative path"
+        ));
     }
     if let Some(sha) = &file.sha256
-        && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        && (sha.len() != 64
+            || !sha
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
     {
-        return Err(format!("model `{id}`: `{}` has a malformed sha256", file.name));
+        return Err(format!(
+            "model `{id}`: `{}` has a malformed sha256",
+            file.name
+        ));
     }
     Ok(())
 }
@@ -371,7 +385,12 @@ mod tests {
             for s in &m.sources {
                 if let Source::Pypi { files, .. } = s {
                     for f in files {
-                        assert!(f.sha256.is_some() && f.size.is_some(), "{} {}", m.id, f.name);
+                        assert!(
+                            f.sha256.is_some() && f.size.is_some(),
+                            "{} {}",
+                            m.id,
+                            f.name
+                        );
                     }
                 }
             }

@@ -37,6 +37,9 @@ pub fn ensure_defaults(
 /// sha256, so a new upstream file never loads a stale conversion. The parent folder may not
 /// exist yet; write to a temporary name beside it and rename.
 pub fn converted_cache_path(id: &str, source_sha256: &str, what: &str) -> PathBuf {
-    Installer::new(StoreConfig::from_env(), catalog::Catalog::builtin())
-        .converted_cache_path(id, source_sha256, what)
+    Installer::new(StoreConfig::from_env(), catalog::Catalog::builtin()).converted_cache_path(
+        id,
+        source_sha256,
+        what,
+    )
 }

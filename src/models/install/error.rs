@@ -86,7 +86,9 @@ impl InstallError {
     pub fn is_network(&self) -> bool {
         matches!(
             self,
-            InstallError::Offline { .. } | InstallError::Interrupted { .. } | InstallError::OfflineMode { .. }
+            InstallError::Offline { .. }
+                | InstallError::Interrupted { .. }
+                | InstallError::OfflineMode { .. }
         )
     }
 }

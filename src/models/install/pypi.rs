@@ -42,7 +42,9 @@ pub fn install(
     let result = install_from_wheel(config, model, &wheel, &label, files, on_event);
     if matches!(
         result,
-        Err(InstallError::BadWheel { .. } | InstallError::HashMismatch { .. } | InstallError::SizeMismatch { .. })
+        Err(InstallError::BadWheel { .. }
+            | InstallError::HashMismatch { .. }
+            | InstallError::SizeMismatch { .. })
     ) {
         // A damaged kept wheel must not poison later attempts.
         let _ = std::fs::remove_file(&wheel);
@@ -72,12 +74,19 @@ pub fn check_pip(python: &str) -> Result<(), InstallError> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(missing(last_lines(&String::from_utf8_lossy(&out.stderr), 2)))
+        Err(missing(last_lines(
+            &String::from_utf8_lossy(&out.stderr),
+            2,
+        )))
     }
 }
 
 /// Runs `pip download` into a fresh folder, then moves the wheel into the kept folder.
-fn download_wheel(config: &StoreConfig, package: &str, version: &str) -> Result<PathBuf, InstallError> {
+fn download_wheel(
+    config: &StoreConfig,
+    package: &str,
+    version: &str,
+) -> Result<PathBuf, InstallError> {
     check_pip(&config.python)?;
     let kept = wheel_dir(config, package, version);
     std::fs::create_dir_all(&kept).map_err(|e| InstallError::io(&kept, e))?;
@@ -87,7 +96,12 @@ fn download_wheel(config: &StoreConfig, package: &str, version: &str) -> Result<
         .map_err(|e| InstallError::io(&kept, e))?;
     let out = Command::new(&config.python)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
-        .args(["--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
+        .args([
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+        ])
         .arg(format!("{package}=={version}"))
         .arg("-d")
         .arg(tmp.path())
@@ -97,7 +111,11 @@ fn download_wheel(config: &StoreConfig, package: &str, version: &str) -> Result<
             detail: e.to_string(),
         })?;
     if !out.status.success() {
-        return Err(classify_pip_failure(package, version, &String::from_utf8_lossy(&out.stderr)));
+        return Err(classify_pip_failure(
+            package,
+            version,
+            &String::from_utf8_lossy(&out.stderr),
+        ));
     }
     let wheel = std::fs::read_dir(tmp.path())
         .map_err(|e| InstallError::io(tmp.path(), e))?
@@ -109,7 +127,10 @@ fn download_wheel(config: &StoreConfig, package: &str, version: &str) -> Result<
             version: version.to_string(),
             detail: "pip reported success but left no wheel".into(),
         })?;
-    let name = wheel.file_name().map(PathBuf::from).unwrap_or_else(|| "model.whl".into());
+    let name = wheel
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "model.whl".into());
     let dest = kept.join(name);
     std::fs::rename(&wheel, &dest).map_err(|e| InstallError::io(&dest, e))?;
     Ok(dest)

@@ -116,7 +116,10 @@ impl StoreConfig {
 }
 
 fn is_truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "on" | "yes" | "true"
+    )
 }
 
 /// Written last into a model directory: what it holds and where it came from.
@@ -165,13 +168,16 @@ pub fn place_model_dir(
     marker: &Marker,
 ) -> Result<PathBuf, InstallError> {
     let marker_path = staging.path().join(MARKER);
-    let json = serde_json::to_string_pretty(marker).map_err(|e| InstallError::io(&marker_path, e.into()))?;
+    let json = serde_json::to_string_pretty(marker)
+        .map_err(|e| InstallError::io(&marker_path, e.into()))?;
     std::fs::write(&marker_path, json).map_err(|e| InstallError::io(&marker_path, e))?;
     let final_dir = config.model_dir(&marker.id);
     let models = config.models_dir();
     std::fs::create_dir_all(&models).map_err(|e| InstallError::io(&models, e))?;
     // A directory cannot be renamed over a non-empty one: move the old one aside first.
-    let old = config.staging_dir().join(format!("{}-old-{}", marker.id, std::process::id()));
+    let old = config
+        .staging_dir()
+        .join(format!("{}-old-{}", marker.id, std::process::id()));
     let had_old = final_dir.exists();
     if had_old {
         std::fs::rename(&final_dir, &old).map_err(|e| InstallError::io(&final_dir, e))?;
@@ -204,18 +210,32 @@ pub fn place_file(verified: &Path, dest: &Path) -> Result<(), InstallError> {
         .map_err(|e| InstallError::io(parent, e))?;
     let mut src = std::fs::File::open(verified).map_err(|e| InstallError::io(verified, e))?;
     std::io::copy(&mut src, tmp.as_file_mut()).map_err(|e| InstallError::io(dest, e))?;
-    tmp.as_file().sync_all().map_err(|e| InstallError::io(dest, e))?;
-    tmp.persist(dest).map_err(|e| InstallError::io(dest, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| InstallError::io(dest, e))?;
+    tmp.persist(dest)
+        .map_err(|e| InstallError::io(dest, e.error))?;
     let _ = std::fs::remove_file(verified);
     Ok(())
 }
 
 /// Where a one-time conversion of a model file to Burn's record format is kept: keyed by the
 /// model, the sha256 of the source file it was made from, and what it is (e.g. `det.mpk`).
-pub fn converted_cache_path(config: &StoreConfig, id: &str, source_sha256: &str, what: &str) -> PathBuf {
+pub fn converted_cache_path(
+    config: &StoreConfig,
+    id: &str,
+    source_sha256: &str,
+    what: &str,
+) -> PathBuf {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>()
             // No hidden names and no `..`: the result stays inside the store.
             .replacen('.', "_", usize::from(s.starts_with('.')))

@@ -53,7 +53,15 @@ pub fn copy_verified(
 ) -> Result<(String, u64), InstallError> {
     let mut out = std::fs::File::create(dest).map_err(|e| InstallError::io(dest, e))?;
     let mut hasher = Sha256::new();
-    let result = pump(reader, &mut out, &mut hasher, 0, expected.size, progress, dest);
+    let result = pump(
+        reader,
+        &mut out,
+        &mut hasher,
+        0,
+        expected.size,
+        progress,
+        dest,
+    );
     let done = match result {
         Ok(done) => done,
         Err(e) => {
@@ -97,7 +105,8 @@ pub fn pump(
                 });
             }
         };
-        out.write_all(&buf[..n]).map_err(|e| InstallError::io(dest, e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| InstallError::io(dest, e))?;
         hasher.update(&buf[..n]);
         done += n as u64;
         if let Some(t) = total
