@@ -55,7 +55,7 @@ pub enum InstallError {
     },
     #[error("nothing in {path} matches a catalog model{hint}")]
     ImportNoMatch { path: PathBuf, hint: String },
-    #[error("{what} is offline mode (HF_HUB_OFFLINE) and the model is not in the cache")]
+    #[error("HF_HUB_OFFLINE is set and {what} is not in the Hugging Face cache")]
     OfflineMode { what: String },
     #[error("could not install {model}:{}", list(.attempts))]
     AllSourcesFailed {
