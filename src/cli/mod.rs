@@ -1,3 +1,4 @@
-//! Command-line subcommands (to be written).
+//! Command-line subcommands.
 
 pub mod eval_cmd;
+pub mod models_cmd;

