@@ -41,6 +41,7 @@ pub mod craft_post;
 pub mod ctc;
 pub mod db_post;
 pub mod geometry;
+pub mod build;
 pub mod lines;
 pub mod paddle;
 pub mod score_map;

@@ -1,0 +1,120 @@
+//! Builds a [`Pipeline`] from catalog model ids: installs what is missing, then loads each
+//! network with the loader its weight file calls for.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use super::{Detector, Pipeline, Recognizer};
+use crate::models::catalog::{Catalog, Kind, ModelEntry};
+use crate::models::{InstallEvent, Installer};
+use crate::{Error, Result};
+
+/// Where the models come from and which device runs them.
+pub struct PipelineBuilder<'a> {
+    pub installer: &'a Installer,
+    pub device: Device,
+}
+
+impl PipelineBuilder<'_> {
+    /// `detector` `None` reads every image as one line.
+    pub fn build(
+        &self,
+        detector: Option<&str>,
+        recognizer: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Pipeline> {
+        let detector = match detector {
+            Some(id) => Some(self.detector(id, on_event)?),
+            None => None,
+        };
+        let recognizer = self.recognizer(recognizer, on_event)?;
+        Ok(Pipeline {
+            detector,
+            recognizer,
+        })
+    }
+
+    pub fn detector(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Box<dyn Detector>> {
+        let (entry, dir) = self.install(id, on_event)?;
+        let weights = weight_file(&dir, entry)?;
+        match entry.kind {
+            Kind::Dbnet => Ok(Box::new(super::paddle::PaddleDetector::load(
+                &weights,
+                self.device.clone(),
+            )?)),
+            _ => Err(Error::Model(format!("{id} is not a detector"))),
+        }
+    }
+
+    pub fn recognizer(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Box<dyn Recognizer>> {
+        let (entry, dir) = self.install(id, on_event)?;
+        match entry.kind {
+            Kind::Ctc => {
+                let weights = weight_file(&dir, entry)?;
+                match extension(&weights).as_str() {
+                    "onnx" => Ok(Box::new(super::paddle::PaddleRecognizer::load(
+                        &weights,
+                        self.device.clone(),
+                    )?)),
+                    other => Err(Error::Model(format!(
+                        "{id}: no CTC loader for .{other} weights"
+                    ))),
+                }
+            }
+            _ => Err(Error::Model(format!("{id} is not a recognizer"))),
+        }
+    }
+
+    fn install(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<(&ModelEntry, PathBuf)> {
+        let entry = self.installer.catalog.get(id).ok_or_else(|| {
+            Error::Model(format!("unknown model '{id}' (see `inkread models list`)"))
+        })?;
+        let dir = self
+            .installer
+            .ensure_installed(id, on_event)
+            .map_err(|e| Error::Model(format!("{id}: {e}")))?;
+        Ok((entry, dir))
+    }
+}
+
+/// The model's one weight file (ONNX or PyTorch) inside its installed folder.
+fn weight_file(dir: &Path, entry: &ModelEntry) -> Result<PathBuf> {
+    entry
+        .sources
+        .iter()
+        .flat_map(|s| s.files())
+        .flat_map(|f| f.candidates())
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file() && matches!(extension(p).as_str(), "onnx" | "pth"))
+        .ok_or_else(|| Error::Model(format!("{}: no weight file in {}", entry.id, dir.display())))
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The built-in catalog's ids for detectors and recognizers, for menus.
+pub fn model_ids(catalog: &Catalog, detectors: bool) -> Vec<String> {
+    catalog
+        .models()
+        .iter()
+        .filter(|m| matches!(m.kind, Kind::Dbnet | Kind::Craft) == detectors)
+        .map(|m| m.id.clone())
+        .collect()
+}
