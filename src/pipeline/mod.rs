@@ -37,6 +37,7 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+pub mod easyocr;
 pub mod lines;
 pub mod score_map;
 
