@@ -227,3 +227,46 @@ fn crnn_preprocessing_matches_easyocr_real() {
     };
     check_line_preprocessing("crnn_real", &grey_bt601(&img.to_rgb8()));
 }
+
+/// Timing of a whole real page on the CPU (Flex): `cargo test --test easyocr_parity --
+/// --ignored --nocapture page_timing`. Debug-profile figures; prints, asserts only sanity.
+#[test]
+#[ignore = "slow: times a full page on the CPU"]
+fn page_timing_on_cpu() {
+    use inkread::pipeline::easyocr::CraftDetector;
+    use std::time::Instant;
+    let (Some(model), Some(eval)) = (model_file(CRAFT_MODEL_ID, CRAFT_FILE), eval_dir()) else {
+        return;
+    };
+    let device = Device::flex();
+    let started = Instant::now();
+    let detector = CraftDetector::load(&model, &device).unwrap();
+    eprintln!("CRAFT load: {:.2} s", started.elapsed().as_secs_f64());
+    let page = image::open(
+        eval.join(
+            meta("craft_real")["source"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap(),
+        ),
+    )
+    .unwrap()
+    .to_rgb8();
+    let started = Instant::now();
+    let (text, link) = detector.score_maps(&page).unwrap();
+    eprintln!(
+        "CRAFT {}x{} page: {:.2} s, maps {}x{}",
+        page.width(),
+        page.height(),
+        started.elapsed().as_secs_f64(),
+        text.width,
+        text.height
+    );
+    assert_eq!(text.data.len(), link.data.len());
+    assert!(
+        text.data.iter().any(|&v| v > 0.7),
+        "no text found on a printed page"
+    );
+}
