@@ -1,1 +1,3 @@
 //! Command-line subcommands (to be written).
+
+pub mod eval_cmd;

@@ -37,7 +37,11 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+pub mod craft_post;
+pub mod ctc;
+pub mod db_post;
 pub mod easyocr;
+pub mod geometry;
 pub mod lines;
 pub mod score_map;
 

@@ -1,0 +1,202 @@
+//! Greedy CTC decoding: per-timestep class probabilities (T × C) become text, with a
+//! confidence for every character, word and line.
+//!
+//! Confidences:
+//! - a character's is the highest probability its class reached over the run of timesteps
+//!   that produced it (the run is one emission; its peak is where the network was surest);
+//! - a word's (text between spaces) is the **minimum** of its characters': a word is only as
+//!   trustworthy as its weakest letter;
+//! - a line's is the **mean** of its characters' (spaces included), as PaddleOCR reports;
+//!   an empty line's is the mean top probability over all timesteps, i.e. how sure the
+//!   network was that nothing is written there.
+
+use crate::reading::{LineText, Word};
+
+/// One decoded character (or multi-character token) and the network's confidence in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedChar {
+    pub text: String,
+    pub confidence: f32,
+    /// First timestep of the run that emitted it.
+    pub timestep: usize,
+}
+
+/// Everything greedy decoding produced for one line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decoded {
+    pub chars: Vec<DecodedChar>,
+    /// Mean top probability over all timesteps (the empty-line confidence).
+    pub mean_top: f32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CtcError {
+    #[error("CTC scores hold {len} values, not {timesteps} timesteps × {classes} classes")]
+    Shape {
+        len: usize,
+        timesteps: usize,
+        classes: usize,
+    },
+    #[error("blank index {blank} is outside the {classes} classes")]
+    Blank { blank: usize, classes: usize },
+}
+
+impl From<CtcError> for crate::Error {
+    fn from(e: CtcError) -> Self {
+        crate::Error::Model(e.to_string())
+    }
+}
+
+/// A recognizer's alphabet: `labels[c]` is the text of class `c`; the blank's label is unused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtcDecoder {
+    pub labels: Vec<String>,
+    pub blank: usize,
+}
+
+impl CtcDecoder {
+    /// `charset` lists the non-blank classes in order; the blank is inserted at `blank`
+    /// (PaddleOCR and EasyOCR both put it at 0).
+    pub fn new(charset: impl IntoIterator<Item = String>, blank: usize) -> Self {
+        let mut labels: Vec<String> = charset.into_iter().collect();
+        let blank = blank.min(labels.len());
+        labels.insert(blank, String::new());
+        Self { labels, blank }
+    }
+
+    pub fn classes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Decodes row-major `timesteps × classes` probabilities (softmax already applied).
+    pub fn decode(&self, probs: &[f32], timesteps: usize) -> Result<Decoded, CtcError> {
+        let classes = self.classes();
+        if self.blank >= classes {
+            return Err(CtcError::Blank {
+                blank: self.blank,
+                classes,
+            });
+        }
+        if classes == 0 || probs.len() != timesteps * classes {
+            return Err(CtcError::Shape {
+                len: probs.len(),
+                timesteps,
+                classes,
+            });
+        }
+        let mut decoded = Decoded::default();
+        let mut previous: Option<usize> = None;
+        let mut top_sum = 0.0f64;
+        for (t, row) in probs.chunks_exact(classes).enumerate() {
+            let (best, p) = argmax(row);
+            top_sum += p as f64;
+            if Some(best) == previous {
+                // Same class again: the same emission continues; keep its peak.
+                if best != self.blank
+                    && let Some(last) = decoded.chars.last_mut()
+                {
+                    last.confidence = last.confidence.max(p);
+                }
+                continue;
+            }
+            previous = Some(best);
+            if best != self.blank {
+                decoded.chars.push(DecodedChar {
+                    text: self.labels[best].clone(),
+                    confidence: p,
+                    timestep: t,
+                });
+            }
+        }
+        decoded.mean_top = if timesteps == 0 {
+            0.0
+        } else {
+            (top_sum / timesteps as f64) as f32
+        };
+        Ok(decoded)
+    }
+
+    /// Decodes and summarizes in one step.
+    pub fn decode_line(&self, probs: &[f32], timesteps: usize) -> Result<LineText, CtcError> {
+        Ok(self.decode(probs, timesteps)?.line_text())
+    }
+}
+
+fn argmax(row: &[f32]) -> (usize, f32) {
+    row.iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, p)| {
+            if p > best.1 { (i, p) } else { best }
+        })
+}
+
+impl Decoded {
+    pub fn text(&self) -> String {
+        self.chars.iter().map(|c| c.text.as_str()).collect()
+    }
+
+    /// Text (outer whitespace trimmed), words with their minimum confidence, line mean.
+    pub fn line_text(&self) -> LineText {
+        let kept = trim_spaces(&self.chars);
+        if kept.is_empty() {
+            return LineText {
+                text: String::new(),
+                confidence: self.mean_top,
+                words: Vec::new(),
+            };
+        }
+        let confidence = kept.iter().map(|c| c.confidence).sum::<f32>() / kept.len() as f32;
+        LineText {
+            text: kept.iter().map(|c| c.text.as_str()).collect(),
+            confidence,
+            words: split_words(kept),
+        }
+    }
+}
+
+fn is_space(c: &DecodedChar) -> bool {
+    c.text.chars().all(char::is_whitespace)
+}
+
+fn trim_spaces(chars: &[DecodedChar]) -> &[DecodedChar] {
+    let start = chars
+        .iter()
+        .position(|c| !is_space(c))
+        .unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|c| !is_space(c))
+        .map_or(start, |e| e + 1);
+    &chars[start..end]
+}
+
+fn split_words(chars: &[DecodedChar]) -> Vec<Word> {
+    chars
+        .split(is_space)
+        .filter(|w| !w.is_empty())
+        .map(|w| Word {
+            text: w.iter().map(|c| c.text.as_str()).collect(),
+            confidence: w.iter().map(|c| c.confidence).fold(f32::INFINITY, f32::min),
+        })
+        .collect()
+}
+
+/// Turns each row of logits into probabilities in place (for networks that end without
+/// a softmax).
+pub fn softmax_rows(values: &mut [f32], classes: usize) {
+    if classes == 0 {
+        return;
+    }
+    for row in values.chunks_mut(classes) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        if sum > 0.0 {
+            row.iter_mut().for_each(|v| *v /= sum);
+        }
+    }
+}
