@@ -270,3 +270,69 @@ fn page_timing_on_cpu() {
         "no text found on a printed page"
     );
 }
+
+fn grey_to_rgb(grey: &GrayImage) -> RgbImage {
+    image::DynamicImage::ImageLuma8(grey.clone()).to_rgb8()
+}
+
+#[test]
+fn crnn_recognizer_reads_what_easyocr_reads() {
+    use inkread::cancel::CancelToken;
+    use inkread::pipeline::Recognizer;
+    use inkread::pipeline::easyocr::CrnnRecognizer;
+    let Some(model) = model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let mut recognizer = CrnnRecognizer::load(&model, &Device::flex()).unwrap();
+    assert_eq!(recognizer.charset().len(), 97);
+    let v = meta("crnn_synthetic");
+    let s = shape(&v, "grey_shape");
+    let grey = GrayImage::from_raw(s[1] as u32, s[0] as u32, bytes(&v, "grey")).unwrap();
+    let mut cases = vec![(
+        grey_to_rgb(&grey),
+        v["greedy"].as_str().unwrap().to_string(),
+    )];
+    if let Some(eval) = eval_dir() {
+        let real = meta("crnn_real");
+        if let Ok(img) = image::open(eval.join(real["source"].as_str().unwrap())) {
+            cases.push((img.to_rgb8(), real["greedy"].as_str().unwrap().to_string()));
+        }
+    }
+    let images: Vec<RgbImage> = cases.iter().map(|c| c.0.clone()).collect();
+    let mut progress = Vec::new();
+    let read = recognizer
+        .recognize(&images, &CancelToken::new(), &mut |n| progress.push(n))
+        .unwrap();
+    assert_eq!(progress.last(), Some(&images.len()));
+    for ((_, expected), line) in cases.iter().zip(&read) {
+        eprintln!("read {:?} (confidence {:.3})", line.text, line.confidence);
+        assert_eq!(&line.text, expected);
+        assert!(line.confidence > 0.5 && line.confidence <= 1.0);
+    }
+}
+
+#[test]
+fn craft_detector_finds_the_words_of_the_synthetic_page() {
+    use inkread::cancel::CancelToken;
+    use inkread::pipeline::Detector;
+    use inkread::pipeline::easyocr::CraftDetector;
+    let Some(model) = model_file(CRAFT_MODEL_ID, CRAFT_FILE) else {
+        return;
+    };
+    let mut detector = CraftDetector::load(&model, &Device::flex()).unwrap();
+    let (_, page) = craft_canvas(&meta("craft_synthetic"));
+    let regions = detector.detect(&page, &CancelToken::new()).unwrap();
+    eprintln!("{} regions on the synthetic page", regions.len());
+    // Four lines of two to four words each.
+    assert!(
+        (4..=16).contains(&regions.len()),
+        "{} regions",
+        regions.len()
+    );
+    for r in &regions {
+        for p in &r.polygon {
+            assert!(p[0] >= -2.0 && p[0] <= page.width() as f32 + 2.0, "{p:?}");
+            assert!(p[1] >= -2.0 && p[1] <= page.height() as f32 + 2.0, "{p:?}");
+        }
+    }
+}

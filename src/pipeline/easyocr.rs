@@ -11,10 +11,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::{GrayImage, RgbImage};
 
 use crate::cancel::CancelToken;
-use crate::models::easyocr::{english_g2_charset, load_craft, load_english_g2};
+use crate::models::easyocr::{
+    ENGLISH_G2_CHARACTERS, english_g2_charset, load_craft, load_english_g2,
+};
 use crate::nn::easyocr::craft::CRAFT_STRIDE_MULTIPLE;
 use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::nn::easyocr::{Craft, Crnn};
+use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
+use crate::pipeline::ctc::CtcDecoder;
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
 use crate::reading::{LineText, Region};
@@ -31,9 +35,9 @@ pub struct CraftOptions {
     pub canvas_size: u32,
     /// Scale applied before the canvas limit (EasyOCR's `mag_ratio`).
     pub mag_ratio: f32,
-    pub text_threshold: f32,
-    pub link_threshold: f32,
-    pub low_text: f32,
+    /// Thresholds and minimum size for turning the maps into regions. Its `width` is not
+    /// used here: the network input is governed by `canvas_size` and `mag_ratio`.
+    pub post: DetectParams,
 }
 
 impl Default for CraftOptions {
@@ -41,9 +45,7 @@ impl Default for CraftOptions {
         Self {
             canvas_size: 2560,
             mag_ratio: 1.0,
-            text_threshold: 0.7,
-            link_threshold: 0.4,
-            low_text: 0.4,
+            post: DetectParams::default(),
         }
     }
 }
@@ -200,7 +202,7 @@ pub fn line_batch(lines: &[GrayImage], width: usize) -> Vec<f32> {
     data
 }
 
-/// CRAFT on a page: score maps, and regions once post-processing is in.
+/// CRAFT on a page: score maps, then word regions ([`regions_from_craft`]).
 pub struct CraftDetector {
     net: Craft,
     device: Device,
@@ -256,11 +258,9 @@ impl Detector for CraftDetector {
 
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {
         cancel.check()?;
-        let (_text, _link) = self.score_maps(page)?;
+        let (text, link) = self.score_maps(page)?;
         cancel.check()?;
-        Err(Error::Other(
-            "CRAFT post-processing (crate::pipeline::craft_post) is not merged yet".into(),
-        ))
+        Ok(regions_from_craft(&text, &link, &self.options.post))
     }
 }
 
@@ -277,6 +277,7 @@ pub struct CrnnRecognizer {
     net: Crnn,
     device: Device,
     charset: Vec<String>,
+    decoder: CtcDecoder,
     /// Lines per forward pass (sorted by width, so a batch pads little).
     pub batch_size: usize,
 }
@@ -288,6 +289,7 @@ impl CrnnRecognizer {
             net: load_english_g2(model_file, device)?,
             device: device.clone(),
             charset: english_g2_charset(),
+            decoder: CtcDecoder::new(ENGLISH_G2_CHARACTERS.chars().map(String::from), 0),
             batch_size: 16,
         })
     }
@@ -350,9 +352,9 @@ impl Recognizer for CrnnRecognizer {
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<LineText>> {
-        let _outputs = self.probabilities(lines, cancel, on_line)?;
-        Err(Error::Other(
-            "CTC decoding (crate::pipeline::ctc) is not merged yet".into(),
-        ))
+        self.probabilities(lines, cancel, on_line)?
+            .iter()
+            .map(|out| Ok(self.decoder.decode_line(&out.probabilities, out.steps)?))
+            .collect()
     }
 }
