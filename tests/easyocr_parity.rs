@@ -336,3 +336,28 @@ fn craft_detector_finds_the_words_of_the_synthetic_page() {
         }
     }
 }
+
+#[test]
+fn weight_errors_name_the_tensor() {
+    use inkread::models::easyocr::PthWeights;
+    use inkread::nn::easyocr::TensorSource;
+    let Some(model) = model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let mut weights = PthWeights::open(&model).unwrap();
+    // DataParallel's `module.` prefix is gone from every name.
+    assert!(weights.names().iter().all(|n| !n.starts_with("module.")));
+    let ok = weights.tensor("Prediction.bias", &[97]).unwrap();
+    assert_eq!(ok.shape().to_vec(), vec![97]);
+    let missing = weights.tensor("Prediction.nothing", &[97]).unwrap_err();
+    assert!(
+        missing.to_string().contains("Prediction.nothing"),
+        "{missing}"
+    );
+    let misshapen = weights.tensor("Prediction.bias", &[96]).unwrap_err();
+    let message = misshapen.to_string();
+    assert!(
+        message.contains("Prediction.bias") && message.contains("[97]"),
+        "{message}"
+    );
+}
