@@ -1,6 +1,7 @@
 //! Models: the catalog, downloads and the cache, and loading weights into the networks.
 
 pub mod catalog;
+pub mod easyocr;
 pub mod install;
 pub mod onnx;
 pub mod paddle;

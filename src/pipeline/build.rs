@@ -47,6 +47,10 @@ impl PipelineBuilder<'_> {
                 &weights,
                 self.device.clone(),
             )?)),
+            Kind::Craft => Ok(Box::new(super::easyocr::CraftDetector::load(
+                &weights,
+                &self.device,
+            )?)),
             _ => Err(Error::Model(format!("{id} is not a detector"))),
         }
     }
@@ -64,6 +68,10 @@ impl PipelineBuilder<'_> {
                     "onnx" => Ok(Box::new(super::paddle::PaddleRecognizer::load(
                         &weights,
                         self.device.clone(),
+                    )?)),
+                    "pth" => Ok(Box::new(super::easyocr::CrnnRecognizer::load(
+                        &weights,
+                        &self.device,
                     )?)),
                     other => Err(Error::Model(format!(
                         "{id}: no CTC loader for .{other} weights"

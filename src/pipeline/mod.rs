@@ -40,6 +40,7 @@ pub trait Recognizer: Send {
 pub mod craft_post;
 pub mod ctc;
 pub mod db_post;
+pub mod easyocr;
 pub mod geometry;
 pub mod build;
 pub mod lines;

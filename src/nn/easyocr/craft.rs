@@ -1,0 +1,186 @@
+//! CRAFT (Baek et al. 2019) as EasyOCR ships it: a VGG16-BN encoder, a U-Net decoder and a
+//! head that predicts, at half the input resolution, a character "region" (text) score and
+//! an "affinity" (link) score between neighbouring characters.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::module::{interpolate, max_pool2d};
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor};
+
+use super::TensorSource;
+use super::layers::{ConvSpec, load_conv, relu};
+use crate::Result;
+
+/// The input's height and width must be multiples of this (four 2× poolings plus the
+/// decoder's exact 2× upsampling).
+pub const CRAFT_STRIDE_MULTIPLE: usize = 32;
+
+/// CRAFT with weights loaded; see [`Craft::forward`].
+#[derive(Module, Debug)]
+pub struct Craft {
+    /// The twelve VGG16-BN 3×3 convolutions CRAFT uses, batch norm folded in.
+    vgg: Vec<Conv2d>,
+    /// fc6 (3×3, dilation 6) and fc7 (1×1), without activations, as in EasyOCR.
+    fc6: Conv2d,
+    fc7: Conv2d,
+    /// Decoder stages: each a 1×1 then a 3×3 convolution, both followed by ReLU.
+    up: Vec<DoubleConv>,
+    /// Head: 3×3, 3×3, 3×3, 1×1 (all with ReLU), then 1×1 to the two maps.
+    head: Vec<Conv2d>,
+}
+
+#[derive(Module, Debug)]
+struct DoubleConv {
+    squeeze: Conv2d,
+    conv: Conv2d,
+}
+
+/// CRAFT's output for a batch: `[batch, height / 2, width / 2]` each.
+#[derive(Clone, Debug)]
+pub struct CraftMaps {
+    pub text: Tensor<3>,
+    pub link: Tensor<3>,
+}
+
+/// VGG16-BN layer indices in torchvision's `features` (which EasyOCR splits into slices).
+/// CRAFT keeps twelve of VGG16's thirteen convolutions: its slice4 stops at layer 38.
+const VGG_LAYERS: [(&str, usize, [usize; 2]); 12] = [
+    ("slice1", 0, [3, 64]),
+    ("slice1", 3, [64, 64]),
+    ("slice1", 7, [64, 128]),
+    ("slice1", 10, [128, 128]),
+    ("slice2", 14, [128, 256]),
+    ("slice2", 17, [256, 256]),
+    ("slice3", 20, [256, 256]),
+    ("slice3", 24, [256, 512]),
+    ("slice3", 27, [512, 512]),
+    ("slice4", 30, [512, 512]),
+    ("slice4", 34, [512, 512]),
+    ("slice4", 37, [512, 512]),
+];
+
+/// Decoder input and output channels: `[in (skip + upsampled), mid, out]`.
+const UP_CHANNELS: [[usize; 3]; 4] = [
+    [1024 + 512, 512, 256],
+    [512 + 256, 256, 128],
+    [256 + 128, 128, 64],
+    [128 + 64, 64, 32],
+];
+
+impl Craft {
+    /// Reads every weight by its EasyOCR name (`basenet.slice1.0.weight`, ...).
+    pub fn load(src: &mut dyn TensorSource, device: &Device) -> Result<Self> {
+        let mut vgg = Vec::with_capacity(12);
+        for (slice, index, channels) in &VGG_LAYERS {
+            let conv = format!("basenet.{slice}.{index}");
+            let bn = format!("basenet.{slice}.{}", index + 1);
+            vgg.push(load_conv(
+                src,
+                ConvSpec::new(&conv, *channels, 3, 1).batch_norm(&bn),
+                device,
+            )?);
+        }
+        let fc6 = ConvSpec::new("basenet.slice5.1", [512, 1024], 3, 6).dilation(6);
+        let fc7 = ConvSpec::new("basenet.slice5.2", [1024, 1024], 1, 0);
+        let mut up = Vec::with_capacity(4);
+        for (i, [c_in, mid, out]) in UP_CHANNELS.iter().enumerate() {
+            let stage = format!("upconv{}.conv", i + 1);
+            let (c0, b1) = (format!("{stage}.0"), format!("{stage}.1"));
+            let (c3, b4) = (format!("{stage}.3"), format!("{stage}.4"));
+            up.push(DoubleConv {
+                squeeze: load_conv(
+                    src,
+                    ConvSpec::new(&c0, [*c_in, *mid], 1, 0).batch_norm(&b1),
+                    device,
+                )?,
+                conv: load_conv(
+                    src,
+                    ConvSpec::new(&c3, [*mid, *out], 3, 1).batch_norm(&b4),
+                    device,
+                )?,
+            });
+        }
+        let head_specs = [
+            ("conv_cls.0", [32, 32], 3, 1),
+            ("conv_cls.2", [32, 32], 3, 1),
+            ("conv_cls.4", [32, 16], 3, 1),
+            ("conv_cls.6", [16, 16], 1, 0),
+            ("conv_cls.8", [16, 2], 1, 0),
+        ];
+        let head = head_specs
+            .iter()
+            .map(|(name, ch, k, p)| load_conv(src, ConvSpec::new(name, *ch, *k, *p), device))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            vgg,
+            fc6: load_conv(src, fc6, device)?,
+            fc7: load_conv(src, fc7, device)?,
+            up,
+            head,
+        })
+    }
+
+    /// `x`: `[batch, 3, H, W]`, ImageNet-normalised on the 0..255 scale, H and W multiples
+    /// of [`CRAFT_STRIDE_MULTIPLE`]. Returns raw scores (not clamped), as EasyOCR uses them.
+    pub fn forward(&self, x: Tensor<4>) -> CraftMaps {
+        let [half, quarter, eighth, sixteenth] = self.encode(x);
+        let fc = self
+            .fc7
+            .forward(self.fc6.forward(max_pool(sixteenth.clone(), 3, 1, 1)));
+        let mut y = self.decode(0, Tensor::cat(vec![fc, sixteenth], 1));
+        for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
+            let [_, _, h, w] = skip.dims();
+            y = self.decode(stage + 1, Tensor::cat(vec![upsample(y, h, w), skip], 1));
+        }
+        let n = self.head.len();
+        for conv in &self.head[..n - 1] {
+            y = relu(conv.forward(y));
+        }
+        let maps = self.head[n - 1].forward(y);
+        let [b, _, h, w] = maps.dims();
+        CraftMaps {
+            text: maps.clone().narrow(1, 0, 1).reshape([b, h, w]),
+            link: maps.narrow(1, 1, 1).reshape([b, h, w]),
+        }
+    }
+
+    /// VGG16-BN features at 1/2, 1/4, 1/8 and 1/16 of the input. The first three are taken
+    /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
+    fn encode(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
+        let v = &self.vgg;
+        let x = relu(v[0].forward(x));
+        let x = relu(v[1].forward(x));
+        let x = relu(v[2].forward(max_pool(x, 2, 2, 0)));
+        let half = relu(v[3].forward(x));
+        let x = relu(v[4].forward(max_pool(half.clone(), 2, 2, 0)));
+        let quarter = relu(v[5].forward(x));
+        let x = relu(v[6].forward(quarter.clone()));
+        let x = relu(v[7].forward(max_pool(x, 2, 2, 0)));
+        let eighth = relu(v[8].forward(x));
+        let x = relu(v[9].forward(eighth.clone()));
+        let x = relu(v[10].forward(max_pool(x, 2, 2, 0)));
+        let sixteenth = v[11].forward(x);
+        [half, quarter, eighth, sixteenth]
+    }
+
+    fn decode(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+        let block = &self.up[stage];
+        relu(block.conv.forward(relu(block.squeeze.forward(x))))
+    }
+}
+
+fn max_pool(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
+    let options = MaxPoolOptions::new([kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding([padding, padding]);
+    max_pool2d(x, options)
+}
+
+/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`.
+fn upsample(x: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
+    let options = InterpolateOptions::new(InterpolateMode::Bilinear)
+        .with_align_corners(false)
+        .with_output_size([height, width]);
+    interpolate(x, options)
+}

@@ -1,0 +1,92 @@
+//! EasyOCR's "generation 2" recognizer (`english_g2.pth`): a small VGG feature extractor,
+//! two bidirectional LSTMs and a linear CTC head. Index 0 of the output is the CTC blank.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+
+use super::TensorSource;
+use super::layers::{ConvSpec, load_conv, relu};
+use super::lstm::{BidirectionalLstm, load_linear};
+use crate::Result;
+
+/// Input height the network was trained for.
+pub const CRNN_INPUT_HEIGHT: usize = 64;
+/// Feature channels and LSTM width of generation 2 models.
+const WIDTH: usize = 256;
+
+/// The CRNN with weights loaded; see [`Crnn::forward`].
+#[derive(Module, Debug)]
+pub struct Crnn {
+    convs: Vec<Conv2d>,
+    sequence: Vec<BidirectionalLstm>,
+    prediction: Linear,
+}
+
+impl Crnn {
+    /// Reads the weights by EasyOCR's names; `classes` is the charset size plus one (blank).
+    pub fn load(src: &mut dyn TensorSource, classes: usize, device: &Device) -> Result<Self> {
+        let fe = "FeatureExtraction.ConvNet";
+        let name = |i: usize| format!("{fe}.{i}");
+        let (n0, n3, n6, n8) = (name(0), name(3), name(6), name(8));
+        let (n11, n12, n14, n15, n18) = (name(11), name(12), name(14), name(15), name(18));
+        let specs = [
+            ConvSpec::new(&n0, [1, 32], 3, 1),
+            ConvSpec::new(&n3, [32, 64], 3, 1),
+            ConvSpec::new(&n6, [64, 128], 3, 1),
+            ConvSpec::new(&n8, [128, 128], 3, 1),
+            ConvSpec::new(&n11, [128, WIDTH], 3, 1)
+                .without_bias()
+                .batch_norm(&n12),
+            ConvSpec::new(&n14, [WIDTH, WIDTH], 3, 1)
+                .without_bias()
+                .batch_norm(&n15),
+            ConvSpec::new(&n18, [WIDTH, WIDTH], 2, 0),
+        ];
+        let convs = specs
+            .into_iter()
+            .map(|spec| load_conv(src, spec, device))
+            .collect::<Result<Vec<_>>>()?;
+        let sequence = (0..2)
+            .map(|i| {
+                let layer = format!("SequenceModeling.{i}");
+                BidirectionalLstm::load(src, &layer, [WIDTH, WIDTH, WIDTH], device)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let prediction = load_linear(src, "Prediction", [WIDTH, classes], device)?;
+        Ok(Self {
+            convs,
+            sequence,
+            prediction,
+        })
+    }
+
+    /// `x`: `[batch, 1, 64, width]`, grey values scaled to -1..1. Returns CTC logits
+    /// `[batch, width / 4 - 1, classes]` (softmax them for probabilities).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
+        let c = &self.convs;
+        let x = max_pool(relu(c[0].forward(x)), [2, 2]);
+        let x = max_pool(relu(c[1].forward(x)), [2, 2]);
+        let x = relu(c[3].forward(relu(c[2].forward(x))));
+        let x = max_pool(x, [2, 1]);
+        let x = relu(c[5].forward(relu(c[4].forward(x))));
+        let x = relu(c[6].forward(max_pool(x, [2, 1])));
+        // Average the remaining rows: each column becomes one time step.
+        let [batch, channels, _, time] = x.dims();
+        let mut seq = x
+            .mean_dim(2)
+            .reshape([batch, channels, time])
+            .swap_dims(1, 2);
+        for layer in &self.sequence {
+            seq = layer.forward(seq);
+        }
+        self.prediction.forward(seq)
+    }
+}
+
+fn max_pool(x: Tensor<4>, kernel: [usize; 2]) -> Tensor<4> {
+    max_pool2d(x, MaxPoolOptions::new(kernel).with_stride(kernel))
+}

@@ -1,0 +1,142 @@
+//! A bidirectional LSTM with PyTorch's weight layout (gates stacked as input, forget, cell,
+//! output), so `nn.LSTM` weights load without reordering, and the linear layer EasyOCR puts
+//! after it.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::{sigmoid, tanh};
+use burn::tensor::{Device, Tensor};
+
+use super::TensorSource;
+use super::layers::tensor;
+use crate::Result;
+
+/// One direction of a single-layer LSTM.
+#[derive(Module, Debug)]
+pub struct LstmDirection {
+    /// `W_ih` transposed: `[input, 4 * hidden]`.
+    input_weight: Param<Tensor<2>>,
+    /// `W_hh` transposed: `[hidden, 4 * hidden]`.
+    hidden_weight: Param<Tensor<2>>,
+    /// `b_ih + b_hh`: PyTorch adds both at every step, so they are summed once here.
+    bias: Param<Tensor<1>>,
+}
+
+impl LstmDirection {
+    /// `rnn` is the `nn.LSTM` name; `suffix` is `""` or `"_reverse"`.
+    fn load(
+        src: &mut dyn TensorSource,
+        rnn: &str,
+        suffix: &str,
+        [input, hidden]: [usize; 2],
+        device: &Device,
+    ) -> Result<Self> {
+        let gates = 4 * hidden;
+        let w_ih = tensor(
+            src,
+            &format!("{rnn}.weight_ih_l0{suffix}"),
+            [gates, input],
+            device,
+        )?;
+        let w_hh = tensor(
+            src,
+            &format!("{rnn}.weight_hh_l0{suffix}"),
+            [gates, hidden],
+            device,
+        )?;
+        let b_ih = tensor(src, &format!("{rnn}.bias_ih_l0{suffix}"), [gates], device)?;
+        let b_hh = tensor(src, &format!("{rnn}.bias_hh_l0{suffix}"), [gates], device)?;
+        Ok(Self {
+            input_weight: Param::from_tensor(w_ih.transpose()),
+            hidden_weight: Param::from_tensor(w_hh.transpose()),
+            bias: Param::from_tensor(b_ih + b_hh),
+        })
+    }
+
+    /// `x`: `[batch, time, input]` → hidden states `[batch, time, hidden]`, read from the
+    /// last step to the first when `reverse`, but returned in time order either way.
+    fn forward(&self, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+        let [batch, time, input] = x.dims();
+        let [hidden, gates] = self.hidden_weight.dims();
+        let device = x.device();
+        // The input projection of every step at once; only the recurrence is sequential.
+        let projected = x
+            .reshape([batch * time, input])
+            .matmul(self.input_weight.val())
+            .add(self.bias.val().unsqueeze::<2>())
+            .reshape([batch, time, gates]);
+        let mut h = Tensor::<2>::zeros([batch, hidden], &device);
+        let mut c = Tensor::<2>::zeros([batch, hidden], &device);
+        let mut outputs: Vec<Tensor<2>> = Vec::with_capacity(time);
+        let hidden_weight = self.hidden_weight.val();
+        for step in 0..time {
+            let t = if reverse { time - 1 - step } else { step };
+            let g = projected.clone().narrow(1, t, 1).reshape([batch, gates])
+                + h.matmul(hidden_weight.clone());
+            let squashed = sigmoid(g.clone());
+            let input_gate = squashed.clone().narrow(1, 0, hidden);
+            let forget_gate = squashed.clone().narrow(1, hidden, hidden);
+            let output_gate = squashed.narrow(1, 3 * hidden, hidden);
+            let candidate = tanh(g.narrow(1, 2 * hidden, hidden));
+            c = forget_gate * c + input_gate * candidate;
+            h = output_gate * tanh(c.clone());
+            outputs.push(h.clone());
+        }
+        if reverse {
+            outputs.reverse();
+        }
+        Tensor::stack(outputs, 1)
+    }
+}
+
+/// EasyOCR's `BidirectionalLSTM`: an LSTM read both ways, then a linear layer.
+#[derive(Module, Debug)]
+pub struct BidirectionalLstm {
+    forward: LstmDirection,
+    backward: LstmDirection,
+    linear: Linear,
+}
+
+impl BidirectionalLstm {
+    /// `name` is the module's prefix, e.g. `SequenceModeling.0`.
+    pub fn load(
+        src: &mut dyn TensorSource,
+        name: &str,
+        [input, hidden, output]: [usize; 3],
+        device: &Device,
+    ) -> Result<Self> {
+        let rnn = format!("{name}.rnn");
+        Ok(Self {
+            forward: LstmDirection::load(src, &rnn, "", [input, hidden], device)?,
+            backward: LstmDirection::load(src, &rnn, "_reverse", [input, hidden], device)?,
+            linear: load_linear(src, &format!("{name}.linear"), [2 * hidden, output], device)?,
+        })
+    }
+
+    /// `[batch, time, input]` → `[batch, time, output]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let both = Tensor::cat(
+            vec![
+                self.forward.forward(x.clone(), false),
+                self.backward.forward(x, true),
+            ],
+            2,
+        );
+        self.linear.forward(both)
+    }
+}
+
+/// A PyTorch `nn.Linear` (weight `[out, in]`) as Burn's `Linear` (weight `[in, out]`).
+pub fn load_linear(
+    src: &mut dyn TensorSource,
+    name: &str,
+    [input, output]: [usize; 2],
+    device: &Device,
+) -> Result<Linear> {
+    let weight = tensor(src, &format!("{name}.weight"), [output, input], device)?;
+    let bias = tensor(src, &format!("{name}.bias"), [output], device)?;
+    Ok(Linear {
+        weight: Param::from_tensor(weight.transpose()),
+        bias: Some(Param::from_tensor(bias)),
+    })
+}
