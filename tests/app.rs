@@ -119,7 +119,10 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
     draw(&mut harness, &wave(origin + Vec2::new(0.0, 160.0), 200.0));
     harness.get_by_label("Recognize").click();
     harness.step();
-    wait_for(&mut harness, "two lines", |app| !app.is_busy() && app.shown_reading().is_some_and(|r| r.lines.len() == 2));
+    assert_eq!(harness.state().sketch.strokes.len(), 3, "third stroke drawn");
+    let tall = harness.state().sketch.rasterize().unwrap();
+    wait_for(&mut harness, "the new reading", |app| !app.is_busy() && app.shown_reading().is_some_and(|r| r.height == tall.image.height()));
+    assert_eq!(harness.state().shown_reading().unwrap().lines.len(), 2, "{:?}", harness.state().shown_reading());
     let reading = harness.state().shown_reading().unwrap();
     assert!(reading.lines[0].bbox[1] < reading.lines[1].bbox[1], "reading order is top to bottom");
     for line in &reading.lines {

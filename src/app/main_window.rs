@@ -366,7 +366,8 @@ impl InkreadApp {
             ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         self.open_paths(dropped);
 
-        let typing = ctx.memory(|m| m.focused().is_some());
+        // Shortcuts belong to a text field while one has focus (its own undo, copy, paste).
+        let typing = ctx.text_edit_focused();
         let events = ctx.input(|i| i.events.clone());
         for event in events {
             match event {
@@ -386,12 +387,14 @@ impl InkreadApp {
         if typing {
             return;
         }
+        let busy = !self.jobs.is_empty();
         let (redo, undo, open, escape) = ctx.input_mut(|i| {
             let redo = i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
                 || i.consume_key(Modifiers::COMMAND, Key::Y);
             let undo = i.consume_key(Modifiers::COMMAND, Key::Z);
             let open = i.consume_key(Modifiers::COMMAND, Key::O);
-            let escape = i.consume_key(Modifiers::NONE, Key::Escape);
+            // Escape cancels only while something runs; otherwise it closes popups as usual.
+            let escape = busy && i.consume_key(Modifiers::NONE, Key::Escape);
             (redo, undo, open, escape)
         });
         if self.view == View::Draw && (undo || redo) {
@@ -581,7 +584,10 @@ impl InkreadApp {
                 .and_then(|it| self.item_jobs.get(&it.id).copied()),
         };
         let reading = self.shown_reading().cloned();
-        self.results.show_reading(key.unwrap_or(0), reading.as_ref());
+        if self.results.show_reading(key.unwrap_or(0), reading.as_ref()) {
+            // Line numbers of the old reading mean nothing in the new one.
+            self.highlight = Highlight::default();
+        }
         let busy = !self.jobs.is_empty();
         match self.results.ui(ui, &mut self.highlight, busy) {
             Some(ResultsAction::CopyAll) => self.copy_all(),
@@ -602,11 +608,16 @@ impl InkreadApp {
             ui.add(egui::Slider::new(&mut self.settings.pen_width, 1.0..=16.0).text("width"));
             self.sketch.pen_width = self.settings.pen_width;
             ui.separator();
-            if ui.add_enabled(self.sketch.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked() {
-                self.sketch.undo();
+            let now = ui.input(|i| i.time);
+            if ui.add_enabled(self.sketch.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked()
+                && self.sketch.undo()
+            {
+                self.sketch.dirty_since = Some(now);
             }
-            if ui.add_enabled(self.sketch.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked() {
-                self.sketch.redo();
+            if ui.add_enabled(self.sketch.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked()
+                && self.sketch.redo()
+            {
+                self.sketch.dirty_since = Some(now);
             }
             if ui.add_enabled(!self.sketch.is_empty(), egui::Button::new("Clear")).clicked() {
                 self.sketch.clear();

@@ -45,18 +45,20 @@ impl ModelsPanel {
             self.models.iter().filter(|m| m.kind == ModelKind::Detector).collect();
 
         let shown = |id: &str| self.find(id).map(label).unwrap_or_else(|| "(none)".into());
-        egui::ComboBox::from_label("Recognizer")
+        ui.label("Recognizer");
+        egui::ComboBox::from_id_salt("recognizer")
             .selected_text(shown(recognizer))
-            .width(200.0)
+            .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
                 for m in &recognizers {
                     ui.selectable_value(recognizer, m.id.clone(), label(m));
                 }
             });
         let detector_text = detector.as_deref().map(shown).unwrap_or_else(|| "None: one line".into());
-        egui::ComboBox::from_label("Detector")
+        ui.label("Detector");
+        egui::ComboBox::from_id_salt("detector")
             .selected_text(detector_text)
-            .width(200.0)
+            .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
                 if ui.selectable_value(detector, None, "None: one line").clicked() {
                     *detector_chosen = true;

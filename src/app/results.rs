@@ -44,12 +44,14 @@ pub struct Results {
 
 impl Results {
     /// Loads a reading's lines unless they are already shown (keeping the user's edits).
-    pub fn show_reading(&mut self, key: u64, reading: Option<&Reading>) {
+    /// Returns true when the shown reading changed.
+    pub fn show_reading(&mut self, key: u64, reading: Option<&Reading>) -> bool {
         if self.shown == Some(key) {
-            return;
+            return false;
         }
         self.shown = Some(key);
         self.lines = reading.map(|r| r.lines.iter().map(|l| l.text.clone()).collect()).unwrap_or_default();
+        true
     }
 
     /// All lines, edited, one per line.

@@ -186,7 +186,9 @@ impl Sketchpad {
         let mut events = SketchEvents::default();
         let width = ui.available_width().max(100.0);
         let scale = width / PAGE_WIDTH;
-        let size = Vec2::new(width, self.page_height() * scale);
+        // The page fills the panel at least, and grows past it (scrolling) as the ink goes down.
+        let height = (self.page_height() * scale).max(ui.available_height());
+        let size = Vec2::new(width, height);
         let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
         let rect = response.rect;
         self.last_rect = Some(rect);

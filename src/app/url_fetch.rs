@@ -45,7 +45,16 @@ pub fn looks_like_url(text: &str) -> bool {
 
 /// Checks the address before any connection: http or https, with a host.
 pub fn check_url(url: &str) -> Result<ureq::http::Uri, FetchError> {
-    let uri: ureq::http::Uri = url.trim().parse().map_err(|_| FetchError::NotAUrl(url.into()))?;
+    let url = url.trim();
+    // The scheme is checked on the text first: `file:///x` has no authority and would
+    // otherwise fail to parse with a less helpful message.
+    if let Some((scheme, _)) = url.split_once("://")
+        && !scheme.eq_ignore_ascii_case("http")
+        && !scheme.eq_ignore_ascii_case("https")
+    {
+        return Err(FetchError::Scheme(scheme.to_owned()));
+    }
+    let uri: ureq::http::Uri = url.parse().map_err(|_| FetchError::NotAUrl(url.into()))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         Some(other) => return Err(FetchError::Scheme(other.into())),
