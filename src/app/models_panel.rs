@@ -45,7 +45,7 @@ impl ModelsPanel {
             self.models.iter().filter(|m| m.kind == ModelKind::Detector).collect();
 
         let shown = |id: &str| self.find(id).map(label).unwrap_or_else(|| "(none)".into());
-        ui.label("Recognizer");
+        let recognizer_label = ui.label("Recognizer");
         egui::ComboBox::from_id_salt("recognizer")
             .selected_text(shown(recognizer))
             .width(ui.available_width() - 8.0)
@@ -53,9 +53,11 @@ impl ModelsPanel {
                 for m in &recognizers {
                     ui.selectable_value(recognizer, m.id.clone(), label(m));
                 }
-            });
+            })
+            .response
+            .labelled_by(recognizer_label.id);
         let detector_text = detector.as_deref().map(shown).unwrap_or_else(|| "None: one line".into());
-        ui.label("Detector");
+        let detector_label = ui.label("Detector");
         egui::ComboBox::from_id_salt("detector")
             .selected_text(detector_text)
             .width(ui.available_width() - 8.0)
@@ -68,7 +70,9 @@ impl ModelsPanel {
                         *detector_chosen = true;
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(detector_label.id);
         let chosen = [Some(recognizer.as_str()), detector.as_deref()];
         for id in chosen.into_iter().flatten() {
             let Some(model) = self.find(id) else { continue };
