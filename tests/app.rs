@@ -20,18 +20,28 @@ use inkread::app::{InkreadApp, MemoryClipboard, View};
 use support::fakes::*;
 
 fn app_harness(clipboard: MemoryClipboard) -> Harness<'static, InkreadApp> {
-    let mut harness = Harness::builder().with_size(Vec2::new(1280.0, 820.0)).build_eframe(move |cc| {
-        InkreadApp::new(cc, Box::new(FakeFactory::default()), Box::new(clipboard))
-    });
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1280.0, 820.0))
+        .build_eframe(move |cc| {
+            InkreadApp::new(cc, Box::new(FakeFactory::default()), Box::new(clipboard))
+        });
     harness.step();
     harness
 }
 
 /// Steps frames until `done` holds, failing after 15 s.
-fn wait_for(harness: &mut Harness<'static, InkreadApp>, what: &str, done: impl Fn(&InkreadApp) -> bool) {
+fn wait_for(
+    harness: &mut Harness<'static, InkreadApp>,
+    what: &str,
+    done: impl Fn(&InkreadApp) -> bool,
+) {
     let started = Instant::now();
     while !done(harness.state()) {
-        assert!(started.elapsed() < Duration::from_secs(15), "timed out waiting for {what}; error: {:?}", harness.state().error());
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}; error: {:?}",
+            harness.state().error()
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -42,20 +52,32 @@ fn wait_for(harness: &mut Harness<'static, InkreadApp>, what: &str, done: impl F
 fn draw(harness: &mut Harness<'static, InkreadApp>, points: &[Pos2]) {
     let (first, last) = (points[0], points[points.len() - 1]);
     harness.event(Event::PointerMoved(first));
-    harness.event(Event::PointerButton { pos: first, button: PointerButton::Primary, pressed: true, modifiers: Modifiers::NONE });
+    harness.event(Event::PointerButton {
+        pos: first,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
     for p in &points[1..] {
         harness.event(Event::PointerMoved(*p));
     }
-    harness.event(Event::PointerButton { pos: last, button: PointerButton::Primary, pressed: false, modifiers: Modifiers::NONE });
+    harness.event(Event::PointerButton {
+        pos: last,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
     harness.step();
 }
 
 /// A wavy handwriting-like stroke from `start`, `len` pixels long.
 fn wave(start: Pos2, len: f32) -> Vec<Pos2> {
-    (0..=40).map(|i| {
-        let t = i as f32 / 40.0;
-        start + Vec2::new(t * len, (t * 18.0).sin() * 14.0)
-    }).collect()
+    (0..=40)
+        .map(|i| {
+            let t = i as f32 / 40.0;
+            start + Vec2::new(t * len, (t * 18.0).sin() * 14.0)
+        })
+        .collect()
 }
 
 /// A file as a native window hands it over when dropped.
@@ -81,7 +103,11 @@ fn write_png(path: &Path, image: &image::RgbImage) {
 
 /// The three-line fixture page and the crop sizes its lines must reach the recognizer with.
 fn three_line_page() -> (image::RgbImage, Vec<&'static str>) {
-    let page = page_with_bars(600, 400, &[(50, 50, 500, 80), (50, 150, 400, 185), (50, 260, 300, 300)]);
+    let page = page_with_bars(
+        600,
+        400,
+        &[(50, 50, 500, 80), (50, 150, 400, 185), (50, 260, 300, 300)],
+    );
     (page, vec!["450x30", "350x35", "250x40"])
 }
 
@@ -89,27 +115,53 @@ fn three_line_page() -> (image::RgbImage, Vec<&'static str>) {
 fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
     let mut harness = app_harness(MemoryClipboard::default());
     assert_eq!(harness.state().view, View::Draw);
-    let rect = harness.state().sketch.last_rect.expect("sketchpad laid out");
+    let rect = harness
+        .state()
+        .sketch
+        .last_rect
+        .expect("sketchpad laid out");
     let origin = rect.min + Vec2::new(60.0, 70.0);
 
     draw(&mut harness, &wave(origin, 260.0));
     draw(&mut harness, &wave(origin + Vec2::new(300.0, 0.0), 120.0));
     assert_eq!(harness.state().sketch.strokes.len(), 2, "two strokes drawn");
-    assert!(harness.state().sketch.strokes.iter().all(|s| s.points.len() > 5), "strokes keep their samples");
+    assert!(
+        harness
+            .state()
+            .sketch
+            .strokes
+            .iter()
+            .all(|s| s.points.len() > 5),
+        "strokes keep their samples"
+    );
 
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     harness.step();
-    assert_eq!(harness.state().sketch.strokes.len(), 1, "Ctrl+Z undoes a stroke");
+    assert_eq!(
+        harness.state().sketch.strokes.len(),
+        1,
+        "Ctrl+Z undoes a stroke"
+    );
     harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     harness.step();
-    assert_eq!(harness.state().sketch.strokes.len(), 2, "Ctrl+Shift+Z redoes it");
+    assert_eq!(
+        harness.state().sketch.strokes.len(),
+        2,
+        "Ctrl+Shift+Z redoes it"
+    );
 
     // One written line: a wide strip, read as a single line without the detector.
-    let raster = harness.state().sketch.rasterize().expect("ink to rasterise");
+    let raster = harness
+        .state()
+        .sketch
+        .rasterize()
+        .expect("ink to rasterise");
     let expected = format!("{}x{}", raster.image.width(), raster.image.height());
     harness.get_by_label("Recognize").click();
     harness.step();
-    wait_for(&mut harness, "the sketch to be read", |app| !app.is_busy() && app.shown_reading().is_some());
+    wait_for(&mut harness, "the sketch to be read", |app| {
+        !app.is_busy() && app.shown_reading().is_some()
+    });
     let reading = harness.state().shown_reading().unwrap();
     assert_eq!(reading.lines.len(), 1);
     assert_eq!(reading.lines[0].text, expected);
@@ -119,16 +171,37 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
     draw(&mut harness, &wave(origin + Vec2::new(0.0, 160.0), 200.0));
     harness.get_by_label("Recognize").click();
     harness.step();
-    assert_eq!(harness.state().sketch.strokes.len(), 3, "third stroke drawn");
+    assert_eq!(
+        harness.state().sketch.strokes.len(),
+        3,
+        "third stroke drawn"
+    );
     let tall = harness.state().sketch.rasterize().unwrap();
-    wait_for(&mut harness, "the new reading", |app| !app.is_busy() && app.shown_reading().is_some_and(|r| r.height == tall.image.height()));
-    assert_eq!(harness.state().shown_reading().unwrap().lines.len(), 2, "{:?}", harness.state().shown_reading());
+    wait_for(&mut harness, "the new reading", |app| {
+        !app.is_busy()
+            && app
+                .shown_reading()
+                .is_some_and(|r| r.height == tall.image.height())
+    });
+    assert_eq!(
+        harness.state().shown_reading().unwrap().lines.len(),
+        2,
+        "{:?}",
+        harness.state().shown_reading()
+    );
     let reading = harness.state().shown_reading().unwrap();
-    assert!(reading.lines[0].bbox[1] < reading.lines[1].bbox[1], "reading order is top to bottom");
+    assert!(
+        reading.lines[0].bbox[1] < reading.lines[1].bbox[1],
+        "reading order is top to bottom"
+    );
     for line in &reading.lines {
         let (_, h) = line.text.split_once('x').expect("crop size text");
         let h: u32 = h.parse().unwrap();
-        assert!(h < reading.height / 2, "each crop holds one line, not the page ({h} of {})", reading.height);
+        assert!(
+            h < reading.height / 2,
+            "each crop holds one line, not the page ({h} of {})",
+            reading.height
+        );
     }
 }
 
@@ -139,7 +212,9 @@ fn dropped_files_are_queued_and_read_and_bad_ones_report_an_error() {
     let good = dir.path().join("page.png");
     write_png(&good, &page);
     let second = dir.path().join("second.bmp");
-    page_with_bars(300, 60, &[(10, 10, 290, 50)]).save(&second).unwrap();
+    page_with_bars(300, 60, &[(10, 10, 290, 50)])
+        .save(&second)
+        .unwrap();
     let bad = dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a PNG").unwrap();
 
@@ -149,22 +224,54 @@ fn dropped_files_are_queued_and_read_and_bad_ones_report_an_error() {
     }
     harness.step();
     wait_for(&mut harness, "both pages read", |app| {
-        app.queue.items.len() == 2 && app.queue.items.iter().all(|i| i.reading.is_some()) && !app.is_busy()
+        app.queue.items.len() == 2
+            && app.queue.items.iter().all(|i| i.reading.is_some())
+            && !app.is_busy()
     });
     let app = harness.state();
     assert_eq!(app.view, View::Pages);
-    let first = app.queue.items.iter().find(|i| i.source.ends_with("page.png")).unwrap();
-    let texts: Vec<&str> = first.reading.as_ref().unwrap().lines.iter().map(|l| l.text.as_str()).collect();
+    let first = app
+        .queue
+        .items
+        .iter()
+        .find(|i| i.source.ends_with("page.png"))
+        .unwrap();
+    let texts: Vec<&str> = first
+        .reading
+        .as_ref()
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect();
     assert_eq!(texts, expected);
-    let strip = app.queue.items.iter().find(|i| i.source.ends_with("second.bmp")).unwrap();
-    assert_eq!(strip.reading.as_ref().unwrap().lines.len(), 1, "a short wide strip is one line");
+    let strip = app
+        .queue
+        .items
+        .iter()
+        .find(|i| i.source.ends_with("second.bmp"))
+        .unwrap();
+    assert_eq!(
+        strip.reading.as_ref().unwrap().lines.len(),
+        1,
+        "a short wide strip is one line"
+    );
 
     harness.input_mut().dropped_files.push(dropped(&bad));
     harness.step();
-    wait_for(&mut harness, "the bad file's error", |app| app.error().is_some());
+    wait_for(&mut harness, "the bad file's error", |app| {
+        app.error().is_some()
+    });
     let error = harness.state().error().unwrap().to_owned();
-    assert!(error.contains("broken.png") && error.contains("not an image"), "clear message: {error}");
-    assert_eq!(harness.state().queue.items.len(), 2, "nothing added for a bad file");
+    assert!(
+        error.contains("broken.png") && error.contains("not an image"),
+        "clear message: {error}"
+    );
+    assert_eq!(
+        harness.state().queue.items.len(),
+        2,
+        "nothing added for a bad file"
+    );
 }
 
 /// Serves a few fixed responses on 127.0.0.1 for at most `connections` requests or 20 s.
@@ -192,19 +299,41 @@ fn serve(png: Vec<u8>, connections: usize) -> String {
             while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
                 header.clear();
             }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let (status, extra, content_type, body): (&str, String, &str, Vec<u8>) = match path.as_str() {
-                "/page.png" => ("200 OK", String::new(), "image/png", png.clone()),
-                "/moved" => ("302 Found", "Location: /page.png\r\n".into(), "text/plain", Vec::new()),
-                "/page.html" => ("200 OK", String::new(), "text/html", b"<html>no</html>".to_vec()),
-                _ => ("404 Not Found", String::new(), "text/plain", b"missing".to_vec()),
-            };
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_owned();
+            let (status, extra, content_type, body): (&str, String, &str, Vec<u8>) =
+                match path.as_str() {
+                    "/page.png" => ("200 OK", String::new(), "image/png", png.clone()),
+                    "/moved" => (
+                        "302 Found",
+                        "Location: /page.png\r\n".into(),
+                        "text/plain",
+                        Vec::new(),
+                    ),
+                    "/page.html" => (
+                        "200 OK",
+                        String::new(),
+                        "text/html",
+                        b"<html>no</html>".to_vec(),
+                    ),
+                    _ => (
+                        "404 Not Found",
+                        String::new(),
+                        "text/plain",
+                        b"missing".to_vec(),
+                    ),
+                };
             let mut stream = stream;
             let head = format!(
                 "HTTP/1.1 {status}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
-            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+            let _ = stream
+                .write_all(head.as_bytes())
+                .and_then(|_| stream.write_all(&body));
         }
     });
     base
@@ -214,7 +343,8 @@ fn serve(png: Vec<u8>, connections: usize) -> String {
 fn a_pasted_url_is_fetched_off_the_ui_thread_and_bad_urls_explain_themselves() {
     let (page, expected) = three_line_page();
     let mut png = Vec::new();
-    page.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    page.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
     let base = serve(png, 6);
     let mut harness = app_harness(MemoryClipboard::default());
 
@@ -226,21 +356,41 @@ fn a_pasted_url_is_fetched_off_the_ui_thread_and_bad_urls_explain_themselves() {
     });
     let item = &harness.state().queue.items[0];
     assert_eq!(item.source, format!("{base}/moved"));
-    let texts: Vec<&str> = item.reading.as_ref().unwrap().lines.iter().map(|l| l.text.as_str()).collect();
+    let texts: Vec<&str> = item
+        .reading
+        .as_ref()
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect();
     assert_eq!(texts, expected);
 
     // Typed into the address field and fetched with the button: not an image.
     harness.state_mut().url_input = format!("{base}/page.html");
     harness.get_by_label("Fetch").click();
     harness.step();
-    wait_for(&mut harness, "the content-type error", |app| app.error().is_some());
+    wait_for(&mut harness, "the content-type error", |app| {
+        app.error().is_some()
+    });
     let error = harness.state().error().unwrap().to_owned();
-    assert!(error.contains("not an image") && error.contains("text/html"), "{error}");
+    assert!(
+        error.contains("not an image") && error.contains("text/html"),
+        "{error}"
+    );
 
     harness.state_mut().url_input = "file:///etc/passwd".into();
     harness.get_by_label("Fetch").click();
     harness.step();
-    assert!(harness.state().error().unwrap().contains("only http and https"), "{:?}", harness.state().error());
+    assert!(
+        harness
+            .state()
+            .error()
+            .unwrap()
+            .contains("only http and https"),
+        "{:?}",
+        harness.state().error()
+    );
     assert_eq!(harness.state().queue.items.len(), 1);
 }
 
@@ -253,13 +403,22 @@ fn copy_all_copy_line_and_ctrl_c_go_through_the_clipboard() {
     let path = dir.path().join("page.png");
     write_png(&path, &page);
     harness.state_mut().open_paths([path]);
-    wait_for(&mut harness, "the page to be read", |app| app.shown_reading().is_some() && !app.is_busy());
+    wait_for(&mut harness, "the page to be read", |app| {
+        app.shown_reading().is_some() && !app.is_busy()
+    });
 
     harness.get_by_label("Copy all").click();
     harness.step();
-    assert_eq!(clipboard.text.lock().unwrap().as_deref(), Some(expected.join("\n").as_str()));
+    assert_eq!(
+        clipboard.text.lock().unwrap().as_deref(),
+        Some(expected.join("\n").as_str())
+    );
 
-    harness.get_all_by_label("Copy").nth(1).expect("a copy button per line").click();
+    harness
+        .get_all_by_label("Copy")
+        .nth(1)
+        .expect("a copy button per line")
+        .click();
     harness.step();
     assert_eq!(clipboard.text.lock().unwrap().as_deref(), Some(expected[1]));
 
@@ -268,7 +427,10 @@ fn copy_all_copy_line_and_ctrl_c_go_through_the_clipboard() {
     harness.event(Event::Copy);
     harness.step();
     let copied = clipboard.text.lock().unwrap().clone().unwrap();
-    assert_eq!(copied, format!("edited first line\n{}\n{}", expected[1], expected[2]));
+    assert_eq!(
+        copied,
+        format!("edited first line\n{}\n{}", expected[1], expected[2])
+    );
 }
 
 #[test]
@@ -276,7 +438,9 @@ fn cancel_stops_a_running_job() {
     let mut harness = app_harness(MemoryClipboard::default());
     harness.state_mut().settings.recognizer = SLOW_RECOGNIZER.into();
     harness.state_mut().sketch.push_stroke(Stroke {
-        points: (0..50).map(|i| Pos2::new(100.0 + i as f32 * 6.0, 100.0 + (i % 5) as f32 * 4.0)).collect(),
+        points: (0..50)
+            .map(|i| Pos2::new(100.0 + i as f32 * 6.0, 100.0 + (i % 5) as f32 * 4.0))
+            .collect(),
         width: 4.0,
     });
     harness.step();
@@ -284,7 +448,10 @@ fn cancel_stops_a_running_job() {
     harness.step();
     let started = Instant::now();
     while harness.query_by_label_contains("Reading line").is_none() {
-        assert!(started.elapsed() < Duration::from_secs(10), "the job never reached the recognizer");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the job never reached the recognizer"
+        );
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -293,7 +460,10 @@ fn cancel_stops_a_running_job() {
     harness.step();
     wait_for(&mut harness, "the job to stop", |app| !app.is_busy());
     assert_eq!(harness.state().note(), Some("Cancelled"));
-    assert!(harness.state().error().is_none(), "cancelling is not an error");
+    assert!(
+        harness.state().error().is_none(),
+        "cancelling is not an error"
+    );
     assert!(harness.state().shown_reading().is_none());
 }
 
@@ -301,20 +471,35 @@ fn cancel_stops_a_running_job() {
 fn a_missing_model_fails_clearly_then_installs_with_progress() {
     let mut harness = app_harness(MemoryClipboard::default());
     harness.state_mut().settings.recognizer = MISSING_RECOGNIZER.into();
-    harness.state_mut().sketch.push_stroke(Stroke { points: vec![Pos2::new(50.0, 50.0), Pos2::new(300.0, 60.0)], width: 5.0 });
+    harness.state_mut().sketch.push_stroke(Stroke {
+        points: vec![Pos2::new(50.0, 50.0), Pos2::new(300.0, 60.0)],
+        width: 5.0,
+    });
     harness.step();
     harness.state_mut().recognize_sketch();
     wait_for(&mut harness, "the failure", |app| !app.is_busy());
-    let error = harness.state().error().expect("an error for a missing model").to_owned();
+    let error = harness
+        .state()
+        .error()
+        .expect("an error for a missing model")
+        .to_owned();
     assert!(error.contains("not installed"), "{error}");
 
-    harness.get_by_label_contains("Install Not installed (test)").click();
+    harness
+        .get_by_label_contains("Install Not installed (test)")
+        .click();
     harness.step();
     wait_for(&mut harness, "the install", |app| {
-        app.models.installing.is_empty() && app.models.find(MISSING_RECOGNIZER).is_some_and(|m| m.installed)
+        app.models.installing.is_empty()
+            && app
+                .models
+                .find(MISSING_RECOGNIZER)
+                .is_some_and(|m| m.installed)
     });
     harness.state_mut().recognize_sketch();
-    wait_for(&mut harness, "a reading", |app| !app.is_busy() && app.shown_reading().is_some());
+    wait_for(&mut harness, "a reading", |app| {
+        !app.is_busy() && app.shown_reading().is_some()
+    });
     assert_eq!(harness.state().shown_reading().unwrap().lines.len(), 1);
     assert!(harness.state().error().is_none());
 }
@@ -349,9 +534,15 @@ fn settings_persist_through_eframe_storage() {
 /// Renders the main states; skips with a message where no wgpu adapter exists.
 #[test]
 fn snapshots_of_the_main_states() {
-    let mut harness = Harness::builder().with_size(Vec2::new(1100.0, 700.0)).build_eframe(|cc| {
-        InkreadApp::new(cc, Box::new(FakeFactory::default()), Box::new(MemoryClipboard::default()))
-    });
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1100.0, 700.0))
+        .build_eframe(|cc| {
+            InkreadApp::new(
+                cc,
+                Box::new(FakeFactory::default()),
+                Box::new(MemoryClipboard::default()),
+            )
+        });
     harness.state_mut().settings.theme = inkread::app::settings::Theme::Light;
     harness.step();
     harness.step();
@@ -359,18 +550,26 @@ fn snapshots_of_the_main_states() {
     match render {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return eprintln!("SKIP snapshots: cannot render with wgpu: {e}"),
-        Err(_) => return eprintln!("SKIP snapshots: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)"),
+        Err(_) => {
+            return eprintln!(
+                "SKIP snapshots: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)"
+            );
+        }
     }
     // Software and hardware rasterisers differ in antialiasing: allow small per-pixel
     // differences on a small share of pixels, but not a changed layout.
-    let options = SnapshotOptions::new().threshold(2.0).max_failed_pixels(3000);
+    let options = SnapshotOptions::new()
+        .threshold(2.0)
+        .max_failed_pixels(3000);
     harness.snapshot_options("draw_empty", &options);
 
     let rect = harness.state().sketch.last_rect.unwrap();
     let origin = rect.min + Vec2::new(60.0, 60.0);
     draw_in(&mut harness, &wave(origin, 240.0));
     harness.state_mut().recognize_sketch();
-    wait_for(&mut harness, "the sketch reading", |app| !app.is_busy() && app.shown_reading().is_some());
+    wait_for(&mut harness, "the sketch reading", |app| {
+        !app.is_busy() && app.shown_reading().is_some()
+    });
     harness.remove_cursor();
     harness.step();
     harness.snapshot_options("draw_recognized", &options);
@@ -380,7 +579,9 @@ fn snapshots_of_the_main_states() {
     let path = dir.path().join("page.png");
     write_png(&path, &page);
     harness.state_mut().open_paths([path]);
-    wait_for(&mut harness, "the page reading", |app| !app.is_busy() && app.shown_reading().is_some());
+    wait_for(&mut harness, "the page reading", |app| {
+        !app.is_busy() && app.shown_reading().is_some()
+    });
     harness.step();
     harness.snapshot_options("page_read", &options);
 }

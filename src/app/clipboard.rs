@@ -28,10 +28,13 @@ pub struct SystemClipboard {
 impl SystemClipboard {
     fn open(&mut self) -> Result<&mut arboard::Clipboard, ClipboardError> {
         if self.inner.is_none() {
-            let cb = arboard::Clipboard::new().map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
+            let cb = arboard::Clipboard::new()
+                .map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
             self.inner = Some(cb);
         }
-        self.inner.as_mut().ok_or_else(|| ClipboardError::Unavailable("not opened".into()))
+        self.inner
+            .as_mut()
+            .ok_or_else(|| ClipboardError::Unavailable("not opened".into()))
     }
 }
 
@@ -52,7 +55,11 @@ impl Clipboard for SystemClipboard {
 }
 
 /// RGBA rows as the clipboard hands them to an RGB image on white (transparent becomes paper).
-pub fn rgba_bytes_to_rgb(width: usize, height: usize, bytes: &[u8]) -> Result<RgbImage, ClipboardError> {
+pub fn rgba_bytes_to_rgb(
+    width: usize,
+    height: usize,
+    bytes: &[u8],
+) -> Result<RgbImage, ClipboardError> {
     let expected = width.checked_mul(height).and_then(|n| n.checked_mul(4));
     if expected != Some(bytes.len()) || width == 0 || height == 0 {
         return Err(ClipboardError::BadImage(format!(
@@ -82,13 +89,19 @@ pub struct MemoryClipboard {
 
 impl Clipboard for MemoryClipboard {
     fn set_text(&mut self, text: &str) -> Result<(), ClipboardError> {
-        let mut slot = self.text.lock().map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
+        let mut slot = self
+            .text
+            .lock()
+            .map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
         *slot = Some(text.to_owned());
         Ok(())
     }
 
     fn get_image(&mut self) -> Result<Option<RgbImage>, ClipboardError> {
-        let slot = self.image.lock().map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
+        let slot = self
+            .image
+            .lock()
+            .map_err(|e| ClipboardError::Unavailable(e.to_string()))?;
         Ok(slot.clone())
     }
 }

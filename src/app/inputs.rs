@@ -10,8 +10,7 @@ use image::{ImageReader, RgbImage};
 use super::url_fetch::{FetchLimits, fetch_image_bytes};
 
 /// The formats the Open dialog offers (and the decoder accepts).
-pub const IMAGE_EXTENSIONS: &[&str] =
-    &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif"];
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif"];
 
 /// Files larger than this are refused before reading.
 const MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
@@ -30,7 +29,10 @@ pub enum InputError {
 
 /// Decodes image bytes (format guessed from the content) into RGB, with size limits.
 pub fn decode_image(bytes: &[u8], source_name: &str) -> Result<RgbImage, InputError> {
-    let decode_err = |reason: String| InputError::Decode { source_name: source_name.into(), reason };
+    let decode_err = |reason: String| InputError::Decode {
+        source_name: source_name.into(),
+        reason,
+    };
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err(e.to_string()))?;
@@ -64,13 +66,19 @@ fn flatten_on_white(image: image::DynamicImage) -> RgbImage {
 /// Reads and decodes an image file.
 pub fn load_image_file(path: &Path) -> Result<RgbImage, InputError> {
     let shown = path.display().to_string();
-    let io_err = |reason: String| InputError::Io { path: shown.clone(), reason };
+    let io_err = |reason: String| InputError::Io {
+        path: shown.clone(),
+        reason,
+    };
     let meta = std::fs::metadata(path).map_err(|e| io_err(e.to_string()))?;
     if meta.is_dir() {
         return Err(io_err("it is a folder".into()));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(io_err(format!("larger than {} MB", MAX_FILE_BYTES / (1024 * 1024))));
+        return Err(io_err(format!(
+            "larger than {} MB",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
     }
     let bytes = std::fs::read(path).map_err(|e| io_err(e.to_string()))?;
     decode_image(&bytes, &file_name(path))
@@ -78,7 +86,9 @@ pub fn load_image_file(path: &Path) -> Result<RgbImage, InputError> {
 
 /// The last part of a path, for labels.
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// What to load.
@@ -86,7 +96,10 @@ pub fn file_name(path: &Path) -> String {
 pub enum Source {
     File(PathBuf),
     Url(String),
-    Bytes { name: String, bytes: std::sync::Arc<[u8]> },
+    Bytes {
+        name: String,
+        bytes: std::sync::Arc<[u8]>,
+    },
 }
 
 impl Source {
@@ -117,7 +130,12 @@ pub struct Loader {
 impl Default for Loader {
     fn default() -> Self {
         let (tx, rx) = channel();
-        Self { tx, rx, pending: 0, limits: FetchLimits::default() }
+        Self {
+            tx,
+            rx,
+            pending: 0,
+            limits: FetchLimits::default(),
+        }
     }
 }
 
@@ -128,22 +146,30 @@ impl Loader {
         let limits = self.limits.clone();
         self.pending += 1;
         let label = source.label();
-        let spawned = std::thread::Builder::new().name("inkread-loader".into()).spawn(move || {
-            let result = match &source {
-                Source::File(path) => load_image_file(path),
-                Source::Url(url) => fetch_image_bytes(url, &limits)
-                    .map_err(InputError::from)
-                    .and_then(|bytes| decode_image(&bytes, url)),
-                Source::Bytes { name, bytes } => decode_image(bytes, name),
-            };
-            let _ = tx.send(Loaded { source: label, result });
-            wake();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("inkread-loader".into())
+            .spawn(move || {
+                let result = match &source {
+                    Source::File(path) => load_image_file(path),
+                    Source::Url(url) => fetch_image_bytes(url, &limits)
+                        .map_err(InputError::from)
+                        .and_then(|bytes| decode_image(&bytes, url)),
+                    Source::Bytes { name, bytes } => decode_image(bytes, name),
+                };
+                let _ = tx.send(Loaded {
+                    source: label,
+                    result,
+                });
+                wake();
+            });
         if let Err(e) = spawned {
             self.pending -= 1;
             let _ = self.tx.send(Loaded {
                 source: source_label_fallback(),
-                result: Err(InputError::Io { path: "loader".into(), reason: e.to_string() }),
+                result: Err(InputError::Io {
+                    path: "loader".into(),
+                    reason: e.to_string(),
+                }),
             });
         }
     }
@@ -179,7 +205,8 @@ mod tests {
     fn png_bytes_decode_and_alpha_becomes_white() {
         let img = image::RgbaImage::from_pixel(3, 2, image::Rgba([0, 0, 0, 0]));
         let mut bytes = Vec::new();
-        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
         let rgb = decode_image(&bytes, "t.png").unwrap();
         assert_eq!(rgb.dimensions(), (3, 2));
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);

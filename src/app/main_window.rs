@@ -80,9 +80,15 @@ impl InkreadApp {
         factory: Box<dyn PipelineFactory>,
         clipboard: Box<dyn Clipboard>,
     ) -> Self {
-        let mut settings: Settings =
-            cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
-        let models = ModelsPanel { models: factory.models(), device: factory.device_name(), ..Default::default() };
+        let mut settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, STORAGE_KEY))
+            .unwrap_or_default();
+        let models = ModelsPanel {
+            models: factory.models(),
+            device: factory.device_name(),
+            ..Default::default()
+        };
         settings.fit_to(&models.models);
         let ctx = cc.egui_ctx.clone();
         let wake_ctx = ctx.clone();
@@ -157,8 +163,15 @@ impl InkreadApp {
             }
         }
         self.sketch.dirty_since = None;
-        let Raster { image, origin, scale } = raster;
-        let page = Page { image, source: "sketchpad".into() };
+        let Raster {
+            image,
+            origin,
+            scale,
+        } = raster;
+        let page = Page {
+            image,
+            source: "sketchpad".into(),
+        };
         self.submit(Target::Sketch { origin, scale }, page);
     }
 
@@ -181,7 +194,10 @@ impl InkreadApp {
     pub fn shown_reading(&self) -> Option<&Reading> {
         match self.view {
             View::Draw => self.sketch_reading.as_ref().map(|s| &s.reading),
-            View::Pages => self.queue.selected.and_then(|i| self.queue.items.get(i)?.reading.as_ref()),
+            View::Pages => self
+                .queue
+                .selected
+                .and_then(|i| self.queue.items.get(i)?.reading.as_ref()),
         }
     }
 
@@ -203,7 +219,10 @@ impl InkreadApp {
             return;
         }
         let count = self.results.lines.len();
-        self.copy_text(&text, format!("Copied {count} line{}", if count == 1 { "" } else { "s" }));
+        self.copy_text(
+            &text,
+            format!("Copied {count} line{}", if count == 1 { "" } else { "s" }),
+        );
     }
 
     fn copy_text(&mut self, text: &str, done: String) {
@@ -237,16 +256,22 @@ impl InkreadApp {
     }
 
     fn read_item(&mut self, id: u64) {
-        let Some(index) = self.queue.index_of(id) else { return };
+        let Some(index) = self.queue.index_of(id) else {
+            return;
+        };
         let item = &mut self.queue.items[index];
         item.state = ItemState::Waiting;
-        let page = Page { image: item.image.as_ref().clone(), source: item.source.clone() };
+        let page = Page {
+            image: item.image.as_ref().clone(),
+            source: item.source.clone(),
+        };
         self.submit(Target::Item(id), page);
     }
 
     fn submit(&mut self, target: Target, page: Page) {
         if self.settings.recognizer.is_empty() {
-            self.error = Some("No recognizer is available: choose or install one in Models.".into());
+            self.error =
+                Some("No recognizer is available: choose or install one in Models.".into());
             self.mark_failed(&target, "no recognizer");
             return;
         }
@@ -281,7 +306,10 @@ impl InkreadApp {
         for report in self.worker.poll() {
             match report {
                 Report::Progress { job, stage } => {
-                    if let Some(Job { target: Target::Item(id), .. }) = self.jobs.get(&job)
+                    if let Some(Job {
+                        target: Target::Item(id),
+                        ..
+                    }) = self.jobs.get(&job)
                         && let Some(i) = self.queue.index_of(*id)
                     {
                         self.queue.items[i].state = ItemState::Reading;
@@ -311,11 +339,21 @@ impl InkreadApp {
         if self.progress.as_ref().is_some_and(|(j, _)| *j == job) {
             self.progress = None;
         }
-        let Some(Job { target, .. }) = self.jobs.remove(&job) else { return };
+        let Some(Job { target, .. }) = self.jobs.remove(&job) else {
+            return;
+        };
         match (target, outcome) {
             (Target::Sketch { origin, scale }, Outcome::Read(reading)) => {
-                self.note = Some(format!("Read {} line(s) from the sketch", reading.lines.len()));
-                self.sketch_reading = Some(SketchReading { job, reading, origin, scale });
+                self.note = Some(format!(
+                    "Read {} line(s) from the sketch",
+                    reading.lines.len()
+                ));
+                self.sketch_reading = Some(SketchReading {
+                    job,
+                    reading,
+                    origin,
+                    scale,
+                });
             }
             (Target::Item(id), outcome) => self.finish_item(job, id, outcome),
             (Target::Sketch { .. }, Outcome::Cancelled) => self.note = Some("Cancelled".into()),
@@ -326,11 +364,17 @@ impl InkreadApp {
     }
 
     fn finish_item(&mut self, job: u64, id: u64, outcome: Outcome) {
-        let Some(index) = self.queue.index_of(id) else { return };
+        let Some(index) = self.queue.index_of(id) else {
+            return;
+        };
         let item = &mut self.queue.items[index];
         match outcome {
             Outcome::Read(reading) => {
-                self.note = Some(format!("Read {} line(s) from {}", reading.lines.len(), item.short_name()));
+                self.note = Some(format!(
+                    "Read {} line(s) from {}",
+                    reading.lines.len(),
+                    item.short_name()
+                ));
                 item.reading = Some(reading);
                 item.state = ItemState::Done;
                 self.item_jobs.insert(id, job);
@@ -362,8 +406,13 @@ impl InkreadApp {
 
     fn handle_global_input(&mut self, ctx: &egui::Context) {
         // Native drops always carry a path; the file is read on a loader thread.
-        let dropped: Vec<PathBuf> =
-            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
         self.open_paths(dropped);
 
         // Shortcuts belong to a text field while one has focus (its own undo, copy, paste).
@@ -376,10 +425,13 @@ impl InkreadApp {
                         self.url_input = text.trim().to_owned();
                         self.fetch_url(&text);
                     } else {
-                        self.note = Some("Paste an image or an image address (http or https).".into());
+                        self.note =
+                            Some("Paste an image or an image address (http or https).".into());
                     }
                 }
-                egui::Event::PasteImage(image) => self.add_page("clipboard".into(), color_image_to_rgb(&image)),
+                egui::Event::PasteImage(image) => {
+                    self.add_page("clipboard".into(), color_image_to_rgb(&image))
+                }
                 egui::Event::Copy if !typing => self.copy_all(),
                 _ => {}
             }
@@ -398,7 +450,11 @@ impl InkreadApp {
             (redo, undo, open, escape)
         });
         if self.view == View::Draw && (undo || redo) {
-            let changed = if redo { self.sketch.redo() } else { self.sketch.undo() };
+            let changed = if redo {
+                self.sketch.redo()
+            } else {
+                self.sketch.undo()
+            };
             if changed {
                 self.sketch.dirty_since = Some(ctx.input(|i| i.time));
             }
@@ -412,14 +468,18 @@ impl InkreadApp {
     }
 
     fn open_dialog(&mut self) {
-        let picked = rfd::FileDialog::new().add_filter("Images", IMAGE_EXTENSIONS).pick_files();
+        let picked = rfd::FileDialog::new()
+            .add_filter("Images", IMAGE_EXTENSIONS)
+            .pick_files();
         if let Some(paths) = picked {
             self.open_paths(paths);
         }
     }
 
     fn save_dialog(&mut self, format: SaveFormat) {
-        let Some(reading) = self.shown_reading().map(|r| self.results.edited(r)) else { return };
+        let Some(reading) = self.shown_reading().map(|r| self.results.edited(r)) else {
+            return;
+        };
         let stem = std::path::Path::new(&reading.image)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -442,12 +502,17 @@ impl InkreadApp {
         if !self.settings.live_recognize || self.sketch.is_drawing() || self.sketch.is_empty() {
             return;
         }
-        let Some(since) = self.sketch.dirty_since else { return };
+        let Some(since) = self.sketch.dirty_since else {
+            return;
+        };
         let pause = self.settings.live_pause_ms as f64 / 1000.0;
         if now - since >= pause {
             self.recognize_sketch();
         } else {
-            self.ctx.request_repaint_after(std::time::Duration::from_secs_f64(pause - (now - since) + 0.01));
+            self.ctx
+                .request_repaint_after(std::time::Duration::from_secs_f64(
+                    pause - (now - since) + 0.01,
+                ));
         }
     }
 
@@ -461,7 +526,11 @@ impl InkreadApp {
             let pages = format!("Pages ({})", self.queue.items.len());
             ui.selectable_value(&mut self.view, View::Pages, pages);
             ui.separator();
-            if ui.button("Open…").on_hover_text("Ctrl+O: PNG, JPEG, WebP, TIFF, BMP, GIF").clicked() {
+            if ui
+                .button("Open…")
+                .on_hover_text("Ctrl+O: PNG, JPEG, WebP, TIFF, BMP, GIF")
+                .clicked()
+            {
                 self.open_dialog();
             }
             if ui.button("Paste image").on_hover_text("Ctrl+V").clicked() {
@@ -482,7 +551,9 @@ impl InkreadApp {
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if let Some(error) = &self.error {
-                ui.label(RichText::new(format!("Error: {error}")).color(Color32::from_rgb(210, 60, 50)));
+                ui.label(
+                    RichText::new(format!("Error: {error}")).color(Color32::from_rgb(210, 60, 50)),
+                );
                 if ui.small_button("Dismiss").clicked() {
                     self.error = None;
                 }
@@ -496,7 +567,11 @@ impl InkreadApp {
                 };
                 ui.label(text);
                 if let Some(f) = fraction {
-                    ui.add(egui::ProgressBar::new(f).desired_width(160.0).show_percentage());
+                    ui.add(
+                        egui::ProgressBar::new(f)
+                            .desired_width(160.0)
+                            .show_percentage(),
+                    );
                 }
                 if self.jobs.len() > 1 {
                     ui.label(format!("{} jobs", self.jobs.len()));
@@ -514,32 +589,40 @@ impl InkreadApp {
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
-        egui::CollapsingHeader::new("Models").default_open(true).show(ui, |ui| {
-            let action = self.models.ui(
-                ui,
-                &mut self.settings.recognizer,
-                &mut self.settings.detector,
-                &mut self.settings.detector_chosen,
-            );
-            match action {
-                Some(ModelsAction::Install(id)) => {
-                    let cancel = CancelToken::new();
-                    self.install_cancel = Some(cancel.clone());
-                    self.models.installing.insert(
-                        id.clone(),
-                        super::worker::InstallProgress { done_bytes: 0, total_bytes: None, message: "starting".into() },
-                    );
-                    self.worker.send(Request::Install { id, cancel });
-                }
-                Some(ModelsAction::CancelInstall) => {
-                    if let Some(c) = &self.install_cancel {
-                        c.cancel();
+        egui::CollapsingHeader::new("Models")
+            .default_open(true)
+            .show(ui, |ui| {
+                let action = self.models.ui(
+                    ui,
+                    &mut self.settings.recognizer,
+                    &mut self.settings.detector,
+                    &mut self.settings.detector_chosen,
+                );
+                match action {
+                    Some(ModelsAction::Install(id)) => {
+                        let cancel = CancelToken::new();
+                        self.install_cancel = Some(cancel.clone());
+                        self.models.installing.insert(
+                            id.clone(),
+                            super::worker::InstallProgress {
+                                done_bytes: 0,
+                                total_bytes: None,
+                                message: "starting".into(),
+                            },
+                        );
+                        self.worker.send(Request::Install { id, cancel });
                     }
+                    Some(ModelsAction::CancelInstall) => {
+                        if let Some(c) = &self.install_cancel {
+                            c.cancel();
+                        }
+                    }
+                    None => {}
                 }
-                None => {}
-            }
-        });
-        egui::CollapsingHeader::new("Settings").default_open(false).show(ui, |ui| self.settings.ui(ui));
+            });
+        egui::CollapsingHeader::new("Settings")
+            .default_open(false)
+            .show(ui, |ui| self.settings.ui(ui));
         ui.separator();
         ui.label(RichText::new("Pages").strong());
         if self.queue.items.is_empty() {
@@ -584,7 +667,10 @@ impl InkreadApp {
                 .and_then(|it| self.item_jobs.get(&it.id).copied()),
         };
         let reading = self.shown_reading().cloned();
-        if self.results.show_reading(key.unwrap_or(0), reading.as_ref()) {
+        if self
+            .results
+            .show_reading(key.unwrap_or(0), reading.as_ref())
+        {
             // Line numbers of the old reading mean nothing in the new one.
             self.highlight = Highlight::default();
         }
@@ -609,17 +695,26 @@ impl InkreadApp {
             self.sketch.pen_width = self.settings.pen_width;
             ui.separator();
             let now = ui.input(|i| i.time);
-            if ui.add_enabled(self.sketch.can_undo(), egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked()
+            if ui
+                .add_enabled(self.sketch.can_undo(), egui::Button::new("Undo"))
+                .on_hover_text("Ctrl+Z")
+                .clicked()
                 && self.sketch.undo()
             {
                 self.sketch.dirty_since = Some(now);
             }
-            if ui.add_enabled(self.sketch.can_redo(), egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z").clicked()
+            if ui
+                .add_enabled(self.sketch.can_redo(), egui::Button::new("Redo"))
+                .on_hover_text("Ctrl+Shift+Z")
+                .clicked()
                 && self.sketch.redo()
             {
                 self.sketch.dirty_since = Some(now);
             }
-            if ui.add_enabled(!self.sketch.is_empty(), egui::Button::new("Clear")).clicked() {
+            if ui
+                .add_enabled(!self.sketch.is_empty(), egui::Button::new("Clear"))
+                .clicked()
+            {
                 self.sketch.clear();
                 self.sketch_reading = None;
             }
@@ -638,16 +733,24 @@ impl InkreadApp {
         let show_text = self.settings.show_text_on_regions;
         let sketch_reading = self.sketch_reading.as_ref();
         let mut hovered = None;
-        egui::ScrollArea::vertical().id_salt("sketch").auto_shrink([false, false]).show(ui, |ui| {
-            self.sketch.ui(ui, now, |painter, to_screen| {
-                if let Some(s) = sketch_reading {
-                    let map = |p: [f32; 2]| {
-                        to_screen(egui::Pos2::new(s.origin.x + p[0] / s.scale, s.origin.y + p[1] / s.scale))
-                    };
-                    hovered = paint_regions(painter, &s.reading, &map, pointer, highlight, colours, show_text);
-                }
+        egui::ScrollArea::vertical()
+            .id_salt("sketch")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                self.sketch.ui(ui, now, |painter, to_screen| {
+                    if let Some(s) = sketch_reading {
+                        let map = |p: [f32; 2]| {
+                            to_screen(egui::Pos2::new(
+                                s.origin.x + p[0] / s.scale,
+                                s.origin.y + p[1] / s.scale,
+                            ))
+                        };
+                        hovered = paint_regions(
+                            painter, &s.reading, &map, pointer, highlight, colours, show_text,
+                        );
+                    }
+                });
             });
-        });
         if pointer.is_some_and(|p| self.sketch.last_rect.is_some_and(|r| r.contains(p))) {
             self.highlight.hovered = hovered;
         }
@@ -666,13 +769,22 @@ impl InkreadApp {
             });
             return;
         };
-        self.viewer.toolbar(ui, &mut self.settings.show_text_on_regions);
+        self.viewer
+            .toolbar(ui, &mut self.settings.show_text_on_regions);
         let show_text = self.settings.show_text_on_regions;
         let ctx = ui.ctx().clone();
         let item = &mut self.queue.items[index];
         let size = [item.image.width(), item.image.height()];
         let texture = item.texture(&ctx).clone();
-        let events = self.viewer.ui(ui, &texture, size, item.reading.as_ref(), highlight, colours, show_text);
+        let events = self.viewer.ui(
+            ui,
+            &texture,
+            size,
+            item.reading.as_ref(),
+            highlight,
+            colours,
+            show_text,
+        );
         if ui.ui_contains_pointer() {
             self.highlight.hovered = events.hovered;
         }
@@ -682,7 +794,10 @@ impl InkreadApp {
     }
 
     fn confidence(&self) -> Confidence {
-        Confidence { low: self.settings.low_confidence, high: self.settings.high_confidence }
+        Confidence {
+            low: self.settings.low_confidence,
+            high: self.settings.high_confidence,
+        }
     }
 
     fn drop_overlay(&self, ctx: &egui::Context) {
@@ -721,8 +836,14 @@ impl eframe::App for InkreadApp {
 
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::left("side").resizable(true).default_size(280.0).show(ui, |ui| self.side_panel(ui));
-        egui::Panel::right("results").resizable(true).default_size(340.0).show(ui, |ui| self.results_panel(ui));
+        egui::Panel::left("side")
+            .resizable(true)
+            .default_size(280.0)
+            .show(ui, |ui| self.side_panel(ui));
+        egui::Panel::right("results")
+            .resizable(true)
+            .default_size(340.0)
+            .show(ui, |ui| self.results_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| match self.view {
             View::Draw => self.draw_view(ui),
             View::Pages => self.pages_view(ui),

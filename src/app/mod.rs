@@ -17,8 +17,8 @@ pub mod worker;
 
 mod main_window;
 
-pub use main_window::{InkreadApp, View};
 pub use clipboard::{Clipboard, ClipboardError, MemoryClipboard, SystemClipboard};
+pub use main_window::{InkreadApp, View};
 pub use worker::{InstallProgress, ModelChoice, ModelKind, PipelineFactory};
 
 use crate::pipeline::{Pipeline, Stage};
@@ -63,7 +63,11 @@ fn app_icon() -> Option<egui::IconData> {
     let bytes = include_bytes!("../../assets/icon-256.png");
     let image = image::load_from_memory(bytes).ok()?.to_rgba8();
     let (width, height) = image.dimensions();
-    Some(egui::IconData { rgba: image.into_raw(), width, height })
+    Some(egui::IconData {
+        rgba: image.into_raw(),
+        width,
+        height,
+    })
 }
 
 /// Stands in until the model catalog is wired in: lists nothing and says so when asked to read.

@@ -39,10 +39,16 @@ impl ModelsPanel {
             ui.label("Device:");
             ui.label(RichText::new(&self.device).strong());
         });
-        let recognizers: Vec<&ModelChoice> =
-            self.models.iter().filter(|m| m.kind == ModelKind::Recognizer).collect();
-        let detectors: Vec<&ModelChoice> =
-            self.models.iter().filter(|m| m.kind == ModelKind::Detector).collect();
+        let recognizers: Vec<&ModelChoice> = self
+            .models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Recognizer)
+            .collect();
+        let detectors: Vec<&ModelChoice> = self
+            .models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Detector)
+            .collect();
 
         let shown = |id: &str| self.find(id).map(label).unwrap_or_else(|| "(none)".into());
         let recognizer_label = ui.label("Recognizer");
@@ -56,17 +62,26 @@ impl ModelsPanel {
             })
             .response
             .labelled_by(recognizer_label.id);
-        let detector_text = detector.as_deref().map(shown).unwrap_or_else(|| "None: one line".into());
+        let detector_text = detector
+            .as_deref()
+            .map(shown)
+            .unwrap_or_else(|| "None: one line".into());
         let detector_label = ui.label("Detector");
         egui::ComboBox::from_id_salt("detector")
             .selected_text(detector_text)
             .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
-                if ui.selectable_value(detector, None, "None: one line").clicked() {
+                if ui
+                    .selectable_value(detector, None, "None: one line")
+                    .clicked()
+                {
                     *detector_chosen = true;
                 }
                 for m in &detectors {
-                    if ui.selectable_value(detector, Some(m.id.clone()), label(m)).clicked() {
+                    if ui
+                        .selectable_value(detector, Some(m.id.clone()), label(m))
+                        .clicked()
+                    {
                         *detector_chosen = true;
                     }
                 }
@@ -87,7 +102,10 @@ impl ModelsPanel {
                     action = Some(ModelsAction::CancelInstall);
                 }
             } else if !model.installed {
-                let size = model.size_bytes.map(|b| format!(" ({:.0} MB)", b as f64 / 1e6)).unwrap_or_default();
+                let size = model
+                    .size_bytes
+                    .map(|b| format!(" ({:.0} MB)", b as f64 / 1e6))
+                    .unwrap_or_default();
                 if ui.button(format!("Install {}{size}", model.name)).clicked() {
                     action = Some(ModelsAction::Install(model.id.clone()));
                 }
@@ -98,5 +116,9 @@ impl ModelsPanel {
 }
 
 fn label(m: &ModelChoice) -> String {
-    if m.installed { m.name.clone() } else { format!("{} (not installed)", m.name) }
+    if m.installed {
+        m.name.clone()
+    } else {
+        format!("{} (not installed)", m.name)
+    }
 }

@@ -47,7 +47,11 @@ impl QueueItem {
 
     /// The short name shown under the thumbnail.
     pub fn short_name(&self) -> String {
-        let tail = self.source.rsplit(['/', '\\']).next().unwrap_or(&self.source);
+        let tail = self
+            .source
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&self.source);
         let tail = if tail.is_empty() { &self.source } else { tail };
         if tail.chars().count() > 28 {
             format!("{}…", tail.chars().take(27).collect::<String>())
@@ -61,7 +65,11 @@ impl QueueItem {
         let image = &self.image;
         let id = self.id;
         self.texture.get_or_insert_with(|| {
-            ctx.load_texture(format!("page-{id}"), to_color_image(image), TextureOptions::LINEAR)
+            ctx.load_texture(
+                format!("page-{id}"),
+                to_color_image(image),
+                TextureOptions::LINEAR,
+            )
         })
     }
 
@@ -71,15 +79,25 @@ impl QueueItem {
         self.thumbnail.get_or_insert_with(|| {
             let (w, h) = image.dimensions();
             let s = (THUMB_SIDE as f32 / w.max(h).max(1) as f32).min(1.0);
-            let (tw, th) = (((w as f32 * s) as u32).max(1), ((h as f32 * s) as u32).max(1));
+            let (tw, th) = (
+                ((w as f32 * s) as u32).max(1),
+                ((h as f32 * s) as u32).max(1),
+            );
             let thumb = image::imageops::thumbnail(image.as_ref(), tw, th);
-            ctx.load_texture(format!("thumb-{id}"), to_color_image(&thumb), TextureOptions::LINEAR)
+            ctx.load_texture(
+                format!("thumb-{id}"),
+                to_color_image(&thumb),
+                TextureOptions::LINEAR,
+            )
         })
     }
 }
 
 pub fn to_color_image(image: &RgbImage) -> egui::ColorImage {
-    egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw())
+    egui::ColorImage::from_rgb(
+        [image.width() as usize, image.height() as usize],
+        image.as_raw(),
+    )
 }
 
 /// What the user did in the queue strip.
@@ -106,7 +124,9 @@ impl Queue {
         }
         let item = self.items.remove(index);
         self.selected = match self.selected {
-            Some(s) if s == index => (!self.items.is_empty()).then(|| index.min(self.items.len() - 1)),
+            Some(s) if s == index => {
+                (!self.items.is_empty()).then(|| index.min(self.items.len() - 1))
+            }
             Some(s) if s > index => Some(s - 1),
             other => other,
         };
@@ -117,42 +137,52 @@ impl Queue {
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<QueueAction> {
         let mut action = None;
         let ctx = ui.ctx().clone();
-        egui::ScrollArea::vertical().id_salt("queue").auto_shrink([false, true]).max_height(ui.available_height()).show(ui, |ui| {
-            for (index, item) in self.items.iter_mut().enumerate() {
-                let selected = self.selected == Some(index);
-                let frame = egui::Frame::group(ui.style()).fill(if selected {
-                    ui.visuals().selection.bg_fill.gamma_multiply(0.4)
-                } else {
-                    ui.visuals().faint_bg_color
-                });
-                let r = frame.show(ui, |ui| {
-                    ui.horizontal(|ui| {
-                        let thumb = item.thumbnail(&ctx);
-                        let img = egui::Image::new(thumb).max_size(egui::vec2(64.0, 64.0)).sense(egui::Sense::click());
-                        if ui.add(img).clicked() {
-                            action = Some(QueueAction::Select(index));
-                        }
-                        ui.vertical(|ui| {
-                            if ui.selectable_label(selected, item.short_name()).on_hover_text(&item.source).clicked() {
+        egui::ScrollArea::vertical()
+            .id_salt("queue")
+            .auto_shrink([false, true])
+            .max_height(ui.available_height())
+            .show(ui, |ui| {
+                for (index, item) in self.items.iter_mut().enumerate() {
+                    let selected = self.selected == Some(index);
+                    let frame = egui::Frame::group(ui.style()).fill(if selected {
+                        ui.visuals().selection.bg_fill.gamma_multiply(0.4)
+                    } else {
+                        ui.visuals().faint_bg_color
+                    });
+                    let r = frame.show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            let thumb = item.thumbnail(&ctx);
+                            let img = egui::Image::new(thumb)
+                                .max_size(egui::vec2(64.0, 64.0))
+                                .sense(egui::Sense::click());
+                            if ui.add(img).clicked() {
                                 action = Some(QueueAction::Select(index));
                             }
-                            ui.label(state_text(&item.state));
-                            ui.horizontal(|ui| {
-                                if ui.small_button("Read again").clicked() {
-                                    action = Some(QueueAction::Reread(index));
+                            ui.vertical(|ui| {
+                                if ui
+                                    .selectable_label(selected, item.short_name())
+                                    .on_hover_text(&item.source)
+                                    .clicked()
+                                {
+                                    action = Some(QueueAction::Select(index));
                                 }
-                                if ui.small_button("Remove").clicked() {
-                                    action = Some(QueueAction::Remove(index));
-                                }
+                                ui.label(state_text(&item.state));
+                                ui.horizontal(|ui| {
+                                    if ui.small_button("Read again").clicked() {
+                                        action = Some(QueueAction::Reread(index));
+                                    }
+                                    if ui.small_button("Remove").clicked() {
+                                        action = Some(QueueAction::Remove(index));
+                                    }
+                                });
                             });
                         });
                     });
-                });
-                if r.response.interact(egui::Sense::click()).clicked() && action.is_none() {
-                    action = Some(QueueAction::Select(index));
+                    if r.response.interact(egui::Sense::click()).clicked() && action.is_none() {
+                        action = Some(QueueAction::Select(index));
+                    }
                 }
-            }
-        });
+            });
         action
     }
 }

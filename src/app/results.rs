@@ -50,7 +50,9 @@ impl Results {
             return false;
         }
         self.shown = Some(key);
-        self.lines = reading.map(|r| r.lines.iter().map(|l| l.text.clone()).collect()).unwrap_or_default();
+        self.lines = reading
+            .map(|r| r.lines.iter().map(|l| l.text.clone()).collect())
+            .unwrap_or_default();
         true
     }
 
@@ -71,54 +73,87 @@ impl Results {
         out
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, highlight: &mut Highlight, busy: bool) -> Option<ResultsAction> {
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        highlight: &mut Highlight,
+        busy: bool,
+    ) -> Option<ResultsAction> {
         let mut action = None;
         ui.horizontal(|ui| {
             ui.heading("Text");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let has_text = !self.lines.is_empty();
-                if ui.add_enabled(has_text, egui::Button::new("Save JSON…")).clicked() {
+                if ui
+                    .add_enabled(has_text, egui::Button::new("Save JSON…"))
+                    .clicked()
+                {
                     action = Some(ResultsAction::Save(SaveFormat::Json));
                 }
-                if ui.add_enabled(has_text, egui::Button::new("Save TXT…")).clicked() {
+                if ui
+                    .add_enabled(has_text, egui::Button::new("Save TXT…"))
+                    .clicked()
+                {
                     action = Some(ResultsAction::Save(SaveFormat::Text));
                 }
-                if ui.add_enabled(has_text, egui::Button::new("Copy all")).on_hover_text("Ctrl+C").clicked() {
+                if ui
+                    .add_enabled(has_text, egui::Button::new("Copy all"))
+                    .on_hover_text("Ctrl+C")
+                    .clicked()
+                {
                     action = Some(ResultsAction::CopyAll);
                 }
             });
         });
         ui.separator();
         if self.lines.is_empty() {
-            let hint = if busy { "Reading…" } else { "Draw, open, drop or paste an image to read it." };
+            let hint = if busy {
+                "Reading…"
+            } else {
+                "Draw, open, drop or paste an image to read it."
+            };
             ui.label(RichText::new(hint).weak());
             return action;
         }
         let mut hovered_now = None;
-        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-            for (i, text) in self.lines.iter_mut().enumerate() {
-                let lit = highlight.hovered == Some(i) || highlight.selected == Some(i);
-                let fill = if lit { ui.visuals().selection.bg_fill.gamma_multiply(0.35) } else { Color32::TRANSPARENT };
-                let row = egui::Frame::new().fill(fill).inner_margin(2.0).corner_radius(3.0).show(ui, |ui| {
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(format!("{:>2}", i + 1)).monospace().weak());
-                        if ui.small_button("Copy").on_hover_text(format!("Copy line {}", i + 1)).clicked() {
-                            action = Some(ResultsAction::CopyLine(i));
-                        }
-                        let edit = egui::TextEdit::singleline(text)
-                            .desired_width(f32::INFINITY)
-                            .id_salt(("line", i));
-                        let r = ui.add(edit);
-                        if r.gained_focus() || r.clicked() {
-                            highlight.selected = Some(i);
-                        }
-                    });
-                });
-                if row.response.contains_pointer() {
-                    hovered_now = Some(i);
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for (i, text) in self.lines.iter_mut().enumerate() {
+                    let lit = highlight.hovered == Some(i) || highlight.selected == Some(i);
+                    let fill = if lit {
+                        ui.visuals().selection.bg_fill.gamma_multiply(0.35)
+                    } else {
+                        Color32::TRANSPARENT
+                    };
+                    let row = egui::Frame::new()
+                        .fill(fill)
+                        .inner_margin(2.0)
+                        .corner_radius(3.0)
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                ui.label(RichText::new(format!("{:>2}", i + 1)).monospace().weak());
+                                if ui
+                                    .small_button("Copy")
+                                    .on_hover_text(format!("Copy line {}", i + 1))
+                                    .clicked()
+                                {
+                                    action = Some(ResultsAction::CopyLine(i));
+                                }
+                                let edit = egui::TextEdit::singleline(text)
+                                    .desired_width(f32::INFINITY)
+                                    .id_salt(("line", i));
+                                let r = ui.add(edit);
+                                if r.gained_focus() || r.clicked() {
+                                    highlight.selected = Some(i);
+                                }
+                            });
+                        });
+                    if row.response.contains_pointer() {
+                        hovered_now = Some(i);
+                    }
                 }
-            }
-        });
+            });
         if ui.ui_contains_pointer() {
             highlight.hovered = hovered_now;
         }
@@ -142,7 +177,12 @@ pub fn save_reading(path: &Path, reading: &Reading, format: SaveFormat) -> Resul
             t.push('\n');
             t
         }
-        SaveFormat::Json => serde_json::to_string_pretty(reading).map_err(|e| SaveError::Json(e.to_string()))?,
+        SaveFormat::Json => {
+            serde_json::to_string_pretty(reading).map_err(|e| SaveError::Json(e.to_string()))?
+        }
     };
-    std::fs::write(path, body).map_err(|e| SaveError::Write { path: path.display().to_string(), reason: e.to_string() })
+    std::fs::write(path, body).map_err(|e| SaveError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -101,9 +101,15 @@ impl Settings {
             ordered.sort_by_key(|m| !m.installed);
             self.recognizer = ordered.first().map(|m| m.id.clone()).unwrap_or_default();
         }
-        let detector_gone = self.detector.as_deref().is_some_and(|d| !has(d, ModelKind::Detector));
+        let detector_gone = self
+            .detector
+            .as_deref()
+            .is_some_and(|d| !has(d, ModelKind::Detector));
         if !self.detector_chosen || detector_gone {
-            self.detector = models.iter().find(|m| m.kind == ModelKind::Detector).map(|m| m.id.clone());
+            self.detector = models
+                .iter()
+                .find(|m| m.kind == ModelKind::Detector)
+                .map(|m| m.id.clone());
         }
         self.low_confidence = self.low_confidence.clamp(0.0, 1.0);
         self.high_confidence = self.high_confidence.clamp(self.low_confidence, 1.0);
@@ -128,7 +134,10 @@ impl Settings {
         ui.add(egui::Slider::new(&mut self.high_confidence, 0.0..=1.0).text("high confidence"));
         self.high_confidence = self.high_confidence.max(self.low_confidence);
         ui.checkbox(&mut self.auto_read, "Read new images right away");
-        ui.checkbox(&mut self.live_recognize, "Recognize the sketch while drawing");
+        ui.checkbox(
+            &mut self.live_recognize,
+            "Recognize the sketch while drawing",
+        );
         if self.live_recognize {
             ui.add(egui::Slider::new(&mut self.live_pause_ms, 300..=3000).text("pause (ms)"));
         }

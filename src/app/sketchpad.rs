@@ -40,7 +40,10 @@ pub struct Raster {
 
 impl Raster {
     pub fn to_page(&self, p: [f32; 2]) -> Pos2 {
-        Pos2::new(self.origin.x + p[0] / self.scale, self.origin.y + p[1] / self.scale)
+        Pos2::new(
+            self.origin.x + p[0] / self.scale,
+            self.origin.y + p[1] / self.scale,
+        )
     }
 }
 
@@ -115,13 +118,18 @@ impl Sketchpad {
     }
 
     pub fn undo(&mut self) -> bool {
-        let Some(previous) = self.undo.pop() else { return false };
-        self.redo.push(std::mem::replace(&mut self.strokes, previous));
+        let Some(previous) = self.undo.pop() else {
+            return false;
+        };
+        self.redo
+            .push(std::mem::replace(&mut self.strokes, previous));
         true
     }
 
     pub fn redo(&mut self) -> bool {
-        let Some(next) = self.redo.pop() else { return false };
+        let Some(next) = self.redo.pop() else {
+            return false;
+        };
         self.undo.push(std::mem::replace(&mut self.strokes, next));
         true
     }
@@ -145,12 +153,19 @@ impl Sketchpad {
     }
 
     fn begin_stroke(&mut self, at: Pos2) {
-        self.current = Some(Stroke { points: vec![at], width: self.pen_width });
+        self.current = Some(Stroke {
+            points: vec![at],
+            width: self.pen_width,
+        });
     }
 
     fn extend_stroke(&mut self, raw: Pos2) {
-        let Some(stroke) = self.current.as_mut() else { return };
-        let Some(&last) = stroke.points.last() else { return };
+        let Some(stroke) = self.current.as_mut() else {
+            return;
+        };
+        let Some(&last) = stroke.points.last() else {
+            return;
+        };
         // Exponential smoothing takes the jitter out of mouse and touch samples.
         let smoothed = last + (raw - last) * SMOOTHING;
         if smoothed.distance(last) >= 0.75 {
@@ -159,7 +174,9 @@ impl Sketchpad {
     }
 
     fn end_stroke(&mut self, last_raw: Option<Pos2>) -> bool {
-        let Some(mut stroke) = self.current.take() else { return false };
+        let Some(mut stroke) = self.current.take() else {
+            return false;
+        };
         if let Some(p) = last_raw
             && stroke.points.last().is_some_and(|l| l.distance(p) > 0.5)
         {
@@ -172,7 +189,8 @@ impl Sketchpad {
     /// Removes every stroke that passes within `radius` of `at`.
     fn erase_at(&mut self, at: Pos2, radius: f32) -> bool {
         let before = self.strokes.len();
-        self.strokes.retain(|s| !stroke_hits(s, at, radius + s.width / 2.0));
+        self.strokes
+            .retain(|s| !stroke_hits(s, at, radius + s.width / 2.0));
         before != self.strokes.len()
     }
 
@@ -216,7 +234,10 @@ impl Sketchpad {
                     && let Some(p) = pointer
                 {
                     // A tap leaves a dot, like the dot on an i.
-                    self.push_stroke(Stroke { points: vec![p], width: self.pen_width });
+                    self.push_stroke(Stroke {
+                        points: vec![p],
+                        width: self.pen_width,
+                    });
                     events.changed = true;
                 }
             }
@@ -268,7 +289,10 @@ impl Sketchpad {
     /// The ink as dark strokes on white, cropped to the writing with a margin, at a scale that
     /// gives text lines roughly the pixel height scanned lines have.
     pub fn rasterize(&self) -> Option<Raster> {
-        let points = self.strokes.iter().flat_map(|s| s.points.iter().map(move |p| (p, s.width)));
+        let points = self
+            .strokes
+            .iter()
+            .flat_map(|s| s.points.iter().map(move |p| (p, s.width)));
         let mut bounds = Rect::NOTHING;
         for (p, w) in points {
             bounds = bounds.union(Rect::from_center_size(*p, Vec2::splat(w)));
@@ -283,18 +307,27 @@ impl Sketchpad {
         let mut image = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
         for stroke in &self.strokes {
             let radius = (stroke.width * scale / 2.0).max(1.0);
-            let pts: Vec<Pos2> =
-                stroke.points.iter().map(|p| Pos2::ZERO + (*p - bounds.min) * scale).collect();
+            let pts: Vec<Pos2> = stroke
+                .points
+                .iter()
+                .map(|p| Pos2::ZERO + (*p - bounds.min) * scale)
+                .collect();
             stamp_polyline(&mut image, &pts, radius);
         }
-        Some(Raster { image, origin: bounds.min, scale })
+        Some(Raster {
+            image,
+            origin: bounds.min,
+            scale,
+        })
     }
 }
 
 fn stroke_hits(stroke: &Stroke, at: Pos2, radius: f32) -> bool {
     match stroke.points.as_slice() {
         [only] => only.distance(at) <= radius,
-        pts => pts.windows(2).any(|w| distance_to_segment(at, w[0], w[1]) <= radius),
+        pts => pts
+            .windows(2)
+            .any(|w| distance_to_segment(at, w[0], w[1]) <= radius),
     }
 }
 
@@ -316,7 +349,10 @@ fn paint_page(painter: &egui::Painter, rect: Rect, scale: f32) {
     while y * scale < rect.height() {
         let sy = rect.top() + y * scale;
         painter.line_segment(
-            [Pos2::new(rect.left() + 8.0, sy), Pos2::new(rect.right() - 8.0, sy)],
+            [
+                Pos2::new(rect.left() + 8.0, sy),
+                Pos2::new(rect.right() - 8.0, sy),
+            ],
             EguiStroke::new(1.0, ruling),
         );
         y += 120.0;
@@ -338,7 +374,10 @@ fn paint_stroke(
         }
         pts => {
             let screen: Vec<Pos2> = pts.iter().map(|p| to_screen(*p)).collect();
-            painter.add(egui::Shape::line(screen.clone(), EguiStroke::new(width, ink)));
+            painter.add(egui::Shape::line(
+                screen.clone(),
+                EguiStroke::new(width, ink),
+            ));
             // Round caps and joins: egui draws butt ends, so dot every joint.
             for p in screen {
                 painter.circle_filled(p, width / 2.0, ink);
@@ -385,7 +424,10 @@ mod tests {
     use super::*;
 
     fn line(from: (f32, f32), to: (f32, f32)) -> Stroke {
-        Stroke { points: vec![Pos2::new(from.0, from.1), Pos2::new(to.0, to.1)], width: 4.0 }
+        Stroke {
+            points: vec![Pos2::new(from.0, from.1), Pos2::new(to.0, to.1)],
+            width: 4.0,
+        }
     }
 
     #[test]
@@ -422,7 +464,7 @@ mod tests {
         pad.push_stroke(line((300.0, 100.0), (500.0, 100.0)));
         let raster = pad.rasterize().unwrap();
         let (w, h) = raster.image.dimensions();
-        assert!(w >= 200 && w < 280, "width {w}");
+        assert!((200..280).contains(&w), "width {w}");
         assert!(h < 80, "height {h}");
         let mid = raster.image.get_pixel(w / 2, h / 2).0;
         assert!(mid[0] < 64, "ink is dark: {mid:?}");

@@ -13,7 +13,11 @@ pub struct FetchLimits {
 
 impl Default for FetchLimits {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(20), max_bytes: 40 * 1024 * 1024, max_redirects: 3 }
+        Self {
+            timeout: Duration::from_secs(20),
+            max_bytes: 40 * 1024 * 1024,
+            max_redirects: 3,
+        }
     }
 }
 
@@ -76,7 +80,10 @@ pub fn fetch_image_bytes(url: &str, limits: &FetchLimits) -> Result<Vec<u8>, Fet
         .http_status_as_error(false)
         .build()
         .into();
-    let mut response = agent.get(uri).call().map_err(|e| map_error(e, &url, limits))?;
+    let mut response = agent
+        .get(uri)
+        .call()
+        .map_err(|e| map_error(e, &url, limits))?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(FetchError::Status { status, url });
@@ -101,12 +108,22 @@ pub fn fetch_image_bytes(url: &str, limits: &FetchLimits) -> Result<Vec<u8>, Fet
 fn map_error(e: ureq::Error, url: &str, limits: &FetchLimits) -> FetchError {
     let url = url.to_owned();
     match e {
-        ureq::Error::Timeout(_) => FetchError::Timeout { url, secs: limits.timeout.as_secs() },
-        ureq::Error::BodyExceedsLimit(_) => {
-            FetchError::TooLarge { url, max_mb: limits.max_bytes / (1024 * 1024) }
-        }
-        ureq::Error::TooManyRedirects => FetchError::TooManyRedirects { url, max: limits.max_redirects },
-        other => FetchError::Network { url, reason: other.to_string() },
+        ureq::Error::Timeout(_) => FetchError::Timeout {
+            url,
+            secs: limits.timeout.as_secs(),
+        },
+        ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge {
+            url,
+            max_mb: limits.max_bytes / (1024 * 1024),
+        },
+        ureq::Error::TooManyRedirects => FetchError::TooManyRedirects {
+            url,
+            max: limits.max_redirects,
+        },
+        other => FetchError::Network {
+            url,
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -118,8 +135,14 @@ mod tests {
     fn only_http_and_https_pass_the_check() {
         assert!(check_url("https://example.org/a.png").is_ok());
         assert!(check_url("http://127.0.0.1:8080/a.png").is_ok());
-        assert!(matches!(check_url("file:///etc/passwd"), Err(FetchError::Scheme(_))));
-        assert!(matches!(check_url("ftp://host/x.png"), Err(FetchError::Scheme(_))));
+        assert!(matches!(
+            check_url("file:///etc/passwd"),
+            Err(FetchError::Scheme(_))
+        ));
+        assert!(matches!(
+            check_url("ftp://host/x.png"),
+            Err(FetchError::Scheme(_))
+        ));
         assert!(check_url("not a url").is_err());
         assert!(looks_like_url(" https://x.org/p.jpg "));
         assert!(!looks_like_url("hello world"));

@@ -55,10 +55,23 @@ pub fn paint_regions(
         let lit = highlight.hovered == Some(i) || highlight.selected == Some(i);
         if lit {
             let fill = colour.gamma_multiply(0.25);
-            painter.add(egui::Shape::convex_polygon(screen.clone(), fill, Stroke::NONE));
+            painter.add(egui::Shape::convex_polygon(
+                screen.clone(),
+                fill,
+                Stroke::NONE,
+            ));
         }
-        let width = if highlight.selected == Some(i) { 3.0 } else if lit { 2.5 } else { 1.5 };
-        painter.add(egui::Shape::closed_line(screen.clone(), Stroke::new(width, colour)));
+        let width = if highlight.selected == Some(i) {
+            3.0
+        } else if lit {
+            2.5
+        } else {
+            1.5
+        };
+        painter.add(egui::Shape::closed_line(
+            screen.clone(),
+            Stroke::new(width, colour),
+        ));
         if show_text && !line.text.is_empty() {
             paint_label(painter, &screen, &line.text, colour, lit);
         }
@@ -77,7 +90,11 @@ fn paint_label(painter: &egui::Painter, screen: &[Pos2], text: &str, colour: Col
         min.y = bounds.bottom() + 1.0;
     }
     let tag = Rect::from_min_size(min, size);
-    let bg = if lit { Color32::from_rgb(255, 248, 200) } else { Color32::from_white_alpha(225) };
+    let bg = if lit {
+        Color32::from_rgb(255, 248, 200)
+    } else {
+        Color32::from_white_alpha(225)
+    };
     painter.rect_filled(tag, 3.0, bg);
     painter.rect_stroke(tag, 3.0, Stroke::new(1.0, colour), egui::StrokeKind::Inside);
     painter.galley(min + Vec2::new(3.0, 1.0), galley, Color32::BLACK);
@@ -106,7 +123,11 @@ pub struct Viewer {
 
 impl Default for Viewer {
     fn default() -> Self {
-        Self { zoom: 1.0, offset: Vec2::ZERO, fit: true }
+        Self {
+            zoom: 1.0,
+            offset: Vec2::ZERO,
+            fit: true,
+        }
     }
 }
 
@@ -120,7 +141,11 @@ pub struct ViewerEvents {
 impl Viewer {
     pub fn toolbar(&mut self, ui: &mut egui::Ui, show_text: &mut bool) {
         ui.horizontal(|ui| {
-            if ui.button("Fit").on_hover_text("Fit the page to the window").clicked() {
+            if ui
+                .button("Fit")
+                .on_hover_text("Fit the page to the window")
+                .clicked()
+            {
                 self.fit = true;
             }
             if ui.button("100%").clicked() {
@@ -157,7 +182,9 @@ impl Viewer {
         let area = response.rect;
         let size = Vec2::new(image_size[0].max(1) as f32, image_size[1].max(1) as f32);
         if self.fit {
-            self.zoom = (area.width() / size.x).min(area.height() / size.y).clamp(0.02, 20.0);
+            self.zoom = (area.width() / size.x)
+                .min(area.height() / size.y)
+                .clamp(0.02, 20.0);
             self.offset = Vec2::ZERO;
         }
         self.handle_zoom_and_pan(ui, &response, area, size);
@@ -175,8 +202,9 @@ impl Viewer {
             let zoom = self.zoom;
             let to_screen = |p: Point| image_rect.min + Vec2::new(p[0], p[1]) * zoom;
             let pointer = response.hover_pos();
-            events.hovered =
-                paint_regions(&painter, reading, &to_screen, pointer, highlight, colours, show_text);
+            events.hovered = paint_regions(
+                &painter, reading, &to_screen, pointer, highlight, colours, show_text,
+            );
             if response.clicked() {
                 events.clicked = Some(events.hovered);
             }
@@ -184,7 +212,13 @@ impl Viewer {
         events
     }
 
-    fn handle_zoom_and_pan(&mut self, ui: &egui::Ui, response: &egui::Response, area: Rect, size: Vec2) {
+    fn handle_zoom_and_pan(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        area: Rect,
+        size: Vec2,
+    ) {
         if response.dragged() {
             self.fit = false;
             self.offset += response.drag_delta();
@@ -210,7 +244,9 @@ impl Viewer {
         }
         // Never lose the page entirely off-screen.
         let half = (size * self.zoom + area.size()) / 2.0 - Vec2::splat(40.0);
-        self.offset = self.offset.clamp(-half.max(Vec2::ZERO), half.max(Vec2::ZERO));
+        self.offset = self
+            .offset
+            .clamp(-half.max(Vec2::ZERO), half.max(Vec2::ZERO));
     }
 }
 
@@ -220,7 +256,12 @@ mod tests {
 
     #[test]
     fn point_in_polygon_for_a_box() {
-        let sq = [Pos2::new(0.0, 0.0), Pos2::new(10.0, 0.0), Pos2::new(10.0, 5.0), Pos2::new(0.0, 5.0)];
+        let sq = [
+            Pos2::new(0.0, 0.0),
+            Pos2::new(10.0, 0.0),
+            Pos2::new(10.0, 5.0),
+            Pos2::new(0.0, 5.0),
+        ];
         assert!(point_in_polygon(Pos2::new(5.0, 2.0), &sq));
         assert!(!point_in_polygon(Pos2::new(11.0, 2.0), &sq));
         assert!(!point_in_polygon(Pos2::new(5.0, -1.0), &sq));
@@ -228,7 +269,10 @@ mod tests {
 
     #[test]
     fn confidence_colours_follow_thresholds() {
-        let c = Confidence { low: 0.5, high: 0.8 };
+        let c = Confidence {
+            low: 0.5,
+            high: 0.8,
+        };
         assert_ne!(c.colour(0.2), c.colour(0.6));
         assert_ne!(c.colour(0.6), c.colour(0.9));
     }

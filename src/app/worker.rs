@@ -101,10 +101,23 @@ pub enum Outcome {
 /// What the worker tells the UI.
 #[derive(Debug)]
 pub enum Report {
-    Progress { job: u64, stage: Stage },
-    Finished { job: u64, outcome: Outcome },
-    InstallProgress { id: String, progress: InstallProgress },
-    Installed { id: String, error: Option<String>, models: Vec<ModelChoice> },
+    Progress {
+        job: u64,
+        stage: Stage,
+    },
+    Finished {
+        job: u64,
+        outcome: Outcome,
+    },
+    InstallProgress {
+        id: String,
+        progress: InstallProgress,
+    },
+    Installed {
+        id: String,
+        error: Option<String>,
+        models: Vec<ModelChoice>,
+    },
 }
 
 /// The UI's handle on the worker thread. Dropping it ends the thread once its job is done.
@@ -124,12 +137,18 @@ impl Worker {
             .name("inkread-worker".into())
             .spawn(move || WorkerLoop::new(factory, report_tx, wake).run(request_rx))
             .ok();
-        Self { requests: Some(request_tx), reports: report_rx, thread }
+        Self {
+            requests: Some(request_tx),
+            reports: report_rx,
+            thread,
+        }
     }
 
     /// Queues a request; returns false when the worker thread is gone.
     pub fn send(&self, request: Request) -> bool {
-        self.requests.as_ref().is_some_and(|tx| tx.send(request).is_ok())
+        self.requests
+            .as_ref()
+            .is_some_and(|tx| tx.send(request).is_ok())
     }
 
     /// Reports that arrived since the last call, without blocking.
@@ -169,13 +188,25 @@ impl WorkerLoop {
         reports: Sender<Report>,
         wake: Box<dyn Fn() + Send>,
     ) -> Self {
-        Self { factory, cached: None, reports, wake }
+        Self {
+            factory,
+            cached: None,
+            reports,
+            wake,
+        }
     }
 
     fn run(mut self, requests: Receiver<Request>) {
         while let Ok(request) = requests.recv() {
             match request {
-                Request::Read { job, page, detector, recognizer, mode, cancel } => {
+                Request::Read {
+                    job,
+                    page,
+                    detector,
+                    recognizer,
+                    mode,
+                    cancel,
+                } => {
                     let outcome = self.read(job, &page, detector, recognizer, mode, &cancel);
                     self.report(Report::Finished { job, outcome });
                 }
@@ -209,10 +240,13 @@ impl WorkerLoop {
         };
         // A crashing model must not take the worker (and the app) down with it.
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let reuse = matches!(&self.cached, Some((d, r, _)) if *d == detector && *r == recognizer);
+            let reuse =
+                matches!(&self.cached, Some((d, r, _)) if *d == detector && *r == recognizer);
             if !reuse {
                 self.cached = None;
-                let pipeline = self.factory.build(detector.as_deref(), &recognizer, &mut progress)?;
+                let pipeline =
+                    self.factory
+                        .build(detector.as_deref(), &recognizer, &mut progress)?;
                 self.cached = Some((detector.clone(), recognizer.clone(), pipeline));
             }
             let Some((_, _, pipeline)) = self.cached.as_mut() else {
@@ -236,7 +270,10 @@ impl WorkerLoop {
         let wake = &self.wake;
         let progress_id = id.clone();
         let mut on_progress = |progress: InstallProgress| {
-            let _ = reports.send(Report::InstallProgress { id: progress_id.clone(), progress });
+            let _ = reports.send(Report::InstallProgress {
+                id: progress_id.clone(),
+                progress,
+            });
             wake();
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -266,8 +303,15 @@ pub fn describe_stage(stage: &Stage) -> (String, Option<f32>) {
         Stage::Loading { what } => (format!("Loading {what}…"), None),
         Stage::Detecting => ("Finding text lines…".into(), None),
         Stage::Recognizing { done, total } => (
-            format!("Reading line {} of {total}…", (*done + 1).min(*total).max(1)),
-            Some(if *total == 0 { 0.0 } else { *done as f32 / *total as f32 }),
+            format!(
+                "Reading line {} of {total}…",
+                (*done + 1).min(*total).max(1)
+            ),
+            Some(if *total == 0 {
+                0.0
+            } else {
+                *done as f32 / *total as f32
+            }),
         ),
         Stage::Done => ("Done".into(), Some(1.0)),
     }

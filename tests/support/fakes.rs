@@ -34,7 +34,9 @@ impl Detector for RowBandDetector {
         cancel.check()?;
         let (w, h) = page.dimensions();
         let ink_span = |y: u32| {
-            let xs: Vec<u32> = (0..w).filter(|&x| page.get_pixel(x, y).0.iter().any(|&c| c < DARK)).collect();
+            let xs: Vec<u32> = (0..w)
+                .filter(|&x| page.get_pixel(x, y).0.iter().any(|&c| c < DARK))
+                .collect();
             Some((*xs.first()?, *xs.last()?))
         };
         let mut regions = Vec::new();
@@ -68,7 +70,10 @@ impl Detector for RowBandDetector {
 
 fn band_region((y0, y1, x0, x1): (u32, u32, u32, u32)) -> Region {
     let (x0, y0, x1, y1) = (x0 as f32, y0 as f32, x1 as f32 + 1.0, y1 as f32 + 1.0);
-    Region { polygon: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]], score: 0.9 }
+    Region {
+        polygon: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+        score: 0.9,
+    }
 }
 
 /// "Reads" a line as its crop size, e.g. "212x61", with a confidence from its ink share.
@@ -89,7 +94,11 @@ impl Recognizer for CropSizeRecognizer {
         for (i, line) in lines.iter().enumerate() {
             cancel.check()?;
             let text = format!("{}x{}", line.width(), line.height());
-            out.push(LineText { text, confidence: 0.9, words: Vec::new() });
+            out.push(LineText {
+                text,
+                confidence: 0.9,
+                words: Vec::new(),
+            });
             on_line(i + 1);
         }
         Ok(out)
@@ -115,7 +124,9 @@ impl Recognizer for WaitForCancelRecognizer {
             cancel.check()?;
             std::thread::sleep(Duration::from_millis(5));
         }
-        Err(inkread::Error::Other("the slow recognizer was never cancelled".into()))
+        Err(inkread::Error::Other(
+            "the slow recognizer was never cancelled".into(),
+        ))
     }
 }
 
@@ -132,7 +143,9 @@ impl PipelineFactory for FakeFactory {
         recognizer_id: &str,
         progress: &mut dyn FnMut(Stage),
     ) -> anyhow::Result<Pipeline> {
-        progress(Stage::Loading { what: recognizer_id.to_owned() });
+        progress(Stage::Loading {
+            what: recognizer_id.to_owned(),
+        });
         let recognizer: Box<dyn Recognizer> = match recognizer_id {
             SIZE_RECOGNIZER => Box::new(CropSizeRecognizer),
             SLOW_RECOGNIZER => Box::new(WaitForCancelRecognizer),
@@ -144,7 +157,10 @@ impl PipelineFactory for FakeFactory {
             Some(other) => anyhow::bail!("unknown detector {other}"),
             None => None,
         };
-        Ok(Pipeline { detector, recognizer })
+        Ok(Pipeline {
+            detector,
+            recognizer,
+        })
     }
 
     fn models(&self) -> Vec<ModelChoice> {
@@ -156,9 +172,24 @@ impl PipelineFactory for FakeFactory {
             size_bytes: Some(12_000_000),
         };
         vec![
-            model(SIZE_RECOGNIZER, "Crop size (test)", ModelKind::Recognizer, true),
-            model(SLOW_RECOGNIZER, "Waits for cancel (test)", ModelKind::Recognizer, true),
-            model(MISSING_RECOGNIZER, "Not installed (test)", ModelKind::Recognizer, self.installed_missing),
+            model(
+                SIZE_RECOGNIZER,
+                "Crop size (test)",
+                ModelKind::Recognizer,
+                true,
+            ),
+            model(
+                SLOW_RECOGNIZER,
+                "Waits for cancel (test)",
+                ModelKind::Recognizer,
+                true,
+            ),
+            model(
+                MISSING_RECOGNIZER,
+                "Not installed (test)",
+                ModelKind::Recognizer,
+                self.installed_missing,
+            ),
             model(ROWS_DETECTOR, "Dark rows (test)", ModelKind::Detector, true),
         ]
     }
@@ -176,7 +207,11 @@ impl PipelineFactory for FakeFactory {
         anyhow::ensure!(id == MISSING_RECOGNIZER, "nothing to install for {id}");
         for step in 1..=4u64 {
             cancel.check()?;
-            progress(InstallProgress { done_bytes: step * 3_000_000, total_bytes: Some(12_000_000), message: format!("{step}/4") });
+            progress(InstallProgress {
+                done_bytes: step * 3_000_000,
+                total_bytes: Some(12_000_000),
+                message: format!("{step}/4"),
+            });
             std::thread::sleep(Duration::from_millis(10));
         }
         self.installed_missing = true;
