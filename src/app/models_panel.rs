@@ -1,0 +1,124 @@
+//! Choosing the recognizer and detector, installing missing models, and the device in use.
+
+use eframe::egui;
+
+use std::collections::HashMap;
+
+use egui::RichText;
+
+use super::worker::{InstallProgress, ModelChoice, ModelKind};
+
+/// What the user asked of the models panel.
+pub enum ModelsAction {
+    Install(String),
+    CancelInstall,
+}
+
+#[derive(Default)]
+pub struct ModelsPanel {
+    pub models: Vec<ModelChoice>,
+    pub device: String,
+    /// Downloads under way and how far they are.
+    pub installing: HashMap<String, InstallProgress>,
+}
+
+impl ModelsPanel {
+    pub fn find(&self, id: &str) -> Option<&ModelChoice> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        recognizer: &mut String,
+        detector: &mut Option<String>,
+        detector_chosen: &mut bool,
+    ) -> Option<ModelsAction> {
+        let mut action = None;
+        ui.horizontal(|ui| {
+            ui.label("Device:");
+            ui.label(RichText::new(&self.device).strong());
+        });
+        let recognizers: Vec<&ModelChoice> = self
+            .models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Recognizer)
+            .collect();
+        let detectors: Vec<&ModelChoice> = self
+            .models
+            .iter()
+            .filter(|m| m.kind == ModelKind::Detector)
+            .collect();
+
+        let shown = |id: &str| self.find(id).map(label).unwrap_or_else(|| "(none)".into());
+        let recognizer_label = ui.label("Recognizer");
+        egui::ComboBox::from_id_salt("recognizer")
+            .selected_text(shown(recognizer))
+            .width(ui.available_width() - 8.0)
+            .show_ui(ui, |ui| {
+                for m in &recognizers {
+                    ui.selectable_value(recognizer, m.id.clone(), label(m));
+                }
+            })
+            .response
+            .labelled_by(recognizer_label.id);
+        let detector_text = detector
+            .as_deref()
+            .map(shown)
+            .unwrap_or_else(|| "None: one line".into());
+        let detector_label = ui.label("Detector");
+        egui::ComboBox::from_id_salt("detector")
+            .selected_text(detector_text)
+            .width(ui.available_width() - 8.0)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_value(detector, None, "None: one line")
+                    .clicked()
+                {
+                    *detector_chosen = true;
+                }
+                for m in &detectors {
+                    if ui
+                        .selectable_value(detector, Some(m.id.clone()), label(m))
+                        .clicked()
+                    {
+                        *detector_chosen = true;
+                    }
+                }
+            })
+            .response
+            .labelled_by(detector_label.id);
+        let chosen = [Some(recognizer.as_str()), detector.as_deref()];
+        for id in chosen.into_iter().flatten() {
+            let Some(model) = self.find(id) else { continue };
+            if let Some(progress) = self.installing.get(id) {
+                ui.label(format!("Installing {}…", model.name));
+                let bar = match progress.fraction() {
+                    Some(f) => egui::ProgressBar::new(f).show_percentage(),
+                    None => egui::ProgressBar::new(0.0).animate(true),
+                };
+                ui.add(bar.text(progress.message.clone()));
+                if ui.button("Cancel download").clicked() {
+                    action = Some(ModelsAction::CancelInstall);
+                }
+            } else if !model.installed {
+                let size = model
+                    .size_bytes
+                    .map(|b| format!(" ({:.0} MB)", b as f64 / 1e6))
+                    .unwrap_or_default();
+                if ui.button(format!("Install {}{size}", model.name)).clicked() {
+                    action = Some(ModelsAction::Install(model.id.clone()));
+                }
+            }
+        }
+        action
+    }
+}
+
+fn label(m: &ModelChoice) -> String {
+    if m.installed {
+        m.name.clone()
+    } else {
+        format!("{} (not installed)", m.name)
+    }
+}

@@ -1,0 +1,483 @@
+//! The sketchpad: strokes drawn with mouse, pen or touch, kept in page units so the
+//! drawing does not depend on the window size, and rasterised for the models.
+
+use eframe::egui;
+
+use egui::{Color32, Pos2, Rect, Sense, Stroke as EguiStroke, Vec2};
+use image::{Rgb, RgbImage};
+
+/// Width of the page in page units; the view scales it to the panel.
+pub const PAGE_WIDTH: f32 = 1200.0;
+/// Height the page starts with; it grows as the user writes further down.
+pub const MIN_PAGE_HEIGHT: f32 = 360.0;
+/// Room kept below the lowest ink, so there is always space to write the next line.
+const GROW_MARGIN: f32 = 160.0;
+/// White kept around the ink in the raster, as scanned lines have.
+const RASTER_MARGIN: f32 = 24.0;
+/// How much of each new pointer sample moves the pen (lower is smoother).
+const SMOOTHING: f32 = 0.55;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    Pen,
+    Eraser,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stroke {
+    pub points: Vec<Pos2>,
+    pub width: f32,
+}
+
+/// The sketch raster and where it lies on the page, to map regions back onto the drawing.
+pub struct Raster {
+    pub image: RgbImage,
+    /// Page position of the raster's top-left pixel.
+    pub origin: Pos2,
+    /// Raster pixels per page unit.
+    pub scale: f32,
+}
+
+impl Raster {
+    pub fn to_page(&self, p: [f32; 2]) -> Pos2 {
+        Pos2::new(
+            self.origin.x + p[0] / self.scale,
+            self.origin.y + p[1] / self.scale,
+        )
+    }
+}
+
+/// What happened in one frame, for the app to act on.
+#[derive(Default)]
+pub struct SketchEvents {
+    /// The drawing changed (stroke ended, erased, undo, clear).
+    pub changed: bool,
+}
+
+pub struct Sketchpad {
+    pub strokes: Vec<Stroke>,
+    current: Option<Stroke>,
+    undo: Vec<Vec<Stroke>>,
+    redo: Vec<Vec<Stroke>>,
+    pub tool: Tool,
+    pub pen_width: f32,
+    /// Screen rectangle of the page last frame (tests aim their pointer at it).
+    pub last_rect: Option<Rect>,
+    /// Changes since the last recognition, for "live after a pause".
+    pub dirty_since: Option<f64>,
+    erasing: bool,
+}
+
+impl Default for Sketchpad {
+    fn default() -> Self {
+        Self {
+            strokes: Vec::new(),
+            current: None,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            tool: Tool::Pen,
+            pen_width: 4.0,
+            last_rect: None,
+            dirty_since: None,
+            erasing: false,
+        }
+    }
+}
+
+impl Sketchpad {
+    pub fn is_empty(&self) -> bool {
+        self.strokes.is_empty()
+    }
+
+    pub fn is_drawing(&self) -> bool {
+        self.current.is_some() || self.erasing
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// Page height: grows with the ink, never below the starting height.
+    pub fn page_height(&self) -> f32 {
+        let lowest = self
+            .strokes
+            .iter()
+            .chain(&self.current)
+            .flat_map(|s| s.points.iter().map(|p| p.y))
+            .fold(0.0_f32, f32::max);
+        (lowest + GROW_MARGIN).max(MIN_PAGE_HEIGHT)
+    }
+
+    fn remember(&mut self) {
+        self.undo.push(self.strokes.clone());
+        self.redo.clear();
+    }
+
+    pub fn undo(&mut self) -> bool {
+        let Some(previous) = self.undo.pop() else {
+            return false;
+        };
+        self.redo
+            .push(std::mem::replace(&mut self.strokes, previous));
+        true
+    }
+
+    pub fn redo(&mut self) -> bool {
+        let Some(next) = self.redo.pop() else {
+            return false;
+        };
+        self.undo.push(std::mem::replace(&mut self.strokes, next));
+        true
+    }
+
+    pub fn clear(&mut self) -> bool {
+        if self.strokes.is_empty() {
+            return false;
+        }
+        self.remember();
+        self.strokes.clear();
+        true
+    }
+
+    /// Adds a finished stroke (used by input handling and by tests).
+    pub fn push_stroke(&mut self, stroke: Stroke) {
+        if stroke.points.is_empty() {
+            return;
+        }
+        self.remember();
+        self.strokes.push(stroke);
+    }
+
+    fn begin_stroke(&mut self, at: Pos2) {
+        self.current = Some(Stroke {
+            points: vec![at],
+            width: self.pen_width,
+        });
+    }
+
+    fn extend_stroke(&mut self, raw: Pos2) {
+        let Some(stroke) = self.current.as_mut() else {
+            return;
+        };
+        let Some(&last) = stroke.points.last() else {
+            return;
+        };
+        // Exponential smoothing takes the jitter out of mouse and touch samples.
+        let smoothed = last + (raw - last) * SMOOTHING;
+        if smoothed.distance(last) >= 0.75 {
+            stroke.points.push(smoothed);
+        }
+    }
+
+    fn end_stroke(&mut self, last_raw: Option<Pos2>) -> bool {
+        let Some(mut stroke) = self.current.take() else {
+            return false;
+        };
+        if let Some(p) = last_raw
+            && stroke.points.last().is_some_and(|l| l.distance(p) > 0.5)
+        {
+            stroke.points.push(p);
+        }
+        self.push_stroke(stroke);
+        true
+    }
+
+    /// Removes every stroke that passes within `radius` of `at`.
+    fn erase_at(&mut self, at: Pos2, radius: f32) -> bool {
+        let before = self.strokes.len();
+        self.strokes
+            .retain(|s| !stroke_hits(s, at, radius + s.width / 2.0));
+        before != self.strokes.len()
+    }
+
+    /// Draws the page and handles pointer input. `overlay` paints on top (recognized regions).
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        now: f64,
+        overlay: impl FnOnce(&egui::Painter, &dyn Fn(Pos2) -> Pos2),
+    ) -> SketchEvents {
+        let mut events = SketchEvents::default();
+        let width = ui.available_width().max(100.0);
+        let scale = width / PAGE_WIDTH;
+        // The page fills the panel at least, and grows past it (scrolling) as the ink goes down.
+        let height = (self.page_height() * scale).max(ui.available_height());
+        let size = Vec2::new(width, height);
+        let (response, painter) = ui.allocate_painter(size, Sense::click_and_drag());
+        let rect = response.rect;
+        self.last_rect = Some(rect);
+        let to_screen = move |p: Pos2| rect.min + p.to_vec2() * scale;
+        let to_page = move |p: Pos2| Pos2::ZERO + (p - rect.min) / scale;
+
+        let pointer = response.interact_pointer_pos().map(to_page);
+        match self.tool {
+            Tool::Pen => {
+                if response.drag_started()
+                    && let Some(p) = pointer
+                {
+                    self.begin_stroke(p);
+                } else if response.dragged()
+                    && let Some(p) = pointer
+                {
+                    if self.current.is_none() {
+                        self.begin_stroke(p);
+                    }
+                    self.extend_stroke(p);
+                }
+                if response.drag_stopped() {
+                    events.changed |= self.end_stroke(pointer);
+                } else if response.clicked()
+                    && let Some(p) = pointer
+                {
+                    // A tap leaves a dot, like the dot on an i.
+                    self.push_stroke(Stroke {
+                        points: vec![p],
+                        width: self.pen_width,
+                    });
+                    events.changed = true;
+                }
+            }
+            Tool::Eraser => {
+                let radius = self.pen_width * 2.0 + 6.0;
+                if (response.drag_started() || response.clicked()) && !self.erasing {
+                    self.remember();
+                    self.erasing = true;
+                }
+                if let Some(p) = pointer
+                    && self.erasing
+                {
+                    events.changed |= self.erase_at(p, radius);
+                }
+                if response.drag_stopped() || response.clicked() {
+                    self.erasing = false;
+                }
+            }
+        }
+        if events.changed {
+            self.dirty_since = Some(now);
+        }
+
+        paint_page(&painter, rect, scale);
+        // The page stays paper-white in dark mode too, so the ink is always dark.
+        let ink = Color32::from_gray(25);
+        for stroke in self.strokes.iter().chain(&self.current) {
+            paint_stroke(&painter, stroke, scale, &to_screen, ink);
+        }
+        if self.tool == Tool::Eraser
+            && let Some(hover) = response.hover_pos()
+        {
+            let r = (self.pen_width * 2.0 + 6.0) * scale;
+            painter.circle_stroke(hover, r, EguiStroke::new(1.0, Color32::from_gray(120)));
+        }
+        overlay(&painter, &to_screen);
+        if self.strokes.is_empty() && self.current.is_none() {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "Write here with the mouse, a pen or a finger",
+                egui::FontId::proportional(18.0),
+                Color32::from_gray(150),
+            );
+        }
+        events
+    }
+
+    /// The ink as dark strokes on white, cropped to the writing with a margin, at a scale that
+    /// gives text lines roughly the pixel height scanned lines have.
+    pub fn rasterize(&self) -> Option<Raster> {
+        let points = self
+            .strokes
+            .iter()
+            .flat_map(|s| s.points.iter().map(move |p| (p, s.width)));
+        let mut bounds = Rect::NOTHING;
+        for (p, w) in points {
+            bounds = bounds.union(Rect::from_center_size(*p, Vec2::splat(w)));
+        }
+        if !bounds.is_positive() {
+            return None;
+        }
+        let bounds = bounds.expand(RASTER_MARGIN);
+        let scale = 1.0_f32;
+        let w = (bounds.width() * scale).ceil().clamp(8.0, 8192.0) as u32;
+        let h = (bounds.height() * scale).ceil().clamp(8.0, 8192.0) as u32;
+        let mut image = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+        for stroke in &self.strokes {
+            let radius = (stroke.width * scale / 2.0).max(1.0);
+            let pts: Vec<Pos2> = stroke
+                .points
+                .iter()
+                .map(|p| Pos2::ZERO + (*p - bounds.min) * scale)
+                .collect();
+            stamp_polyline(&mut image, &pts, radius);
+        }
+        Some(Raster {
+            image,
+            origin: bounds.min,
+            scale,
+        })
+    }
+}
+
+fn stroke_hits(stroke: &Stroke, at: Pos2, radius: f32) -> bool {
+    match stroke.points.as_slice() {
+        [only] => only.distance(at) <= radius,
+        pts => pts
+            .windows(2)
+            .any(|w| distance_to_segment(at, w[0], w[1]) <= radius),
+    }
+}
+
+fn distance_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+    let ab = b - a;
+    let len2 = ab.length_sq();
+    if len2 <= f32::EPSILON {
+        return p.distance(a);
+    }
+    let t = ((p - a).dot(ab) / len2).clamp(0.0, 1.0);
+    p.distance(a + ab * t)
+}
+
+fn paint_page(painter: &egui::Painter, rect: Rect, scale: f32) {
+    painter.rect_filled(rect, 4.0, Color32::from_rgb(252, 252, 248));
+    // Faint ruled lines help people write straight, as on paper.
+    let ruling = Color32::from_rgb(214, 226, 240);
+    let mut y = 120.0;
+    while y * scale < rect.height() {
+        let sy = rect.top() + y * scale;
+        painter.line_segment(
+            [
+                Pos2::new(rect.left() + 8.0, sy),
+                Pos2::new(rect.right() - 8.0, sy),
+            ],
+            EguiStroke::new(1.0, ruling),
+        );
+        y += 120.0;
+    }
+}
+
+fn paint_stroke(
+    painter: &egui::Painter,
+    stroke: &Stroke,
+    scale: f32,
+    to_screen: &dyn Fn(Pos2) -> Pos2,
+    ink: Color32,
+) {
+    let width = (stroke.width * scale).max(1.0);
+    match stroke.points.as_slice() {
+        [] => {}
+        [only] => {
+            painter.circle_filled(to_screen(*only), width / 2.0, ink);
+        }
+        pts => {
+            let screen: Vec<Pos2> = pts.iter().map(|p| to_screen(*p)).collect();
+            painter.add(egui::Shape::line(
+                screen.clone(),
+                EguiStroke::new(width, ink),
+            ));
+            // Round caps and joins: egui draws butt ends, so dot every joint.
+            for p in screen {
+                painter.circle_filled(p, width / 2.0, ink);
+            }
+        }
+    }
+}
+
+/// Draws a thick polyline by stamping discs close enough together to leave no gaps.
+fn stamp_polyline(image: &mut RgbImage, points: &[Pos2], radius: f32) {
+    let step = (radius / 2.0).max(0.5);
+    let mut stamp = |p: Pos2| fill_disc(image, p, radius);
+    match points {
+        [] => {}
+        [only] => stamp(*only),
+        pts => {
+            for w in pts.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let n = (a.distance(b) / step).ceil().max(1.0) as usize;
+                for i in 0..=n {
+                    stamp(a + (b - a) * (i as f32 / n as f32));
+                }
+            }
+        }
+    }
+}
+
+fn fill_disc(image: &mut RgbImage, c: Pos2, r: f32) {
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    let (x0, x1) = ((c.x - r).floor() as i64, (c.x + r).ceil() as i64);
+    let (y0, y1) = ((c.y - r).floor() as i64, (c.y + r).ceil() as i64);
+    for y in y0.max(0)..=y1.min(h - 1) {
+        for x in x0.max(0)..=x1.min(w - 1) {
+            let d = Pos2::new(x as f32 + 0.5, y as f32 + 0.5).distance(c);
+            if d <= r {
+                image.put_pixel(x as u32, y as u32, Rgb([24, 24, 24]));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(from: (f32, f32), to: (f32, f32)) -> Stroke {
+        Stroke {
+            points: vec![Pos2::new(from.0, from.1), Pos2::new(to.0, to.1)],
+            width: 4.0,
+        }
+    }
+
+    #[test]
+    fn undo_redo_and_clear_walk_the_history() {
+        let mut pad = Sketchpad::default();
+        pad.push_stroke(line((10.0, 10.0), (50.0, 10.0)));
+        pad.push_stroke(line((10.0, 40.0), (50.0, 40.0)));
+        assert_eq!(pad.strokes.len(), 2);
+        assert!(pad.undo());
+        assert_eq!(pad.strokes.len(), 1);
+        assert!(pad.redo());
+        assert_eq!(pad.strokes.len(), 2);
+        assert!(pad.clear());
+        assert!(pad.is_empty());
+        assert!(pad.undo());
+        assert_eq!(pad.strokes.len(), 2);
+        assert!(!pad.redo() || pad.is_empty());
+    }
+
+    #[test]
+    fn eraser_removes_only_strokes_it_touches() {
+        let mut pad = Sketchpad::default();
+        pad.push_stroke(line((10.0, 10.0), (100.0, 10.0)));
+        pad.push_stroke(line((10.0, 200.0), (100.0, 200.0)));
+        assert!(pad.erase_at(Pos2::new(50.0, 12.0), 5.0));
+        assert_eq!(pad.strokes.len(), 1);
+        assert_eq!(pad.strokes[0].points[0].y, 200.0);
+    }
+
+    #[test]
+    fn raster_is_dark_ink_on_white_cropped_to_the_writing() {
+        let mut pad = Sketchpad::default();
+        assert!(pad.rasterize().is_none());
+        pad.push_stroke(line((300.0, 100.0), (500.0, 100.0)));
+        let raster = pad.rasterize().unwrap();
+        let (w, h) = raster.image.dimensions();
+        assert!((200..280).contains(&w), "width {w}");
+        assert!(h < 80, "height {h}");
+        let mid = raster.image.get_pixel(w / 2, h / 2).0;
+        assert!(mid[0] < 64, "ink is dark: {mid:?}");
+        assert_eq!(raster.image.get_pixel(0, 0).0, [255, 255, 255]);
+        let back = raster.to_page([0.0, 0.0]);
+        assert!((back.x - (300.0 - 2.0 - RASTER_MARGIN)).abs() < 1.0);
+    }
+
+    #[test]
+    fn page_grows_below_the_lowest_ink() {
+        let mut pad = Sketchpad::default();
+        assert_eq!(pad.page_height(), MIN_PAGE_HEIGHT);
+        pad.push_stroke(line((10.0, 700.0), (20.0, 700.0)));
+        assert!(pad.page_height() >= 700.0 + GROW_MARGIN);
+    }
+}

@@ -1,0 +1,318 @@
+//! The worker thread that owns the models. The UI sends it requests and reads its reports;
+//! it never blocks on the worker, and every job can be cancelled.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::thread::JoinHandle;
+
+use crate::cancel::CancelToken;
+use crate::pipeline::{Mode, Pipeline, Stage};
+use crate::reading::{Page, Reading};
+
+/// Whether a model reads lines or finds them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    Recognizer,
+    Detector,
+}
+
+/// One model the user can pick in the models panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelChoice {
+    pub id: String,
+    /// What the user reads in the list, e.g. "TrOCR base (handwritten)".
+    pub name: String,
+    pub kind: ModelKind,
+    pub installed: bool,
+    /// Download size, when known, for the install button.
+    pub size_bytes: Option<u64>,
+}
+
+/// Progress of a model download, as the installer reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstallProgress {
+    pub done_bytes: u64,
+    pub total_bytes: Option<u64>,
+    pub message: String,
+}
+
+impl InstallProgress {
+    /// Fraction done in 0..=1, when the total is known.
+    pub fn fraction(&self) -> Option<f32> {
+        self.total_bytes
+            .filter(|t| *t > 0)
+            .map(|t| (self.done_bytes as f64 / t as f64).clamp(0.0, 1.0) as f32)
+    }
+}
+
+/// Where the app gets its models from. The product wires this to the model catalog and
+/// installer; tests wire it to small fake models. It lives on the worker thread.
+pub trait PipelineFactory: Send {
+    /// Loads (or reuses) the networks for this choice. Report `Stage::Loading` while loading.
+    fn build(
+        &mut self,
+        detector_id: Option<&str>,
+        recognizer_id: &str,
+        progress: &mut dyn FnMut(Stage),
+    ) -> anyhow::Result<Pipeline>;
+
+    /// Every model the user may choose, installed or not.
+    fn models(&self) -> Vec<ModelChoice>;
+
+    /// The device the networks run on, e.g. "NVIDIA RTX 3060 (wgpu)" or "CPU".
+    fn device_name(&self) -> String;
+
+    /// Downloads a model that is not installed yet. The default has nothing to install.
+    fn install(
+        &mut self,
+        id: &str,
+        progress: &mut dyn FnMut(InstallProgress),
+        cancel: &CancelToken,
+    ) -> anyhow::Result<()> {
+        let _ = (id, progress, cancel);
+        Ok(())
+    }
+}
+
+/// What the UI asks the worker to do.
+pub enum Request {
+    Read {
+        job: u64,
+        page: Page,
+        detector: Option<String>,
+        recognizer: String,
+        mode: Mode,
+        cancel: CancelToken,
+    },
+    Install {
+        id: String,
+        cancel: CancelToken,
+    },
+}
+
+/// How a reading job ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Read(Reading),
+    Cancelled,
+    Failed(String),
+}
+
+/// What the worker tells the UI.
+#[derive(Debug)]
+pub enum Report {
+    Progress {
+        job: u64,
+        stage: Stage,
+    },
+    Finished {
+        job: u64,
+        outcome: Outcome,
+    },
+    InstallProgress {
+        id: String,
+        progress: InstallProgress,
+    },
+    Installed {
+        id: String,
+        error: Option<String>,
+        models: Vec<ModelChoice>,
+    },
+}
+
+/// The UI's handle on the worker thread. Dropping it ends the thread once its job is done.
+pub struct Worker {
+    requests: Option<Sender<Request>>,
+    reports: Receiver<Report>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the thread. `wake` is called after every report (the app passes
+    /// `ctx.request_repaint`) so the UI repaints while a job runs.
+    pub fn spawn(factory: Box<dyn PipelineFactory>, wake: Box<dyn Fn() + Send>) -> Self {
+        let (request_tx, request_rx) = channel();
+        let (report_tx, report_rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("inkread-worker".into())
+            .spawn(move || WorkerLoop::new(factory, report_tx, wake).run(request_rx))
+            .ok();
+        Self {
+            requests: Some(request_tx),
+            reports: report_rx,
+            thread,
+        }
+    }
+
+    /// Queues a request; returns false when the worker thread is gone.
+    pub fn send(&self, request: Request) -> bool {
+        self.requests
+            .as_ref()
+            .is_some_and(|tx| tx.send(request).is_ok())
+    }
+
+    /// Reports that arrived since the last call, without blocking.
+    pub fn poll(&self) -> Vec<Report> {
+        let mut out = Vec::new();
+        loop {
+            match self.reports.try_recv() {
+                Ok(r) => out.push(r),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return out,
+            }
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop; we don't join, a long job must not hang the exit.
+        self.requests.take();
+    }
+}
+
+/// The worker side: keeps the last pipeline so repeated reads don't reload the networks.
+struct WorkerLoop {
+    factory: Box<dyn PipelineFactory>,
+    cached: Option<(Option<String>, String, Pipeline)>,
+    reports: Sender<Report>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+impl WorkerLoop {
+    fn new(
+        factory: Box<dyn PipelineFactory>,
+        reports: Sender<Report>,
+        wake: Box<dyn Fn() + Send>,
+    ) -> Self {
+        Self {
+            factory,
+            cached: None,
+            reports,
+            wake,
+        }
+    }
+
+    fn run(mut self, requests: Receiver<Request>) {
+        while let Ok(request) = requests.recv() {
+            match request {
+                Request::Read {
+                    job,
+                    page,
+                    detector,
+                    recognizer,
+                    mode,
+                    cancel,
+                } => {
+                    let outcome = self.read(job, &page, detector, recognizer, mode, &cancel);
+                    self.report(Report::Finished { job, outcome });
+                }
+                Request::Install { id, cancel } => self.install(id, &cancel),
+            }
+        }
+    }
+
+    fn report(&self, report: Report) {
+        let _ = self.reports.send(report);
+        (self.wake)();
+    }
+
+    fn read(
+        &mut self,
+        job: u64,
+        page: &Page,
+        detector: Option<String>,
+        recognizer: String,
+        mode: Mode,
+        cancel: &CancelToken,
+    ) -> Outcome {
+        if cancel.is_cancelled() {
+            return Outcome::Cancelled;
+        }
+        let reports = self.reports.clone();
+        let wake = &self.wake;
+        let mut progress = |stage: Stage| {
+            let _ = reports.send(Report::Progress { job, stage });
+            wake();
+        };
+        // A crashing model must not take the worker (and the app) down with it.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let reuse =
+                matches!(&self.cached, Some((d, r, _)) if *d == detector && *r == recognizer);
+            if !reuse {
+                self.cached = None;
+                let pipeline =
+                    self.factory
+                        .build(detector.as_deref(), &recognizer, &mut progress)?;
+                self.cached = Some((detector.clone(), recognizer.clone(), pipeline));
+            }
+            let Some((_, _, pipeline)) = self.cached.as_mut() else {
+                anyhow::bail!("no pipeline loaded");
+            };
+            Ok(pipeline.read(page, mode, cancel, &mut progress)?)
+        }));
+        match result {
+            Ok(Ok(reading)) => Outcome::Read(reading),
+            Ok(Err(_)) if cancel.is_cancelled() => Outcome::Cancelled,
+            Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
+            Err(panic) => {
+                self.cached = None;
+                Outcome::Failed(format!("the model crashed: {}", panic_message(&panic)))
+            }
+        }
+    }
+
+    fn install(&mut self, id: String, cancel: &CancelToken) {
+        let reports = self.reports.clone();
+        let wake = &self.wake;
+        let progress_id = id.clone();
+        let mut on_progress = |progress: InstallProgress| {
+            let _ = reports.send(Report::InstallProgress {
+                id: progress_id.clone(),
+                progress,
+            });
+            wake();
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.factory.install(&id, &mut on_progress, cancel)
+        }));
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("{e:#}")),
+            Err(panic) => Some(format!("the installer crashed: {}", panic_message(&panic))),
+        };
+        let models = self.factory.models();
+        self.report(Report::Installed { id, error, models });
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Turns a stage into the words the status bar shows, and a fraction for its bar.
+pub fn describe_stage(stage: &Stage) -> (String, Option<f32>) {
+    match stage {
+        Stage::Loading { what } => (format!("Loading {what}…"), None),
+        Stage::Detecting => ("Finding text lines…".into(), None),
+        Stage::Recognizing { done, total } => (
+            format!(
+                "Reading line {} of {total}…",
+                (*done + 1).min(*total).max(1)
+            ),
+            Some(if *total == 0 {
+                0.0
+            } else {
+                *done as f32 / *total as f32
+            }),
+        ),
+        Stage::Done => ("Done".into(), Some(1.0)),
+    }
+}
