@@ -4,6 +4,7 @@
 
 use eframe::egui;
 
+pub mod catalog_factory;
 pub mod clipboard;
 pub mod inputs;
 pub mod models_panel;
