@@ -210,27 +210,21 @@ fn craft_maps_match_pytorch() {
 #[test]
 fn craft_preprocessing_matches_easyocr() {
     // Synthetic only: a reference for a real page would be eval pixels in the repository.
-    for case in ["craft_synthetic"] {
-        let v = meta(case);
-        let page = synthetic_page(&v);
-        let canvas_size = v["pre_canvas_size"].as_u64().unwrap() as u32;
-        let input = craft_input(&page, canvas_size, 1.0);
-        let s = shape(&v, "pre_shape");
-        assert_eq!([3, input.height, input.width], [s[0], s[1], s[2]], "{case}");
-        let ratio = v["pre_ratio"].as_f64().unwrap() as f32;
-        assert!(
-            (input.ratio - ratio).abs() < 1e-6,
-            "{case}: ratio {}",
-            input.ratio
-        );
-        let expected = floats(&v, "pre");
-        // OpenCV rounds in fixed point: one grey level is 1 / (0.225 * 255) ≈ 0.017 here.
-        let max = max_abs_diff(&input.data, &expected);
-        let mean = mean_abs_diff(&input.data, &expected);
-        eprintln!("{case}: preprocessing max |diff| {max:.3}, mean {mean:.5}");
-        assert!(max < 0.04, "{case}: preprocessing off by {max}");
-        assert!(mean < 0.002, "{case}: preprocessing mean diff {mean}");
-    }
+    let v = meta("craft_synthetic");
+    let page = synthetic_page(&v);
+    let canvas_size = v["pre_canvas_size"].as_u64().unwrap() as u32;
+    let input = craft_input(&page, canvas_size, 1.0);
+    let s = shape(&v, "pre_shape");
+    assert_eq!([3, input.height, input.width], [s[0], s[1], s[2]]);
+    let ratio = v["pre_ratio"].as_f64().unwrap() as f32;
+    assert!((input.ratio - ratio).abs() < 1e-6, "ratio {}", input.ratio);
+    let expected = floats(&v, "pre");
+    // OpenCV rounds in fixed point: one grey level is 1 / (0.225 * 255) ≈ 0.017 here.
+    let max = max_abs_diff(&input.data, &expected);
+    let mean = mean_abs_diff(&input.data, &expected);
+    eprintln!("craft_synthetic: preprocessing max |diff| {max:.3}, mean {mean:.5}");
+    assert!(max < 0.04, "preprocessing off by {max}");
+    assert!(mean < 0.002, "preprocessing mean diff {mean}");
 }
 
 #[test]
