@@ -1,7 +1,10 @@
 //! PP-OCRv4 in Burn against onnxruntime: the reference outputs come from
-//! scripts/make_paddle_fixtures.py (tests/fixtures/paddle). The model files come from
-//! `$INKREAD_MODEL_DIR` (default /work/modelcache); the real page and line from the shared
-//! eval set (`$INKREAD_SHARED_DIR/eval` or `<crate>/../shared/eval`). Missing files skip.
+//! scripts/make_paddle_fixtures.py (tests/fixtures/paddle). The model files come through
+//! the installer, or from `$INKREAD_MODEL_DIR` (tests/support); the real page and line from
+//! the shared eval set (`$INKREAD_SHARED_DIR/eval` or `<crate>/../shared/eval`). Missing
+//! files skip.
+
+mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,27 +17,13 @@ use inkread::nn::paddle::{DbNet, SvtrRecognizer};
 use inkread::pipeline::paddle::{
     DET_LIMIT_SIDE_LEN, det_input_size, rec_resize, resize_bilinear, to_network_input,
 };
+use support::model_file;
 
 /// The parity requirement on probability maps and class probabilities.
 const TOLERANCE: f32 = 1e-3;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paddle")
-}
-
-fn model_file(id: &str, file: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("INKREAD_MODEL_DIR")
-        .map_or_else(|| PathBuf::from("/work/modelcache"), PathBuf::from);
-    let path = dir.join(id).join(file);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIP: {} is missing (set INKREAD_MODEL_DIR)",
-            path.display()
-        );
-        None
-    }
 }
 
 fn eval_file(relative: &str) -> Option<PathBuf> {
