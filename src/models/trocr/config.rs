@@ -509,21 +509,20 @@ impl TrocrModelDir {
     pub fn open(dir: &Path) -> Result<Self, ConfigError> {
         let config_path = dir.join("config.json");
         let config_text = read_text(&config_path)?;
-        let config = TrocrConfig::from_json_str(&config_text).map_err(|message| {
-            ConfigError::Invalid {
+        let config =
+            TrocrConfig::from_json_str(&config_text).map_err(|message| ConfigError::Invalid {
                 path: config_path.clone(),
                 message,
-            }
-        })?;
+            })?;
         let generation = read_generation(dir, &config_path, &config_text, &config)?;
         let preprocessor_path = dir.join("preprocessor_config.json");
         let preprocessor = match read_optional(&preprocessor_path)? {
-            Some(text) => PreprocessorConfig::from_json_str(&text).map_err(|source| {
-                ConfigError::Json {
+            Some(text) => {
+                PreprocessorConfig::from_json_str(&text).map_err(|source| ConfigError::Json {
                     path: preprocessor_path,
                     source,
-                }
-            })?,
+                })?
+            }
             None => PreprocessorConfig::default(),
         };
         Ok(TrocrModelDir {
@@ -642,7 +641,10 @@ mod tests {
     #[test]
     fn size_as_number_or_pair() {
         let square = PreprocessorConfig::from_json_str(r#"{"size": 384, "resample": 3}"#).unwrap();
-        assert_eq!((square.height, square.width, square.resample), (384, 384, 3));
+        assert_eq!(
+            (square.height, square.width, square.resample),
+            (384, 384, 3)
+        );
         let pair =
             PreprocessorConfig::from_json_str(r#"{"size": {"height": 64, "width": 96}}"#).unwrap();
         assert_eq!((pair.height, pair.width), (64, 96));
@@ -651,7 +653,8 @@ mod tests {
 
     #[test]
     fn unknown_activation_is_an_error() {
-        let text = r#"{"encoder": {"model_type": "vit"}, "decoder": {"activation_function": "mish"}}"#;
+        let text =
+            r#"{"encoder": {"model_type": "vit"}, "decoder": {"activation_function": "mish"}}"#;
         assert!(TrocrConfig::from_json_str(text).is_err());
     }
 

@@ -65,10 +65,14 @@ impl EncoderLayer {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attention.forward_self(self.layernorm_before.forward(x));
+        let x = x.clone()
+            + self
+                .attention
+                .forward_self(self.layernorm_before.forward(x));
         let inner = apply(
             self.activation,
-            self.intermediate.forward(self.layernorm_after.forward(x.clone())),
+            self.intermediate
+                .forward(self.layernorm_after.forward(x.clone())),
         );
         x + self.output.forward(inner)
     }
