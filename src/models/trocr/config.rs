@@ -299,6 +299,25 @@ impl GenerationConfig {
         self.max_new_tokens
             .unwrap_or_else(|| self.max_length.saturating_sub(1))
     }
+
+    /// The options `generate` takes, as transformers would decode with this configuration.
+    pub fn generate_options(&self) -> crate::nn::trocr::generate::GenerateOptions {
+        crate::nn::trocr::generate::GenerateOptions {
+            num_beams: self.num_beams,
+            max_new_tokens: self.new_token_budget(),
+            min_new_tokens: self.min_new_tokens,
+            length_penalty: self.length_penalty,
+            early_stopping: self.early_stopping,
+        }
+    }
+
+    pub fn special_tokens(&self) -> crate::nn::trocr::generate::SpecialTokens {
+        crate::nn::trocr::generate::SpecialTokens {
+            decoder_start: self.decoder_start_token_id,
+            eos: self.eos_token_id,
+            pad: self.pad_token_id,
+        }
+    }
 }
 
 /// Fields of `generation_config.json` or of a `config.json` level that may carry them.
@@ -649,6 +668,33 @@ mod tests {
             PreprocessorConfig::from_json_str(r#"{"size": {"height": 64, "width": 96}}"#).unwrap();
         assert_eq!((pair.height, pair.width), (64, 96));
         assert!(pair.do_rescale);
+    }
+
+    #[test]
+    fn generation_falls_back_to_the_decoder_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"encoder": {"model_type": "deit", "hidden_size": 384},
+            "decoder": {"d_model": 256, "decoder_attention_heads": 8, "cross_attention_hidden_size": 384,
+                        "max_length": 40, "num_beams": 4, "eos_token_id": 2, "vocab_size": 100}}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.path().join("generation_config.json"),
+            r#"{"pad_token_id": 1, "length_penalty": 2.0}"#,
+        )
+        .unwrap();
+        let opened = TrocrModelDir::open(dir.path()).unwrap();
+        let g = &opened.generation;
+        assert_eq!((g.max_length, g.num_beams, g.length_penalty), (40, 4, 2.0));
+        assert_eq!(g.generate_options().max_new_tokens, 39);
+        assert_eq!(opened.preprocessor, PreprocessorConfig::default());
+        assert!(!opened.config.projects_encoder_states());
+    }
+
+    #[test]
+    fn missing_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = TrocrModelDir::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("config.json"), "{err}");
     }
 
     #[test]
