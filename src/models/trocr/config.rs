@@ -538,12 +538,18 @@ impl TrocrModelDir {
         let preprocessor = match read_optional(&preprocessor_path)? {
             Some(text) => {
                 PreprocessorConfig::from_json_str(&text).map_err(|source| ConfigError::Json {
-                    path: preprocessor_path,
+                    path: preprocessor_path.clone(),
                     source,
                 })?
             }
-            None => PreprocessorConfig::default(),
+            // Without a processor file, images go to the size the encoder was made for.
+            None => PreprocessorConfig {
+                height: config.encoder.image_size[0] as u32,
+                width: config.encoder.image_size[1] as u32,
+                ..PreprocessorConfig::default()
+            },
         };
+        check_image_size(&preprocessor, &config, &preprocessor_path)?;
         Ok(TrocrModelDir {
             dir: dir.to_path_buf(),
             config,
@@ -551,6 +557,26 @@ impl TrocrModelDir {
             preprocessor,
         })
     }
+}
+
+/// The encoder's position table fits one image size only; a processor resizing to another
+/// would make every image fail later, so the directory is rejected now.
+fn check_image_size(
+    preprocessor: &PreprocessorConfig,
+    config: &TrocrConfig,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let resized = [preprocessor.height as usize, preprocessor.width as usize];
+    if preprocessor.do_resize && resized != config.encoder.image_size {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "images are resized to {resized:?} (height, width) but the encoder expects {:?}",
+                config.encoder.image_size
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn read_generation(
@@ -673,7 +699,7 @@ mod tests {
     #[test]
     fn generation_falls_back_to_the_decoder_section() {
         let dir = tempfile::tempdir().unwrap();
-        let config = r#"{"encoder": {"model_type": "deit", "hidden_size": 384},
+        let config = r#"{"encoder": {"model_type": "deit", "hidden_size": 384, "image_size": 224},
             "decoder": {"d_model": 256, "decoder_attention_heads": 8, "cross_attention_hidden_size": 384,
                         "max_length": 40, "num_beams": 4, "eos_token_id": 2, "vocab_size": 100}}"#;
         std::fs::write(dir.path().join("config.json"), config).unwrap();
@@ -686,8 +712,22 @@ mod tests {
         let g = &opened.generation;
         assert_eq!((g.max_length, g.num_beams, g.length_penalty), (40, 4, 2.0));
         assert_eq!(g.generate_options().max_new_tokens, 39);
-        assert_eq!(opened.preprocessor, PreprocessorConfig::default());
+        assert_eq!(opened.preprocessor, PreprocessorConfig::default()); // 224 = image_size
         assert!(!opened.config.projects_encoder_states());
+    }
+
+    #[test]
+    fn processor_size_must_match_the_encoder() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"encoder": {"model_type": "vit", "image_size": 384}, "decoder": {}}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.path().join("preprocessor_config.json"),
+            r#"{"size": 224}"#,
+        )
+        .unwrap();
+        let err = TrocrModelDir::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("encoder expects"), "{err}");
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct VisionEncoder {
     /// Carried because checkpoints hold it and transformers counts it; reading text never
     /// uses it. `None` when a checkpoint comes without one.
     pub pooler: Option<Linear>,
+    /// `[height, width]` the position table was made for.
+    #[module(skip)]
+    pub image_size: [usize; 2],
 }
 
 impl VisionEncoder {
@@ -133,6 +136,7 @@ impl VisionEncoder {
             layers,
             layernorm: layer_norm(source, "encoder.layernorm", h, config.layer_norm_eps)?,
             pooler,
+            image_size: config.image_size,
         })
     }
 

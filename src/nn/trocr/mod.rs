@@ -93,6 +93,11 @@ impl TrocrModel {
             .forward(input_ids, &cross, &mut self.new_cache())
     }
 
+    /// `[height, width]` of the images `encode` accepts (its position table fits no other).
+    pub fn image_size(&self) -> [usize; 2] {
+        self.encoder.image_size
+    }
+
     /// Largest number of positions the learned position table covers.
     pub fn max_positions(&self) -> usize {
         self.decoder.embed_positions.weight.dims()[0] - decoder::POSITION_OFFSET
