@@ -1,1 +1,2 @@
-//! (TrOCR config, weights, tokenizer: to be written)
+pub mod config;
+pub mod weights;
