@@ -38,6 +38,7 @@ pub trait Recognizer: Send {
 }
 
 pub mod lines;
+pub mod preprocess;
 pub mod score_map;
 
 use std::time::Instant;

@@ -1,1 +1,3 @@
 //! (TrOCR config, weights, tokenizer: to be written)
+
+pub mod tokenizer;
