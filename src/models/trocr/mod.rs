@@ -1,3 +1,3 @@
-//! (TrOCR config, weights, tokenizer: to be written)
-
+pub mod config;
+pub mod weights;
 pub mod tokenizer;

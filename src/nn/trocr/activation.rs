@@ -1,0 +1,18 @@
+//! The configured activation functions, computed as PyTorch's `ACT2FN` does.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation;
+
+pub use crate::models::trocr::config::Activation;
+
+pub fn apply<const D: usize>(kind: Activation, x: Tensor<D>) -> Tensor<D> {
+    match kind {
+        Activation::Gelu => activation::gelu(x),
+        Activation::GeluTanh => activation::gelu_approximate(x),
+        Activation::QuickGelu => x.clone() * activation::sigmoid(x * 1.702),
+        Activation::Relu => activation::relu(x),
+        Activation::Silu => activation::silu(x),
+        Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => activation::sigmoid(x),
+    }
+}

@@ -1,0 +1,120 @@
+//! Multi-head attention as both ViT and TrOCR compute it: separate query, key and value
+//! projections, softmax(q·kᵀ/√d)·v per head, an output projection.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Tensor, TensorData};
+
+use super::params::{ParamSource, linear};
+
+/// Hugging Face names of the four projections inside one attention block.
+pub struct AttentionNames<'a> {
+    pub query: &'a str,
+    pub key: &'a str,
+    pub value: &'a str,
+    pub output: &'a str,
+}
+
+/// Sizes of one attention block.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionShape {
+    /// Width of the queries and of the output.
+    pub width: usize,
+    /// Width of the states keys and values are computed from.
+    pub kv_width: usize,
+    pub num_heads: usize,
+    pub qkv_bias: bool,
+}
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub output: Linear,
+    pub num_heads: usize,
+}
+
+/// Score given to masked positions; finite so a row never becomes NaN.
+const MASKED_SCORE: f32 = -1.0e9;
+
+impl Attention {
+    pub fn build<S: ParamSource>(
+        source: &mut S,
+        names: &AttentionNames<'_>,
+        shape: AttentionShape,
+    ) -> Result<Self, S::Error> {
+        let AttentionShape {
+            width,
+            kv_width,
+            num_heads,
+            qkv_bias,
+        } = shape;
+        Ok(Attention {
+            query: linear(source, names.query, width, width, qkv_bias)?,
+            key: linear(source, names.key, kv_width, width, qkv_bias)?,
+            value: linear(source, names.value, kv_width, width, qkv_bias)?,
+            output: linear(source, names.output, width, width, true)?,
+            num_heads,
+        })
+    }
+
+    /// Keys and values of `states` `[B, S, C]`, each `[B, heads, S, head_dim]`.
+    pub fn keys_values(&self, states: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        let keys = self.split_heads(self.key.forward(states.clone()));
+        let values = self.split_heads(self.value.forward(states));
+        (keys, values)
+    }
+
+    /// Attends from `hidden` `[B, T, C]` to the given keys and values; `causal_past` is
+    /// `Some(p)` when query `i` sits at position `p + i` and must not see later keys.
+    pub fn attend(
+        &self,
+        hidden: Tensor<3>,
+        keys: Tensor<4>,
+        values: Tensor<4>,
+        causal_past: Option<usize>,
+    ) -> Tensor<3> {
+        let [batch, steps, width] = hidden.dims();
+        let head_dim = width / self.num_heads;
+        // Scaling the query before the product, as TrOCR does.
+        let scale = (head_dim as f64).powf(-0.5);
+        let queries = self.split_heads(self.query.forward(hidden)) * scale;
+        let mut scores = queries.matmul(keys.swap_dims(2, 3));
+        if let Some(past) = causal_past.filter(|_| steps > 1) {
+            let key_len = scores.dims()[3];
+            let mask = causal_mask(steps, key_len, past, &scores.device());
+            let dims = scores.dims();
+            scores = scores.mask_fill(mask.unsqueeze::<4>().expand(dims), MASKED_SCORE);
+        }
+        let context = softmax(scores, 3).matmul(values);
+        let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
+        self.output.forward(merged)
+    }
+
+    /// Self-attention over `hidden` alone (the encoder's case).
+    pub fn forward_self(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let (keys, values) = self.keys_values(hidden.clone());
+        self.attend(hidden, keys, values, None)
+    }
+
+    fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
+        let [batch, len, width] = x.dims();
+        x.reshape([batch, len, self.num_heads, width / self.num_heads])
+            .swap_dims(1, 2)
+    }
+}
+
+/// `true` where query `i` (at position `past + i`) would see key `j` from its future.
+fn causal_mask(
+    steps: usize,
+    key_len: usize,
+    past: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<2, Bool> {
+    let cells: Vec<bool> = (0..steps)
+        .flat_map(|i| (0..key_len).map(move |j| j > past + i))
+        .collect();
+    Tensor::from_data(TensorData::new(cells, [steps, key_len]), device)
+}

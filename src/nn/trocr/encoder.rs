@@ -1,0 +1,179 @@
+//! The image encoder: ViT (one class token; trocr-base/large) or DeiT (class and
+//! distillation tokens; trocr-small). Pre-norm transformer layers, a final layer norm.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::Conv2d;
+use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
+use burn::tensor::Tensor;
+
+use super::activation::{Activation, apply};
+use super::attention::{Attention, AttentionNames, AttentionShape};
+use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
+use crate::models::trocr::config::{EncoderConfig, EncoderKind};
+
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    pub layernorm_before: LayerNorm,
+    pub attention: Attention,
+    pub layernorm_after: LayerNorm,
+    pub intermediate: Linear,
+    pub output: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl EncoderLayer {
+    fn build<S: ParamSource>(
+        source: &mut S,
+        config: &EncoderConfig,
+        index: usize,
+    ) -> Result<Self, S::Error> {
+        let p = format!("encoder.encoder.layer.{index}");
+        let (h, eps) = (config.hidden_size, config.layer_norm_eps);
+        let names = AttentionNames {
+            query: &format!("{p}.attention.attention.query"),
+            key: &format!("{p}.attention.attention.key"),
+            value: &format!("{p}.attention.attention.value"),
+            output: &format!("{p}.attention.output.dense"),
+        };
+        let shape = AttentionShape {
+            width: h,
+            kv_width: h,
+            num_heads: config.num_attention_heads,
+            qkv_bias: config.qkv_bias,
+        };
+        Ok(EncoderLayer {
+            layernorm_before: layer_norm(source, &format!("{p}.layernorm_before"), h, eps)?,
+            attention: Attention::build(source, &names, shape)?,
+            layernorm_after: layer_norm(source, &format!("{p}.layernorm_after"), h, eps)?,
+            intermediate: linear(
+                source,
+                &format!("{p}.intermediate.dense"),
+                h,
+                config.intermediate_size,
+                true,
+            )?,
+            output: linear(
+                source,
+                &format!("{p}.output.dense"),
+                config.intermediate_size,
+                h,
+                true,
+            )?,
+            activation: config.hidden_act,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = x.clone() + self.attention.forward_self(self.layernorm_before.forward(x));
+        let inner = apply(
+            self.activation,
+            self.intermediate.forward(self.layernorm_after.forward(x.clone())),
+        );
+        x + self.output.forward(inner)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct VisionEncoder {
+    pub patch_embedding: Conv2d,
+    pub cls_token: Param<Tensor<3>>,
+    /// DeiT only.
+    pub distillation_token: Option<Param<Tensor<3>>>,
+    pub position_embeddings: Param<Tensor<3>>,
+    pub layers: Vec<EncoderLayer>,
+    pub layernorm: LayerNorm,
+    /// Carried because checkpoints hold it and transformers counts it; reading text never
+    /// uses it. `None` when a checkpoint comes without one.
+    pub pooler: Option<Linear>,
+}
+
+impl VisionEncoder {
+    pub fn build<S: ParamSource>(source: &mut S, config: &EncoderConfig) -> Result<Self, S::Error> {
+        let h = config.hidden_size;
+        let distillation_token = match config.model_type {
+            EncoderKind::Vit => None,
+            EncoderKind::Deit => Some(Param::from_tensor(source.tensor(
+                "encoder.embeddings.distillation_token",
+                [1, 1, h],
+                Init::Normal { std: INIT_STD },
+            )?)),
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| EncoderLayer::build(source, config, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pooler = if source.has_prefix("encoder.pooler.") {
+            Some(linear(
+                source,
+                "encoder.pooler.dense",
+                h,
+                config.pooler_width(),
+                true,
+            )?)
+        } else {
+            None
+        };
+        Ok(VisionEncoder {
+            patch_embedding: patch_embedding(source, config)?,
+            cls_token: Param::from_tensor(source.tensor(
+                "encoder.embeddings.cls_token",
+                [1, 1, h],
+                Init::Normal { std: INIT_STD },
+            )?),
+            distillation_token,
+            position_embeddings: Param::from_tensor(source.tensor(
+                "encoder.embeddings.position_embeddings",
+                [1, config.sequence_length(), h],
+                Init::Normal { std: INIT_STD },
+            )?),
+            layers,
+            layernorm: layer_norm(source, "encoder.layernorm", h, config.layer_norm_eps)?,
+            pooler,
+        })
+    }
+
+    /// `[B, C, H, W]` pixels to `[B, tokens, hidden]` states after the final layer norm.
+    pub fn forward(&self, pixel_values: Tensor<4>) -> Tensor<3> {
+        let patches = self.patch_embedding.forward(pixel_values);
+        let [batch, width, grid_h, grid_w] = patches.dims();
+        let patches = patches
+            .reshape([batch, width, grid_h * grid_w])
+            .swap_dims(1, 2);
+        let mut tokens = vec![self.cls_token.val().expand([batch, 1, width])];
+        if let Some(distillation) = &self.distillation_token {
+            tokens.push(distillation.val().expand([batch, 1, width]));
+        }
+        tokens.push(patches);
+        let x = Tensor::cat(tokens, 1);
+        let dims = x.dims();
+        let mut x = x + self.position_embeddings.val().expand(dims);
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        self.layernorm.forward(x)
+    }
+}
+
+/// Non-overlapping patches: a convolution whose kernel and stride are the patch size.
+fn patch_embedding<S: ParamSource>(
+    source: &mut S,
+    config: &EncoderConfig,
+) -> Result<Conv2d, S::Error> {
+    let (h, c, p) = (config.hidden_size, config.num_channels, config.patch_size);
+    let prefix = "encoder.embeddings.patch_embeddings.projection";
+    let weight = source.tensor(
+        &format!("{prefix}.weight"),
+        [h, c, p, p],
+        Init::Normal { std: INIT_STD },
+    )?;
+    let bias = source.tensor(&format!("{prefix}.bias"), [h], Init::Zeros)?;
+    Ok(Conv2d {
+        weight: Param::from_tensor(weight),
+        bias: Some(Param::from_tensor(bias)),
+        stride: [p, p],
+        kernel_size: [p, p],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Valid,
+    })
+}
