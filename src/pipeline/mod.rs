@@ -40,6 +40,7 @@ pub trait Recognizer: Send {
 pub mod lines;
 pub mod preprocess;
 pub mod score_map;
+pub mod trocr;
 
 use std::time::Instant;
 

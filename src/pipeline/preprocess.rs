@@ -177,10 +177,9 @@ pub fn open_rgb(path: &std::path::Path) -> crate::Result<RgbImage> {
     if reader.format().is_none() {
         return Err(not_image("unknown file format".into()));
     }
-    let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::IoError(source) => io(source),
-        other => not_image(other.to_string()),
-    })?;
+    // The file opened, so any failure from here on (truncated data included) means its
+    // content is not a readable image.
+    let decoded = reader.decode().map_err(|e| not_image(e.to_string()))?;
     Ok(decoded.to_rgb8())
 }
 
