@@ -1,3 +1,5 @@
-fn main() {
-    println!("inkread");
+//! The `inkread` binary: all of it lives in [`inkread::cli`].
+
+fn main() -> std::process::ExitCode {
+    inkread::cli::main()
 }

@@ -228,6 +228,7 @@ fn the_command_asks_for_no_detector_in_oracle_mode() {
         set: None,
         limit: None,
         verbose: false,
+        device: Default::default(),
     };
     run(args, |d, r| {
         asked.lock().unwrap().push((d.to_string(), r.to_string()));

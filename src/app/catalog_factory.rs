@@ -41,6 +41,7 @@ impl PipelineFactory for CatalogFactory {
         let builder = PipelineBuilder {
             installer: &self.installer,
             device: self.device.clone(),
+            trocr: Default::default(),
         };
         let mut on_event = |event: InstallEvent| {
             if let Some(what) = describe(&event) {

@@ -53,6 +53,9 @@ pub struct EvalArgs {
     /// One line per item on stderr.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Where the networks run.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: crate::device::DeviceChoice,
 }
 
 /// Runs the evaluation. `build_pipeline(detector_id, recognizer_id)` loads the models; it is

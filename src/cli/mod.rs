@@ -1,4 +1,109 @@
-//! Command-line subcommands.
+//! The command line: `inkread` alone opens the app; `read`, `bench` (and, from their own
+//! modules, `models` and `eval`) do one job each and exit.
+//!
+//! Every failure reaches [`main`] as an error and leaves as one line on stderr with a
+//! non-zero exit code.
 
+pub mod bench;
 pub mod eval_cmd;
 pub mod models_cmd;
+pub mod read;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "inkread",
+    version,
+    about = "Reads handwriting and print on your own machine"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read text-line images with a TrOCR model and print their text.
+    Read(read::ReadArgs),
+    /// Time a network with random weights.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// List, install, import or remove models.
+    Models(models_cmd::ModelsArgs),
+    /// Score a detector and recognizer on a manifest of real documents (CER, WER, F1).
+    Eval(eval_cmd::EvalArgs),
+}
+
+/// Parses the command line, runs it, and turns any error into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inkread: {}", one_line(&describe(&e)));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => open_app(),
+        Some(Command::Read(args)) => read::run(&args),
+        Some(Command::Bench(cmd)) => bench::run(&cmd),
+        Some(Command::Models(args)) => models_cmd::run(&args),
+        Some(Command::Eval(args)) => eval_with_models(args),
+    }
+}
+
+/// Opens the desktop app on the best device, with the catalog's models.
+fn open_app() -> anyhow::Result<()> {
+    let selected = crate::device::select(crate::device::DeviceChoice::Auto)?;
+    let installer = crate::models::Installer::from_env()?;
+    let factory = crate::app::catalog_factory::CatalogFactory::new(
+        installer,
+        selected.device,
+        selected.description,
+    );
+    crate::app::run_with(Box::new(factory))
+}
+
+/// `inkread eval`: pipelines built from catalog ids on the best device.
+fn eval_with_models(args: eval_cmd::EvalArgs) -> anyhow::Result<()> {
+    let selected = crate::device::select(args.device)?;
+    eprintln!("inkread: evaluating on {}", selected.description);
+    let installer = crate::models::Installer::from_env()?;
+    let builder = crate::pipeline::build::PipelineBuilder {
+        installer: &installer,
+        device: selected.device,
+        trocr: Default::default(),
+    };
+    eval_cmd::run(args, |detector, recognizer| {
+        let detector = (detector != eval_cmd::NO_DETECTOR).then_some(detector);
+        Ok(builder.build(detector, recognizer, &mut |_| {})?)
+    })
+}
+
+/// The error and its causes joined with ": ", skipping a cause whose text the message
+/// already carries (our error types print their source themselves).
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+/// Errors from libraries sometimes span lines; the user gets one.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -106,7 +106,7 @@ fn pull(installer: &Installer, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(model: &Installed) {
+pub(crate) fn report(model: &Installed) {
     match model.source {
         SourceKind::AlreadyInstalled => {
             eprintln!("{} is already installed: {}", model.id, model.dir.display())
@@ -143,12 +143,12 @@ fn import(installer: &Installer, path: &std::path::Path, id: Option<&str>) -> an
 
 /// Turns install events into a progress bar (hidden when stderr is not a terminal) and a few
 /// plain lines saying which source is tried and what failed.
-struct ProgressView {
+pub(crate) struct ProgressView {
     bar: Option<ProgressBar>,
 }
 
 impl ProgressView {
-    fn new() -> ProgressView {
+    pub(crate) fn new() -> ProgressView {
         ProgressView { bar: None }
     }
 
@@ -159,7 +159,7 @@ impl ProgressView {
         }
     }
 
-    fn show(&mut self, event: InstallEvent) {
+    pub(crate) fn show(&mut self, event: InstallEvent) {
         match event {
             InstallEvent::SourceTried { model, source, .. } => {
                 self.say(format!("{model}: trying {source}"))
@@ -202,7 +202,7 @@ impl ProgressView {
         }
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
+use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
 use crate::models::catalog::{Catalog, Kind, ModelEntry};
 use crate::models::{InstallEvent, Installer};
@@ -14,6 +15,8 @@ use crate::{Error, Result};
 pub struct PipelineBuilder<'a> {
     pub installer: &'a Installer,
     pub device: Device,
+    /// How TrOCR recognizers generate (beams, token limit).
+    pub trocr: TrocrOptions,
 }
 
 impl PipelineBuilder<'_> {
@@ -62,6 +65,11 @@ impl PipelineBuilder<'_> {
     ) -> Result<Box<dyn Recognizer>> {
         let (entry, dir) = self.install(id, on_event)?;
         match entry.kind {
+            Kind::Trocr => Ok(Box::new(TrocrRecognizer::open(
+                &dir,
+                &self.device,
+                &self.trocr,
+            )?)),
             Kind::Ctc => {
                 let weights = weight_file(&dir, entry)?;
                 match extension(&weights).as_str() {

@@ -37,15 +37,17 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+pub mod build;
 pub mod craft_post;
 pub mod ctc;
 pub mod db_post;
 pub mod easyocr;
 pub mod geometry;
-pub mod build;
 pub mod lines;
 pub mod paddle;
+pub mod preprocess;
 pub mod score_map;
+pub mod trocr;
 
 use std::time::Instant;
 
