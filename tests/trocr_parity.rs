@@ -11,7 +11,7 @@ use burn::tensor::{Device, DeviceKind, Int, Tensor, TensorData};
 use inkread::models::trocr::config::{TrocrConfig, TrocrModelDir};
 use inkread::models::trocr::weights::{WeightsError, load_model};
 use inkread::nn::trocr::TrocrModel;
-use inkread::nn::trocr::generate::{GenerateOptions, SpecialTokens, generate};
+use inkread::nn::trocr::generate::{GenerateOptions, Generated, SpecialTokens, generate};
 
 /// transformers' `sum(p.numel() for p in model.parameters())` for the real configurations
 /// (computed with transformers 4.57; tied weights counted once, the encoder pooler included).
@@ -34,6 +34,21 @@ fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| manifest_dir().join("../shared"))
 }
 
+/// Greedy per-token probabilities against transformers' softmax of the processed scores.
+fn check_greedy_probs(name: &str, lines: &[Generated], reference: &Reference, tolerance: f32) {
+    let data = reference.data("greedy_token_probs");
+    let width = data.shape()[1];
+    let want: Vec<f32> = data.convert::<f32>().try_to_vec().expect("probs");
+    for (line, row) in lines.iter().zip(want.chunks(width)) {
+        for (got, want) in line.token_probs.iter().zip(row) {
+            assert!(
+                (got - want).abs() <= tolerance,
+                "{name}: greedy prob {got} vs {want}"
+            );
+        }
+    }
+}
+
 /// Fixture variants: directories holding a `config.json` and a `reference.safetensors`.
 fn variants() -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(fixtures_root()) else {
@@ -47,10 +62,10 @@ fn variants() -> Vec<PathBuf> {
     dirs
 }
 
-/// Reference tensors of one variant, by name.
+/// Reference outputs of one variant (see tests/fixtures/trocr/README.md).
 struct Reference {
     tensors: BTreeMap<String, TensorData>,
-    runs: BTreeMap<String, serde_json::Value>,
+    json: serde_json::Value,
 }
 
 impl Reference {
@@ -63,8 +78,8 @@ impl Reference {
             .map(|(name, t)| (name.clone(), bridge::to_data(t).expect("reference tensor")))
             .collect();
         let text = std::fs::read_to_string(dir.join("reference.json")).expect("reference.json");
-        let runs = serde_json::from_str(&text).expect("reference.json is JSON");
-        Reference { tensors, runs }
+        let json = serde_json::from_str(&text).expect("reference.json is JSON");
+        Reference { tensors, json }
     }
 
     fn data(&self, name: &str) -> TensorData {
@@ -78,25 +93,39 @@ impl Reference {
         Tensor::from_data(self.data(name).convert::<f32>(), device)
     }
 
-    fn ids(&self, name: &str, device: &Device) -> Tensor<2, Int> {
-        Tensor::from_data(self.data(name).convert::<i64>(), device)
-    }
-
-    /// Rows of a `generate` output with transformers' padding after eos removed.
-    fn generated_rows(&self, name: &str, eos: u32) -> Vec<Vec<u32>> {
-        let data = self.data(name);
-        let width = data.shape()[1];
-        let values: Vec<i64> = data.convert::<i64>().try_to_vec().expect("ids");
-        values
-            .chunks(width)
+    fn id_rows(value: &serde_json::Value) -> Vec<Vec<u32>> {
+        value
+            .as_array()
+            .expect("id rows")
+            .iter()
             .map(|row| {
-                let row: Vec<u32> = row.iter().map(|&v| v as u32).collect();
-                match row.iter().skip(1).position(|&id| id == eos) {
-                    Some(at) => row[..at + 2].to_vec(),
-                    None => row,
-                }
+                row.as_array()
+                    .expect("id row")
+                    .iter()
+                    .map(|id| id.as_u64().expect("id") as u32)
+                    .collect()
             })
             .collect()
+    }
+
+    fn decoder_input_ids(&self, device: &Device) -> Tensor<2, Int> {
+        let rows = Self::id_rows(&self.json["decoder_input_ids"]);
+        let width = rows[0].len();
+        let flat: Vec<i64> = rows.iter().flatten().map(|&id| i64::from(id)).collect();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device)
+    }
+
+    /// A `generate` run's options and its rows with transformers' padding after eos removed.
+    fn run(&self, name: &str, eos: u32) -> (GenerateOptions, Vec<Vec<u32>>) {
+        let run = &self.json[name];
+        let rows = Self::id_rows(&run["ids"])
+            .into_iter()
+            .map(|row| match row.iter().skip(1).position(|&id| id == eos) {
+                Some(at) => row[..at + 2].to_vec(),
+                None => row,
+            })
+            .collect();
+        (options(&run["options"]), rows)
     }
 }
 
@@ -105,14 +134,15 @@ fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     (a - b).abs().max().into_scalar::<f32>()
 }
 
-fn options(run: &serde_json::Value) -> GenerateOptions {
-    let number = |key: &str| run[key].as_f64().unwrap_or_else(|| panic!("run field {key}"));
+/// `generate` kwargs as the fixture script wrote them (absent: transformers' defaults).
+fn options(kwargs: &serde_json::Value) -> GenerateOptions {
+    let number = |key: &str, default: f64| kwargs[key].as_f64().unwrap_or(default);
     GenerateOptions {
-        num_beams: number("num_beams") as usize,
-        max_new_tokens: number("max_new_tokens") as usize,
-        min_new_tokens: number("min_new_tokens") as usize,
-        length_penalty: number("length_penalty") as f32,
-        early_stopping: run["early_stopping"].as_bool().unwrap_or(false),
+        num_beams: number("num_beams", 1.0) as usize,
+        max_new_tokens: number("max_new_tokens", 19.0) as usize,
+        min_new_tokens: number("min_new_tokens", 0.0) as usize,
+        length_penalty: number("length_penalty", 1.0) as f32,
+        early_stopping: kwargs["early_stopping"].as_bool().unwrap_or(false),
     }
 }
 
@@ -127,12 +157,15 @@ fn check_variants(device: &Device, tolerance: f32) -> usize {
         let reference = Reference::open(dir);
 
         let states = model.encode(reference.float::<4>("pixel_values", device));
-        let diff = max_abs_diff(states.clone(), reference.float("encoder_states", device));
+        let diff = max_abs_diff(
+            states.clone(),
+            reference.float("encoder_last_hidden_state", device),
+        );
         eprintln!("{name}: encoder max abs diff {diff:e}");
         assert!(diff <= tolerance, "{name}: encoder states differ by {diff}");
 
-        let logits = model.decoder_logits(states.clone(), reference.ids("input_ids", device));
-        let diff = max_abs_diff(logits, reference.float("logits", device));
+        let logits = model.decoder_logits(states.clone(), reference.decoder_input_ids(device));
+        let diff = max_abs_diff(logits, reference.float("decoder_logits", device));
         eprintln!("{name}: logits max abs diff {diff:e}");
         assert!(diff <= tolerance, "{name}: decoder logits differ by {diff}");
 
@@ -142,17 +175,18 @@ fn check_variants(device: &Device, tolerance: f32) -> usize {
             eos: generation.eos_token_id,
             pad: generation.pad_token_id,
         };
-        for (run, settings) in &reference.runs {
-            let got: Vec<Vec<u32>> = generate(&model, states.clone(), &options(settings), &tokens)
-                .into_iter()
-                .map(|g| {
-                    assert_eq!(g.token_probs.len() + 1, g.ids.len(), "{name}/{run}: one prob per token");
-                    assert!(g.token_probs.iter().all(|p| (0.0..=1.0).contains(p)));
-                    g.ids
-                })
-                .collect();
-            let want = reference.generated_rows(run, tokens.eos);
+        for run in ["greedy", "beam"] {
+            let (options, want) = reference.run(run, tokens.eos);
+            let lines = generate(&model, states.clone(), &options, &tokens);
+            let got: Vec<Vec<u32>> = lines.iter().map(|g| g.ids.clone()).collect();
             assert_eq!(got, want, "{name}/{run}: generated ids differ");
+            for line in &lines {
+                assert_eq!(line.token_probs.len() + 1, line.ids.len(), "{name}/{run}");
+                assert!(line.token_probs.iter().all(|p| (0.0..=1.0).contains(p)));
+            }
+            if run == "greedy" {
+                check_greedy_probs(&name, &lines, &reference, tolerance);
+            }
         }
     }
     variants.len()
@@ -162,7 +196,10 @@ fn check_variants(device: &Device, tolerance: f32) -> usize {
 fn parity_with_transformers_on_cpu() {
     let checked = check_variants(&Device::flex(), 1e-4);
     if checked == 0 {
-        eprintln!("SKIP: no TrOCR fixtures under {}", fixtures_root().display());
+        eprintln!(
+            "SKIP: no TrOCR fixtures under {}",
+            fixtures_root().display()
+        );
     }
 }
 
@@ -184,25 +221,38 @@ fn parity_with_transformers_on_wgpu() {
     };
     let checked = check_variants(&device, 1e-3);
     if checked == 0 {
-        eprintln!("SKIP: no TrOCR fixtures under {}", fixtures_root().display());
+        eprintln!(
+            "SKIP: no TrOCR fixtures under {}",
+            fixtures_root().display()
+        );
     }
 }
 
 #[test]
 fn missing_or_misshapen_tensor_is_named() {
     let Some(dir) = variants().into_iter().next() else {
-        eprintln!("SKIP: no TrOCR fixtures under {}", fixtures_root().display());
+        eprintln!(
+            "SKIP: no TrOCR fixtures under {}",
+            fixtures_root().display()
+        );
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
-    for file in ["config.json", "generation_config.json", "preprocessor_config.json"] {
+    for file in [
+        "config.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+    ] {
         if dir.join(file).is_file() {
             std::fs::copy(dir.join(file), scratch.path().join(file)).unwrap();
         }
     }
     let model_dir = TrocrModelDir::open(scratch.path()).unwrap();
     let device = Device::flex();
-    assert!(matches!(load_model(&model_dir, &device), Err(WeightsError::NoCheckpoint(_))));
+    assert!(matches!(
+        load_model(&model_dir, &device),
+        Err(WeightsError::NoCheckpoint(_))
+    ));
 
     // A checkpoint saved from a model with one more decoder layer: extra tensors.
     let mut bigger = model_dir.config.clone();
@@ -210,10 +260,13 @@ fn missing_or_misshapen_tensor_is_named() {
     save_zeros(&bigger, &scratch.path().join("model.safetensors"));
     match load_model(&model_dir, &device) {
         Err(WeightsError::Unexpected { names, .. }) => {
-            assert!(names.iter().any(|n| n.contains(&format!(
-                "layers.{}.",
-                model_dir.config.decoder.decoder_layers
-            ))), "{names:?}")
+            assert!(
+                names.iter().any(|n| n.contains(&format!(
+                    "layers.{}.",
+                    model_dir.config.decoder.decoder_layers
+                ))),
+                "{names:?}"
+            )
         }
         other => panic!("expected unexpected tensors, got {:?}", other.err()),
     }
@@ -260,7 +313,7 @@ fn write_safetensors(path: &Path, tensors: Vec<(String, Vec<usize>, Vec<f32>)>) 
         offset = end;
     }
     let mut header = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
@@ -284,7 +337,10 @@ fn real_configs_have_transformers_parameter_counts() {
         ("trocr-base-handwritten", TROCR_BASE_PARAMS),
     ] {
         let Some(config) = real_config(name) else {
-            eprintln!("SKIP: {} not found (set INKREAD_SHARED_DIR)", shared_dir().join("models").join(name).display());
+            eprintln!(
+                "SKIP: {} not found (set INKREAD_SHARED_DIR)",
+                shared_dir().join("models").join(name).display()
+            );
             continue;
         };
         let model = TrocrModel::init(&config, &Device::flex());
@@ -313,7 +369,10 @@ fn real_config_checkpoints_saved_by_transformers_load() {
     for name in ["trocr-small-handwritten", "trocr-base-handwritten"] {
         let source = shared_dir().join("models").join(name);
         if !source.join("config.json").is_file() {
-            eprintln!("SKIP: {} not found (set INKREAD_SHARED_DIR)", source.display());
+            eprintln!(
+                "SKIP: {} not found (set INKREAD_SHARED_DIR)",
+                source.display()
+            );
             continue;
         }
         let out = tempfile::tempdir().unwrap();
@@ -325,11 +384,18 @@ fn real_config_checkpoints_saved_by_transformers_load() {
                 .arg(format)
                 .status()
                 .expect("python runs");
-            assert!(status.success(), "save_trocr_checkpoint.py failed for {name}");
+            assert!(
+                status.success(),
+                "save_trocr_checkpoint.py failed for {name}"
+            );
             let model_dir = TrocrModelDir::open(out.path()).expect("saved configuration");
             let model = load_model(&model_dir, &Device::flex())
                 .unwrap_or_else(|e| panic!("{name} ({format}) does not load: {e}"));
-            let expected = if name.contains("small") { TROCR_SMALL_PARAMS } else { TROCR_BASE_PARAMS };
+            let expected = if name.contains("small") {
+                TROCR_SMALL_PARAMS
+            } else {
+                TROCR_BASE_PARAMS
+            };
             assert_eq!(model.num_params(), expected);
             for stale in ["model.safetensors", "pytorch_model.bin"] {
                 let _ = std::fs::remove_file(out.path().join(stale));

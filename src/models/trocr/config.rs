@@ -299,6 +299,25 @@ impl GenerationConfig {
         self.max_new_tokens
             .unwrap_or_else(|| self.max_length.saturating_sub(1))
     }
+
+    /// The options `generate` takes, as transformers would decode with this configuration.
+    pub fn generate_options(&self) -> crate::nn::trocr::generate::GenerateOptions {
+        crate::nn::trocr::generate::GenerateOptions {
+            num_beams: self.num_beams,
+            max_new_tokens: self.new_token_budget(),
+            min_new_tokens: self.min_new_tokens,
+            length_penalty: self.length_penalty,
+            early_stopping: self.early_stopping,
+        }
+    }
+
+    pub fn special_tokens(&self) -> crate::nn::trocr::generate::SpecialTokens {
+        crate::nn::trocr::generate::SpecialTokens {
+            decoder_start: self.decoder_start_token_id,
+            eos: self.eos_token_id,
+            pad: self.pad_token_id,
+        }
+    }
 }
 
 /// Fields of `generation_config.json` or of a `config.json` level that may carry them.
@@ -509,23 +528,28 @@ impl TrocrModelDir {
     pub fn open(dir: &Path) -> Result<Self, ConfigError> {
         let config_path = dir.join("config.json");
         let config_text = read_text(&config_path)?;
-        let config = TrocrConfig::from_json_str(&config_text).map_err(|message| {
-            ConfigError::Invalid {
+        let config =
+            TrocrConfig::from_json_str(&config_text).map_err(|message| ConfigError::Invalid {
                 path: config_path.clone(),
                 message,
-            }
-        })?;
+            })?;
         let generation = read_generation(dir, &config_path, &config_text, &config)?;
         let preprocessor_path = dir.join("preprocessor_config.json");
         let preprocessor = match read_optional(&preprocessor_path)? {
-            Some(text) => PreprocessorConfig::from_json_str(&text).map_err(|source| {
-                ConfigError::Json {
-                    path: preprocessor_path,
+            Some(text) => {
+                PreprocessorConfig::from_json_str(&text).map_err(|source| ConfigError::Json {
+                    path: preprocessor_path.clone(),
                     source,
-                }
-            })?,
-            None => PreprocessorConfig::default(),
+                })?
+            }
+            // Without a processor file, images go to the size the encoder was made for.
+            None => PreprocessorConfig {
+                height: config.encoder.image_size[0] as u32,
+                width: config.encoder.image_size[1] as u32,
+                ..PreprocessorConfig::default()
+            },
         };
+        check_image_size(&preprocessor, &config, &preprocessor_path)?;
         Ok(TrocrModelDir {
             dir: dir.to_path_buf(),
             config,
@@ -533,6 +557,26 @@ impl TrocrModelDir {
             preprocessor,
         })
     }
+}
+
+/// The encoder's position table fits one image size only; a processor resizing to another
+/// would make every image fail later, so the directory is rejected now.
+fn check_image_size(
+    preprocessor: &PreprocessorConfig,
+    config: &TrocrConfig,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let resized = [preprocessor.height as usize, preprocessor.width as usize];
+    if preprocessor.do_resize && resized != config.encoder.image_size {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "images are resized to {resized:?} (height, width) but the encoder expects {:?}",
+                config.encoder.image_size
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn read_generation(
@@ -642,7 +686,10 @@ mod tests {
     #[test]
     fn size_as_number_or_pair() {
         let square = PreprocessorConfig::from_json_str(r#"{"size": 384, "resample": 3}"#).unwrap();
-        assert_eq!((square.height, square.width, square.resample), (384, 384, 3));
+        assert_eq!(
+            (square.height, square.width, square.resample),
+            (384, 384, 3)
+        );
         let pair =
             PreprocessorConfig::from_json_str(r#"{"size": {"height": 64, "width": 96}}"#).unwrap();
         assert_eq!((pair.height, pair.width), (64, 96));
@@ -650,8 +697,50 @@ mod tests {
     }
 
     #[test]
+    fn generation_falls_back_to_the_decoder_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"encoder": {"model_type": "deit", "hidden_size": 384, "image_size": 224},
+            "decoder": {"d_model": 256, "decoder_attention_heads": 8, "cross_attention_hidden_size": 384,
+                        "max_length": 40, "num_beams": 4, "eos_token_id": 2, "vocab_size": 100}}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.path().join("generation_config.json"),
+            r#"{"pad_token_id": 1, "length_penalty": 2.0}"#,
+        )
+        .unwrap();
+        let opened = TrocrModelDir::open(dir.path()).unwrap();
+        let g = &opened.generation;
+        assert_eq!((g.max_length, g.num_beams, g.length_penalty), (40, 4, 2.0));
+        assert_eq!(g.generate_options().max_new_tokens, 39);
+        assert_eq!(opened.preprocessor, PreprocessorConfig::default()); // 224 = image_size
+        assert!(!opened.config.projects_encoder_states());
+    }
+
+    #[test]
+    fn processor_size_must_match_the_encoder() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"encoder": {"model_type": "vit", "image_size": 384}, "decoder": {}}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.path().join("preprocessor_config.json"),
+            r#"{"size": 224}"#,
+        )
+        .unwrap();
+        let err = TrocrModelDir::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("encoder expects"), "{err}");
+    }
+
+    #[test]
+    fn missing_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = TrocrModelDir::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("config.json"), "{err}");
+    }
+
+    #[test]
     fn unknown_activation_is_an_error() {
-        let text = r#"{"encoder": {"model_type": "vit"}, "decoder": {"activation_function": "mish"}}"#;
+        let text =
+            r#"{"encoder": {"model_type": "vit"}, "decoder": {"activation_function": "mish"}}"#;
         assert!(TrocrConfig::from_json_str(text).is_err());
     }
 

@@ -83,13 +83,13 @@ fn read_tensors(path: &Path) -> Result<BTreeMap<String, PackTensor>, WeightsErro
         let mut store = SafetensorsStore::from_file(path);
         store
             .get_all_tensors()
-            .map(Clone::clone)
+            .cloned()
             .map_err(|e| read_error(e.to_string()))
     } else {
         let mut store = PytorchStore::from_file(path);
         store
             .get_all_tensors()
-            .map(Clone::clone)
+            .cloned()
             .map_err(|e| read_error(e.to_string()))
     }
 }

@@ -65,10 +65,14 @@ impl EncoderLayer {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone() + self.attention.forward_self(self.layernorm_before.forward(x));
+        let x = x.clone()
+            + self
+                .attention
+                .forward_self(self.layernorm_before.forward(x));
         let inner = apply(
             self.activation,
-            self.intermediate.forward(self.layernorm_after.forward(x.clone())),
+            self.intermediate
+                .forward(self.layernorm_after.forward(x.clone())),
         );
         x + self.output.forward(inner)
     }
@@ -86,6 +90,9 @@ pub struct VisionEncoder {
     /// Carried because checkpoints hold it and transformers counts it; reading text never
     /// uses it. `None` when a checkpoint comes without one.
     pub pooler: Option<Linear>,
+    /// `[height, width]` the position table was made for.
+    #[module(skip)]
+    pub image_size: [usize; 2],
 }
 
 impl VisionEncoder {
@@ -129,6 +136,7 @@ impl VisionEncoder {
             layers,
             layernorm: layer_norm(source, "encoder.layernorm", h, config.layer_norm_eps)?,
             pooler,
+            image_size: config.image_size,
         })
     }
 

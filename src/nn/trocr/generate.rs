@@ -50,7 +50,8 @@ pub struct SpecialTokens {
 pub struct Generated {
     /// As transformers returns them: the start token first, eos last when produced, no padding.
     pub ids: Vec<u32>,
-    /// `token_probs[i]`: the model's softmax probability of `ids[i + 1]` when it was chosen.
+    /// `token_probs[i]`: the softmax probability of `ids[i + 1]` when it was chosen (greedy:
+    /// of the processed scores, as transformers' `scores`; beam: `exp` of its log-softmax).
     pub token_probs: Vec<f32>,
 }
 
@@ -63,14 +64,25 @@ pub fn generate(
 ) -> Vec<Generated> {
     let batch = encoder_states.dims()[0];
     // Positions past the learned table do not exist; transformers would fail there too.
-    let max_new = opts.max_new_tokens.min(model.max_positions().saturating_sub(1));
+    let max_new = opts
+        .max_new_tokens
+        .min(model.max_positions().saturating_sub(1));
     if batch == 0 {
         return Vec::new();
     }
     if max_new == 0 {
-        return vec![Generated { ids: vec![tokens.decoder_start], token_probs: Vec::new() }; batch];
+        return vec![
+            Generated {
+                ids: vec![tokens.decoder_start],
+                token_probs: Vec::new()
+            };
+            batch
+        ];
     }
-    let opts = GenerateOptions { max_new_tokens: max_new, ..opts.clone() };
+    let opts = GenerateOptions {
+        max_new_tokens: max_new,
+        ..opts.clone()
+    };
     if opts.num_beams <= 1 {
         greedy(model, encoder_states, &opts, tokens)
     } else {
@@ -89,16 +101,21 @@ fn greedy(
     let cross = model.cross_keys_values(encoder_states);
     let mut cache = model.new_cache();
     let mut lines: Vec<Generated> = (0..batch)
-        .map(|_| Generated { ids: vec![tokens.decoder_start], token_probs: Vec::new() })
+        .map(|_| Generated {
+            ids: vec![tokens.decoder_start],
+            token_probs: Vec::new(),
+        })
         .collect();
     let mut finished = vec![false; batch];
     let mut last: Vec<u32> = vec![tokens.decoder_start; batch];
     for step in 0..opts.max_new_tokens {
         let logits = last_logits(model, &last, &cross, &mut cache, &device);
         let vocab = logits.dims()[1];
-        let chosen_scores = logits.clone() + eos_bias(step, opts, tokens.eos, batch, vocab, &device);
-        let chosen = chosen_scores.argmax(1);
-        let probs = softmax(logits, 1).gather(1, chosen.clone());
+        // The probabilities are those of the processed scores, as transformers reports them
+        // (with eos suppressed, the other tokens share its mass).
+        let scores = logits + eos_bias(step, opts, tokens.eos, batch, vocab, &device);
+        let chosen = scores.clone().argmax(1);
+        let probs = softmax(scores, 1).gather(1, chosen.clone());
         let chosen = int_values(chosen);
         let probs = float_values(probs);
         for row in 0..batch {
@@ -198,7 +215,10 @@ fn beam_search(
     let beams = opts.num_beams;
     let cross = model.cross_keys_values(encoder_states).repeat_each(beams);
     let mut cache = model.new_cache();
-    let empty = Hypothesis { tokens: Vec::new(), log_probs: Vec::new() };
+    let empty = Hypothesis {
+        tokens: Vec::new(),
+        log_probs: Vec::new(),
+    };
     let mut items: Vec<BeamItem> = (0..batch)
         .map(|_| BeamItem {
             // Only the first beam is live at the start; the copies would repeat it.
@@ -215,25 +235,49 @@ fn beam_search(
     loop {
         let last: Vec<u32> = items
             .iter()
-            .flat_map(|item| item.running.iter().map(|(_, h)| *h.tokens.last().unwrap_or(&tokens.decoder_start)))
+            .flat_map(|item| {
+                item.running
+                    .iter()
+                    .map(|(_, h)| *h.tokens.last().unwrap_or(&tokens.decoder_start))
+            })
             .collect();
-        let candidates = top_candidates(model, &last, &cross, &mut cache, &items, cur_len - 1, opts, tokens, &device);
+        let candidates = top_candidates(
+            model,
+            &last,
+            &cross,
+            &mut cache,
+            &items,
+            cur_len - 1,
+            opts,
+            tokens,
+            &device,
+        );
         let reaches_max = cur_len + 1 >= max_length;
         let mut all_hit = true;
         let mut source_rows = Vec::with_capacity(batch * beams);
         for (index, (item, cands)) in items.iter_mut().zip(&candidates).enumerate() {
-            let hits: Vec<bool> = cands.iter().map(|c| reaches_max || c.token == tokens.eos).collect();
+            let hits: Vec<bool> = cands
+                .iter()
+                .map(|c| reaches_max || c.token == tokens.eos)
+                .collect();
             all_hit &= hits.iter().all(|&h| h);
             let next_running = next_running(item, cands, &hits, beams);
-            let stop_adding = !item.may_improve || (opts.early_stopping && item.finished.len() == beams);
+            let stop_adding =
+                !item.may_improve || (opts.early_stopping && item.finished.len() == beams);
             if !stop_adding {
                 add_finished(item, cands, &hits, beams, cur_len, opts.length_penalty);
             }
             source_rows.extend(next_running.iter().map(|(beam, _, _)| index * beams + beam));
-            item.running = next_running.into_iter().map(|(_, score, hyp)| (score, hyp)).collect();
+            item.running = next_running
+                .into_iter()
+                .map(|(_, score, hyp)| (score, hyp))
+                .collect();
         }
         let rows: Vec<i64> = source_rows.iter().map(|&r| r as i64).collect();
-        cache.select_rows(Tensor::from_data(TensorData::new(rows, [source_rows.len()]), &device));
+        cache.select_rows(Tensor::from_data(
+            TensorData::new(rows, [source_rows.len()]),
+            &device,
+        ));
         cur_len += 1;
         for item in &mut items {
             update_may_improve(item, beams, cur_len, opts);
@@ -267,7 +311,10 @@ fn top_candidates(
     let rows = last.len();
     let logits = last_logits(model, last, cross, cache, device);
     let vocab = logits.dims()[1];
-    let scores: Vec<f32> = items.iter().flat_map(|item| item.running.iter().map(|(s, _)| *s)).collect();
+    let scores: Vec<f32> = items
+        .iter()
+        .flat_map(|item| item.running.iter().map(|(s, _)| *s))
+        .collect();
     let scores = Tensor::<1>::from_data(TensorData::new(scores, [rows]), device)
         .unsqueeze_dim::<2>(1)
         .expand([rows, vocab]);
@@ -365,7 +412,11 @@ fn update_may_improve(item: &mut BeamItem, beams: usize, cur_len: usize, opts: &
     }
     let best_running = item.running.first().map_or(IMPOSSIBLE, |(s, _)| *s);
     let best_possible = best_running / ((cur_len - 1) as f32).powf(opts.length_penalty);
-    let worst_finished = item.finished.iter().map(|(s, _)| *s).fold(f32::INFINITY, f32::min);
+    let worst_finished = item
+        .finished
+        .iter()
+        .map(|(s, _)| *s)
+        .fold(f32::INFINITY, f32::min);
     item.may_improve = best_possible > worst_finished;
 }
 
@@ -377,10 +428,16 @@ fn best_line(item: BeamItem, start: u32) -> Generated {
         .next()
         .or_else(|| item.running.into_iter().next())
         .map(|(_, h)| h)
-        .unwrap_or(Hypothesis { tokens: Vec::new(), log_probs: Vec::new() });
+        .unwrap_or(Hypothesis {
+            tokens: Vec::new(),
+            log_probs: Vec::new(),
+        });
     let mut ids = vec![start];
     ids.extend(best.tokens);
-    Generated { ids, token_probs: best.log_probs.iter().map(|lp| lp.exp()).collect() }
+    Generated {
+        ids,
+        token_probs: best.log_probs.iter().map(|lp| lp.exp()).collect(),
+    }
 }
 
 fn float_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -67,7 +67,10 @@ impl SelfAttentionCache {
         values: Tensor<4>,
     ) -> (Tensor<4>, Tensor<4>) {
         let joined = match self.layers[layer].take() {
-            Some((k, v)) => (Tensor::cat(vec![k, keys], 2), Tensor::cat(vec![v, values], 2)),
+            Some((k, v)) => (
+                Tensor::cat(vec![k, keys], 2),
+                Tensor::cat(vec![v, values], 2),
+            ),
             None => (keys, values),
         };
         self.layers[layer] = Some(joined.clone());

@@ -83,9 +83,19 @@ impl TrocrModel {
 
     /// Logits `[B, T, vocab]` of `input_ids` `[B, T]` in one pass, without a cache (what
     /// transformers returns for `model(pixel_values, decoder_input_ids=...)`).
-    pub fn decoder_logits(&self, encoder_states: Tensor<3>, input_ids: Tensor<2, Int>) -> Tensor<3> {
+    pub fn decoder_logits(
+        &self,
+        encoder_states: Tensor<3>,
+        input_ids: Tensor<2, Int>,
+    ) -> Tensor<3> {
         let cross = self.cross_keys_values(encoder_states);
-        self.decoder.forward(input_ids, &cross, &mut self.new_cache())
+        self.decoder
+            .forward(input_ids, &cross, &mut self.new_cache())
+    }
+
+    /// `[height, width]` of the images `encode` accepts (its position table fits no other).
+    pub fn image_size(&self) -> [usize; 2] {
+        self.encoder.image_size
     }
 
     /// Largest number of positions the learned position table covers.
