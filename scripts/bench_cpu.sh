@@ -3,6 +3,7 @@
 # PyTorch, Burn Flex and Burn NdArray on the same work, interleaved, same thread count.
 #
 #   scripts/bench_cpu.sh OUT.jsonl [TOKENS] [REPEATS] [THREADS]
+# REPEATS_B8 (default REPEATS) sets the repeats at batch 8, the slow half.
 #
 # Needs: target/debug/inkread (or $INKREAD), python with torch + transformers ($PYTHON),
 # and the configs in $MODELS (default ../shared/models).
@@ -19,13 +20,15 @@ export RAYON_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$thre
 for model in trocr-small-handwritten trocr-base-handwritten; do
   config=$models/$model/config.json
   for batch in 1 8; do
-    echo "== $model batch $batch" >&2
+    reps=$repeats
+    if [ "$batch" = 8 ]; then reps=${REPEATS_B8:-$repeats}; fi
+    echo "== $model batch $batch ($(uptime))" >&2
     "$python" scripts/bench_trocr_torch.py --config "$config" --batch "$batch" \
-      --tokens "$tokens" --threads "$threads" --repeats "$repeats" \
+      --tokens "$tokens" --threads "$threads" --repeats "$reps" \
       | sed "s/^{/{\"engine\": \"torch\", \"model\": \"$model\", /" >>"$out"
     for dev in flex ndarray; do
       "$inkread" bench trocr --config "$config" --batch "$batch" --tokens "$tokens" \
-        --device "$dev" --repeats "$repeats" \
+        --device "$dev" --repeats "$reps" \
         | sed "s/^{/{\"engine\": \"burn-$dev\", \"model\": \"$model\", /" >>"$out"
     done
   done
