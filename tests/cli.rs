@@ -87,9 +87,31 @@ fn a_missing_model_directory_is_one_clean_line() {
 }
 
 #[test]
-fn no_model_given_says_how_to_give_one() {
-    let out = inkread(&["read", &some_image()]);
-    assert_clean_failure(&out, "--model");
+fn an_unknown_recognizer_is_one_clean_line() {
+    let out = inkread(&["read", "--recognizer", "no-such-model", &some_image()]);
+    assert_clean_failure(&out, "no-such-model");
+}
+
+#[test]
+fn first_run_without_any_model_source_fails_clearly() {
+    // An empty store, the Hub offline and no working pip: the default models cannot come.
+    let home = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_inkread"))
+        .args(["read", "--mode", "line", &some_image()])
+        .env("INKREAD_HOME", home.path())
+        .env("HF_HOME", home.path().join("hf"))
+        .env("HF_HUB_OFFLINE", "1")
+        .env("INKREAD_PYTHON", "/bin/false")
+        .output()
+        .expect("the inkread binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("inkread: cannot install the default models"),
+        "last line: {last:?}"
+    );
 }
 
 #[test]

@@ -39,6 +39,7 @@ pub enum Command {
 
 /// Parses the command line, runs it, and turns any error into one line on stderr.
 pub fn main() -> ExitCode {
+    give_wayland_a_runtime_dir();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,6 +47,26 @@ pub fn main() -> ExitCode {
             eprintln!("inkread: {}", one_line(&describe(&e)));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Probing for GPUs lets wgpu try a Wayland connection, and libwayland prints an error line
+/// whenever `XDG_RUNTIME_DIR` is unset (headless servers, CI). A private empty directory
+/// keeps that probe quiet; it changes nothing where a session already set the variable.
+fn give_wayland_a_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let user = std::env::var("USER").unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("inkread-runtime-{user}"));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
 }
 

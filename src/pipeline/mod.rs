@@ -81,12 +81,25 @@ impl Pipeline {
         progress: ProgressFn<'_>,
     ) -> Result<Reading> {
         let mut timings = std::collections::BTreeMap::new();
-        let geometry = self.find_lines(page, mode, cancel, progress, &mut timings)?;
+        let found = self.find_lines(page, mode, cancel, progress, &mut timings)?;
         cancel.check()?;
-        let crops: Vec<RgbImage> = geometry
-            .iter()
-            .map(|g| lines::crop_line(&page.image, &g.polygon))
-            .collect();
+        // A line read whole goes to the recognizer untouched: no padding, no resampling.
+        let (geometry, crops): (Vec<lines::LineGeometry>, Vec<RgbImage>) = match found {
+            Some(geometry) => {
+                let crops = geometry
+                    .iter()
+                    .map(|g| lines::crop_line(&page.image, &g.polygon))
+                    .collect();
+                (geometry, crops)
+            }
+            None => {
+                let (w, h) = page.image.dimensions();
+                (
+                    vec![lines::LineGeometry::whole_image(w, h)],
+                    vec![page.image.clone()],
+                )
+            }
+        };
         let total = crops.len();
         progress(Stage::Recognizing { done: 0, total });
         let started = Instant::now();
@@ -115,6 +128,7 @@ impl Pipeline {
         })
     }
 
+    /// The page's lines in reading order, or `None` when the image is read whole as one line.
     fn find_lines(
         &mut self,
         page: &Page,
@@ -122,7 +136,7 @@ impl Pipeline {
         cancel: &CancelToken,
         progress: ProgressFn<'_>,
         timings: &mut std::collections::BTreeMap<String, f64>,
-    ) -> Result<Vec<lines::LineGeometry>> {
+    ) -> Result<Option<Vec<lines::LineGeometry>>> {
         let (w, h) = page.image.dimensions();
         let single = match mode {
             Mode::Line => true,
@@ -130,13 +144,13 @@ impl Pipeline {
             Mode::Auto => lines::looks_like_single_line(w, h),
         };
         let Some(detector) = self.detector.as_mut().filter(|_| !single) else {
-            return Ok(vec![lines::LineGeometry::whole_image(w, h)]);
+            return Ok(None);
         };
         progress(Stage::Detecting);
         let started = Instant::now();
         let regions = detector.detect(&page.image, cancel)?;
         timings.insert("detect".into(), ms_since(started));
-        Ok(lines::group_into_lines(&regions))
+        Ok(Some(lines::group_into_lines(&regions)))
     }
 }
 
