@@ -1,6 +1,6 @@
 //! EasyOCR's CRAFT detector and English CRNN behind the pipeline traits, with EasyOCR's
 //! preprocessing: CRAFT sees the page scaled to fit a canvas (longest side at most
-//! `canvas_size`), zero-padded to multiples of 32 and ImageNet-normalised on the 0..255
+//! `DetectParams::width`), zero-padded to multiples of 32 and ImageNet-normalised on the 0..255
 //! scale; the CRNN sees grey line crops scaled to height 64, mapped to -1..1 and padded on
 //! the right with their last column.
 
@@ -31,19 +31,18 @@ const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// EasyOCR's detector settings (`Reader.readtext` defaults).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CraftOptions {
-    /// Longest side of the network input; larger pages are scaled down to it.
-    pub canvas_size: u32,
-    /// Scale applied before the canvas limit (EasyOCR's `mag_ratio`).
+    /// Scale applied before the size limit (EasyOCR's `mag_ratio`).
     pub mag_ratio: f32,
-    /// Thresholds and minimum size for turning the maps into regions. Its `width` is not
-    /// used here: the network input is governed by `canvas_size` and `mag_ratio`.
+    /// Thresholds and minimum size for turning the maps into regions, and `width`, the
+    /// longest side of the network input (JSL's `width`; larger pages are scaled down).
     pub post: DetectParams,
 }
 
 impl Default for CraftOptions {
+    /// JSL's input width of 1280 rather than EasyOCR's canvas of 2560: a quarter of the
+    /// work, which keeps a page on the CPU near half a minute (docs/EVAL.md).
     fn default() -> Self {
         Self {
-            canvas_size: 2560,
             mag_ratio: 1.0,
             post: DetectParams::default(),
         }
@@ -226,7 +225,7 @@ impl CraftDetector {
     /// Text and link maps at half the canvas resolution; `scale` maps back to page pixels.
     pub fn score_maps(&self, page: &RgbImage) -> Result<(ScoreMap, ScoreMap)> {
         let o = &self.options;
-        let input = craft_input(page, o.canvas_size, o.mag_ratio);
+        let input = craft_input(page, o.post.width, o.mag_ratio);
         let x = Tensor::<4>::from_data(
             TensorData::new(input.data, [1, 3, input.height, input.width]),
             &self.device,
