@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read text-line images with a TrOCR model and print their text.
+    /// Find the text lines in images (or read line images whole) and print their text.
     Read(read::ReadArgs),
     /// Time a network with random weights.
     #[command(subcommand)]
