@@ -2,7 +2,7 @@
 
 use burn::tensor::Device;
 
-use super::worker::{InstallProgress, ModelChoice, ModelKind, PipelineFactory};
+use super::worker::{DefaultChoice, InstallProgress, ModelChoice, ModelKind, PipelineFactory};
 use crate::cancel::CancelToken;
 use crate::models::catalog::Role;
 use crate::models::{InstallEvent, Installer};
@@ -71,6 +71,13 @@ impl PipelineFactory for CatalogFactory {
 
     fn device_name(&self) -> String {
         self.device_name.clone()
+    }
+
+    fn default_models(&self) -> DefaultChoice {
+        DefaultChoice {
+            recognizer: Some(self.installer.recognizer_to_use().id.clone()),
+            detector: Some(self.installer.detector_to_use().id.clone()),
+        }
     }
 
     fn install(
