@@ -153,6 +153,19 @@ impl Settings {
     }
 }
 
+/// The first installed recognizer, else the first one listed, else none.
+fn first_recognizer(models: &[ModelChoice]) -> String {
+    let mut recognizers: Vec<_> = models
+        .iter()
+        .filter(|m| m.kind == ModelKind::Recognizer)
+        .collect();
+    recognizers.sort_by_key(|m| !m.installed);
+    recognizers
+        .first()
+        .map(|m| m.id.clone())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,17 +230,4 @@ mod tests {
         assert_eq!(settings.recognizer, "crnn");
         assert_eq!(settings.detector.as_deref(), Some("craft"));
     }
-}
-
-/// The first installed recognizer, else the first one listed, else none.
-fn first_recognizer(models: &[ModelChoice]) -> String {
-    let mut recognizers: Vec<_> = models
-        .iter()
-        .filter(|m| m.kind == ModelKind::Recognizer)
-        .collect();
-    recognizers.sort_by_key(|m| !m.installed);
-    recognizers
-        .first()
-        .map(|m| m.id.clone())
-        .unwrap_or_default()
 }
