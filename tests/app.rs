@@ -1,6 +1,7 @@
 //! The desktop app driven through egui_kittest: drawing, dropping, pasting a URL, copying,
 //! cancelling, installing a model, and snapshots of the main states.
-//! Models are small fakes (tests/support/fakes.rs); everything around them is the real app.
+//! Models are small fakes (tests/support/fakes.rs) and, for the sketch, the tiny TrOCR
+//! fixture network; everything around them is the real app.
 
 mod support {
     pub mod fakes;
@@ -17,6 +18,9 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use inkread::app::sketchpad::Stroke;
 use inkread::app::{InkreadApp, MemoryClipboard, View};
+use inkread::cancel::CancelToken;
+use inkread::pipeline::Recognizer;
+use inkread::pipeline::lines::{LineGeometry, crop_line};
 use support::fakes::*;
 
 fn app_harness(clipboard: MemoryClipboard) -> Harness<'static, InkreadApp> {
@@ -101,14 +105,19 @@ fn write_png(path: &Path, image: &image::RgbImage) {
     image.save(path).expect("write test PNG");
 }
 
-/// The three-line fixture page and the crop sizes its lines must reach the recognizer with.
-fn three_line_page() -> (image::RgbImage, Vec<&'static str>) {
-    let page = page_with_bars(
-        600,
-        400,
-        &[(50, 50, 500, 80), (50, 150, 400, 185), (50, 260, 300, 300)],
-    );
-    (page, vec!["450x30", "350x35", "250x40"])
+/// The three-line fixture page and the crop sizes its lines must reach the recognizer with:
+/// each bar's size plus the pipeline's padding of a tenth of the line height on every side.
+fn three_line_page() -> (image::RgbImage, Vec<String>) {
+    let bars = [(50, 50, 500, 80), (50, 150, 400, 185), (50, 260, 300, 300)];
+    let page = page_with_bars(600, 400, &bars);
+    let sizes = bars
+        .iter()
+        .map(|&(x0, y0, x1, y1)| {
+            let pad = (0.1 * (y1 - y0) as f32).round() as u32;
+            format!("{}x{}", x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
+        })
+        .collect();
+    (page, sizes)
 }
 
 #[test]
@@ -150,13 +159,24 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
         "Ctrl+Shift+Z redoes it"
     );
 
-    // One written line: a wide strip, read as a single line without the detector.
+    // One written line: a wide strip, read as a single line by a real (tiny) TrOCR network.
+    // Its weights are random, so the text is gibberish, but the same raster read directly
+    // must give the same text: the app really ran the network on what was drawn.
     let raster = harness
         .state()
         .sketch
         .rasterize()
         .expect("ink to rasterise");
-    let expected = format!("{}x{}", raster.image.width(), raster.image.height());
+    let (w, h) = raster.image.dimensions();
+    let whole = LineGeometry::whole_image(w, h);
+    let crop = crop_line(&raster.image, &whole.polygon);
+    let expected = open_fixture_trocr()
+        .expect("the TrOCR fixture opens")
+        .recognize(&[crop], &CancelToken::new(), &mut |_| {})
+        .expect("the fixture reads the raster")
+        .remove(0)
+        .text;
+    harness.state_mut().settings.recognizer = TROCR_RECOGNIZER.into();
     harness.get_by_label("Recognize").click();
     harness.step();
     wait_for(&mut harness, "the sketch to be read", |app| {
@@ -165,8 +185,15 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
     let reading = harness.state().shown_reading().unwrap();
     assert_eq!(reading.lines.len(), 1);
     assert_eq!(reading.lines[0].text, expected);
+    assert_eq!(
+        reading.width,
+        raster.image.width(),
+        "the whole raster was read"
+    );
     assert_eq!(harness.state().results.lines, vec![expected.clone()]);
 
+    // The crop-size recognizer shows what reached the recognizer for each line.
+    harness.state_mut().settings.recognizer = SIZE_RECOGNIZER.into();
     // A second line written well below: now the detector splits the drawing into two lines.
     draw(&mut harness, &wave(origin + Vec2::new(0.0, 160.0), 200.0));
     harness.get_by_label("Recognize").click();
@@ -420,7 +447,10 @@ fn copy_all_copy_line_and_ctrl_c_go_through_the_clipboard() {
         .expect("a copy button per line")
         .click();
     harness.step();
-    assert_eq!(clipboard.text.lock().unwrap().as_deref(), Some(expected[1]));
+    assert_eq!(
+        clipboard.text.lock().unwrap().as_deref(),
+        Some(expected[1].as_str())
+    );
 
     // Edits are what gets copied; Ctrl+C with nothing focused copies everything.
     harness.state_mut().results.lines[0] = "edited first line".into();

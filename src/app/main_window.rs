@@ -89,7 +89,7 @@ impl InkreadApp {
             device: factory.device_name(),
             ..Default::default()
         };
-        settings.fit_to(&models.models);
+        settings.fit_to(&models.models, &factory.default_models());
         let ctx = cc.egui_ctx.clone();
         let wake_ctx = ctx.clone();
         let worker = Worker::spawn(factory, Box::new(move || wake_ctx.request_repaint()));
@@ -344,10 +344,7 @@ impl InkreadApp {
         };
         match (target, outcome) {
             (Target::Sketch { origin, scale }, Outcome::Read(reading)) => {
-                self.note = Some(format!(
-                    "Read {} line(s) from the sketch",
-                    reading.lines.len()
-                ));
+                self.note = Some(lines_found(reading.lines.len(), "the sketch"));
                 self.sketch_reading = Some(SketchReading {
                     job,
                     reading,
@@ -370,11 +367,7 @@ impl InkreadApp {
         let item = &mut self.queue.items[index];
         match outcome {
             Outcome::Read(reading) => {
-                self.note = Some(format!(
-                    "Read {} line(s) from {}",
-                    reading.lines.len(),
-                    item.short_name()
-                ));
+                self.note = Some(lines_found(reading.lines.len(), &item.short_name()));
                 item.reading = Some(reading);
                 item.state = ItemState::Done;
                 self.item_jobs.insert(id, job);
@@ -592,12 +585,7 @@ impl InkreadApp {
         egui::CollapsingHeader::new("Models")
             .default_open(true)
             .show(ui, |ui| {
-                let action = self.models.ui(
-                    ui,
-                    &mut self.settings.recognizer,
-                    &mut self.settings.detector,
-                    &mut self.settings.detector_chosen,
-                );
+                let action = self.models.ui(ui, &mut self.settings);
                 match action {
                     Some(ModelsAction::Install(id)) => {
                         let cancel = CancelToken::new();
@@ -855,6 +843,15 @@ impl eframe::App for InkreadApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+}
+
+/// The status line after a reading; "0 lines" would read like a failure of the app.
+fn lines_found(count: usize, source: &str) -> String {
+    match count {
+        0 => format!("No text found in {source}"),
+        1 => format!("Read 1 line from {source}"),
+        n => format!("Read {n} lines from {source}"),
     }
 }
 

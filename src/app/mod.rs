@@ -20,7 +20,7 @@ mod main_window;
 
 pub use clipboard::{Clipboard, ClipboardError, MemoryClipboard, SystemClipboard};
 pub use main_window::{InkreadApp, View};
-pub use worker::{InstallProgress, ModelChoice, ModelKind, PipelineFactory};
+pub use worker::{DefaultChoice, InstallProgress, ModelChoice, ModelKind, PipelineFactory};
 
 use crate::pipeline::{Pipeline, Stage};
 
@@ -34,6 +34,14 @@ pub fn run() -> anyhow::Result<()> {
 
 /// Opens the app with the given source of models.
 pub fn run_with(factory: Box<dyn PipelineFactory>) -> anyhow::Result<()> {
+    run_opening(factory, Vec::new())
+}
+
+/// Opens the app with the given source of models and these image files queued.
+pub fn run_opening(
+    factory: Box<dyn PipelineFactory>,
+    images: Vec<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(APP_NAME)
         .with_app_id("io.github.inkread.Inkread")
@@ -53,7 +61,9 @@ pub fn run_with(factory: Box<dyn PipelineFactory>) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             let clipboard = Box::new(SystemClipboard::default());
-            Ok(Box::new(InkreadApp::new(cc, factory, clipboard)))
+            let mut app = InkreadApp::new(cc, factory, clipboard);
+            app.open_paths(images);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("the window could not open: {e}"))

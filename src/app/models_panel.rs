@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use egui::RichText;
 
+use super::settings::Settings;
 use super::worker::{InstallProgress, ModelChoice, ModelKind};
 
 /// What the user asked of the models panel.
@@ -27,13 +28,14 @@ impl ModelsPanel {
         self.models.iter().find(|m| m.id == id)
     }
 
-    pub fn ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        recognizer: &mut String,
-        detector: &mut Option<String>,
-        detector_chosen: &mut bool,
-    ) -> Option<ModelsAction> {
+    pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut Settings) -> Option<ModelsAction> {
+        let Settings {
+            recognizer,
+            recognizer_chosen,
+            detector,
+            detector_chosen,
+            ..
+        } = settings;
         let mut action = None;
         ui.horizontal(|ui| {
             ui.label("Device:");
@@ -57,7 +59,12 @@ impl ModelsPanel {
             .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
                 for m in &recognizers {
-                    ui.selectable_value(recognizer, m.id.clone(), label(m));
+                    if ui
+                        .selectable_value(recognizer, m.id.clone(), label(m))
+                        .clicked()
+                    {
+                        *recognizer_chosen = true;
+                    }
                 }
             })
             .response

@@ -140,10 +140,16 @@ impl Results {
                                 {
                                     action = Some(ResultsAction::CopyLine(i));
                                 }
-                                let edit = egui::TextEdit::singleline(text)
+                                // Multiline only so that long lines wrap instead of hiding
+                                // their end; a line stays one line of the reading.
+                                let edit = egui::TextEdit::multiline(text)
+                                    .desired_rows(1)
                                     .desired_width(f32::INFINITY)
                                     .id_salt(("line", i));
                                 let r = ui.add(edit);
+                                if r.changed() && text.contains(['\n', '\r']) {
+                                    *text = text.replace(['\n', '\r'], " ");
+                                }
                                 if r.gained_focus() || r.clicked() {
                                     highlight.selected = Some(i);
                                 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::Mode;
 
-use super::worker::{ModelChoice, ModelKind};
+use super::worker::{DefaultChoice, ModelChoice, ModelKind};
 
 /// The key under which eframe stores [`Settings`].
 pub const STORAGE_KEY: &str = "inkread-settings";
@@ -53,6 +53,9 @@ impl ReadMode {
 pub struct Settings {
     /// Last recognizer chosen; empty until the user (or the first run) picks one.
     pub recognizer: String,
+    /// False until the user picked a recognizer, so the installer's choice (which prefers
+    /// a TrOCR once one is installed) applies until then.
+    pub recognizer_chosen: bool,
     /// Last detector chosen; `None` reads every image as one line.
     pub detector: Option<String>,
     /// False until a detector choice was made, so the first run can pick a default.
@@ -76,6 +79,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             recognizer: String::new(),
+            recognizer_chosen: false,
             detector: None,
             detector_chosen: false,
             mode: ReadMode::Auto,
@@ -92,24 +96,29 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Replaces choices that the model list no longer offers with sensible defaults.
-    pub fn fit_to(&mut self, models: &[ModelChoice]) {
+    /// Replaces choices that the model list no longer offers (or that were never made)
+    /// with `defaults` when the list has them, else with the first installed model.
+    pub fn fit_to(&mut self, models: &[ModelChoice], defaults: &DefaultChoice) {
         let has = |id: &str, kind| models.iter().any(|m| m.id == id && m.kind == kind);
-        if !has(&self.recognizer, ModelKind::Recognizer) {
-            let recognizers = models.iter().filter(|m| m.kind == ModelKind::Recognizer);
-            let mut ordered: Vec<_> = recognizers.collect();
-            ordered.sort_by_key(|m| !m.installed);
-            self.recognizer = ordered.first().map(|m| m.id.clone()).unwrap_or_default();
+        let offered = |id: &Option<String>, kind| id.clone().filter(|id| has(id, kind));
+        if !self.recognizer_chosen || !has(&self.recognizer, ModelKind::Recognizer) {
+            if let Some(id) = offered(&defaults.recognizer, ModelKind::Recognizer) {
+                self.recognizer = id;
+            } else {
+                self.recognizer = first_recognizer(models);
+            }
         }
         let detector_gone = self
             .detector
             .as_deref()
             .is_some_and(|d| !has(d, ModelKind::Detector));
         if !self.detector_chosen || detector_gone {
-            self.detector = models
-                .iter()
-                .find(|m| m.kind == ModelKind::Detector)
-                .map(|m| m.id.clone());
+            self.detector = offered(&defaults.detector, ModelKind::Detector).or_else(|| {
+                models
+                    .iter()
+                    .find(|m| m.kind == ModelKind::Detector)
+                    .map(|m| m.id.clone())
+            });
         }
         self.low_confidence = self.low_confidence.clamp(0.0, 1.0);
         self.high_confidence = self.high_confidence.clamp(self.low_confidence, 1.0);
@@ -141,5 +150,84 @@ impl Settings {
         if self.live_recognize {
             ui.add(egui::Slider::new(&mut self.live_pause_ms, 300..=3000).text("pause (ms)"));
         }
+    }
+}
+
+/// The first installed recognizer, else the first one listed, else none.
+fn first_recognizer(models: &[ModelChoice]) -> String {
+    let mut recognizers: Vec<_> = models
+        .iter()
+        .filter(|m| m.kind == ModelKind::Recognizer)
+        .collect();
+    recognizers.sort_by_key(|m| !m.installed);
+    recognizers
+        .first()
+        .map(|m| m.id.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(id: &str, kind: ModelKind, installed: bool) -> ModelChoice {
+        ModelChoice {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            installed,
+            size_bytes: None,
+        }
+    }
+
+    fn catalog() -> Vec<ModelChoice> {
+        vec![
+            model("trocr", ModelKind::Recognizer, false),
+            model("crnn", ModelKind::Recognizer, true),
+            model("paddle-rec", ModelKind::Recognizer, true),
+            model("craft", ModelKind::Detector, false),
+            model("dbnet", ModelKind::Detector, true),
+        ]
+    }
+
+    fn defaults() -> DefaultChoice {
+        DefaultChoice {
+            recognizer: Some("paddle-rec".into()),
+            detector: Some("dbnet".into()),
+        }
+    }
+
+    #[test]
+    fn a_first_start_selects_the_factory_defaults() {
+        let mut settings = Settings::default();
+        settings.fit_to(&catalog(), &defaults());
+        assert_eq!(settings.recognizer, "paddle-rec");
+        assert_eq!(settings.detector.as_deref(), Some("dbnet"));
+    }
+
+    #[test]
+    fn choices_the_user_made_survive_unless_the_model_is_gone() {
+        let mut settings = Settings {
+            recognizer: "crnn".into(),
+            recognizer_chosen: true,
+            detector: None,
+            detector_chosen: true,
+            ..Settings::default()
+        };
+        settings.fit_to(&catalog(), &defaults());
+        assert_eq!(settings.recognizer, "crnn");
+        assert_eq!(settings.detector, None);
+
+        settings.recognizer = "removed-model".into();
+        settings.fit_to(&catalog(), &defaults());
+        assert_eq!(settings.recognizer, "paddle-rec");
+    }
+
+    #[test]
+    fn without_defaults_the_first_installed_recognizer_is_used() {
+        let mut settings = Settings::default();
+        settings.fit_to(&catalog(), &DefaultChoice::default());
+        assert_eq!(settings.recognizer, "crnn");
+        assert_eq!(settings.detector.as_deref(), Some("craft"));
     }
 }

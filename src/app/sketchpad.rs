@@ -14,6 +14,8 @@ pub const MIN_PAGE_HEIGHT: f32 = 360.0;
 const GROW_MARGIN: f32 = 160.0;
 /// White kept around the ink in the raster, as scanned lines have.
 const RASTER_MARGIN: f32 = 24.0;
+/// Letter height in the raster handed to the models, in pixels.
+const RASTER_LETTER_HEIGHT: f32 = 40.0;
 /// How much of each new pointer sample moves the pen (lower is smoother).
 const SMOOTHING: f32 = 0.55;
 
@@ -186,6 +188,41 @@ impl Sketchpad {
         true
     }
 
+    /// Builds strokes from this frame's raw pointer events rather than from the pointer's
+    /// position once per frame: a slow frame (software rendering, a busy CPU) must not cut
+    /// corners off the writing or lose a short stroke whose press and release share a frame.
+    /// Returns true when a stroke (or a tap's dot) was finished.
+    fn follow_pen(
+        &mut self,
+        events: &[egui::Event],
+        on_page: impl Fn(Pos2) -> bool,
+        to_page: impl Fn(Pos2) -> Pos2,
+    ) -> bool {
+        let mut finished = false;
+        for event in events {
+            match event {
+                egui::Event::PointerButton {
+                    pos,
+                    button: egui::PointerButton::Primary,
+                    pressed: true,
+                    ..
+                } if on_page(*pos) => self.begin_stroke(to_page(*pos)),
+                egui::Event::PointerMoved(pos) if self.current.is_some() => {
+                    self.extend_stroke(to_page(*pos));
+                }
+                egui::Event::PointerButton {
+                    pos,
+                    button: egui::PointerButton::Primary,
+                    pressed: false,
+                    ..
+                } => finished |= self.end_stroke(Some(to_page(*pos))),
+                egui::Event::PointerGone => finished |= self.end_stroke(None),
+                _ => {}
+            }
+        }
+        finished
+    }
+
     /// Removes every stroke that passes within `radius` of `at`.
     fn erase_at(&mut self, at: Pos2, radius: f32) -> bool {
         let before = self.strokes.len();
@@ -216,30 +253,10 @@ impl Sketchpad {
         let pointer = response.interact_pointer_pos().map(to_page);
         match self.tool {
             Tool::Pen => {
-                if response.drag_started()
-                    && let Some(p) = pointer
-                {
-                    self.begin_stroke(p);
-                } else if response.dragged()
-                    && let Some(p) = pointer
-                {
-                    if self.current.is_none() {
-                        self.begin_stroke(p);
-                    }
-                    self.extend_stroke(p);
-                }
-                if response.drag_stopped() {
-                    events.changed |= self.end_stroke(pointer);
-                } else if response.clicked()
-                    && let Some(p) = pointer
-                {
-                    // A tap leaves a dot, like the dot on an i.
-                    self.push_stroke(Stroke {
-                        points: vec![p],
-                        width: self.pen_width,
-                    });
-                    events.changed = true;
-                }
+                let on_page =
+                    |p: Pos2| rect.contains(p) && ui.ctx().layer_id_at(p) == Some(ui.layer_id());
+                let events_in = ui.input(|i| i.events.clone());
+                events.changed |= self.follow_pen(&events_in, on_page, to_page);
             }
             Tool::Eraser => {
                 let radius = self.pen_width * 2.0 + 6.0;
@@ -286,8 +303,9 @@ impl Sketchpad {
         events
     }
 
-    /// The ink as dark strokes on white, cropped to the writing with a margin, at a scale that
-    /// gives text lines roughly the pixel height scanned lines have.
+    /// The ink as dark strokes on white, cropped to the writing with a margin, scaled so
+    /// letters are about [`RASTER_LETTER_HEIGHT`] pixels tall (the size of printed text in a
+    /// scan, which detectors and recognizers read best) and strokes at least as bold as print.
     pub fn rasterize(&self) -> Option<Raster> {
         let points = self
             .strokes
@@ -300,13 +318,16 @@ impl Sketchpad {
         if !bounds.is_positive() {
             return None;
         }
-        let bounds = bounds.expand(RASTER_MARGIN);
-        let scale = 1.0_f32;
+        let scale = self
+            .letter_height()
+            .map_or(1.0, |h| (RASTER_LETTER_HEIGHT / h).clamp(0.1, 2.0));
+        let bounds = bounds.expand(RASTER_MARGIN / scale);
+        let min_radius = RASTER_LETTER_HEIGHT * 0.06;
         let w = (bounds.width() * scale).ceil().clamp(8.0, 8192.0) as u32;
         let h = (bounds.height() * scale).ceil().clamp(8.0, 8192.0) as u32;
         let mut image = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
         for stroke in &self.strokes {
-            let radius = (stroke.width * scale / 2.0).max(1.0);
+            let radius = (stroke.width * scale / 2.0).max(min_radius);
             let pts: Vec<Pos2> = stroke
                 .points
                 .iter()
@@ -319,6 +340,28 @@ impl Sketchpad {
             origin: bounds.min,
             scale,
         })
+    }
+}
+
+impl Sketchpad {
+    /// The typical height of the letters drawn: the median height of the strokes, leaving
+    /// out flat ones (bars, dots) that say nothing about size. `None` when all are flat.
+    fn letter_height(&self) -> Option<f32> {
+        let mut heights: Vec<f32> = self
+            .strokes
+            .iter()
+            .map(|s| {
+                let (top, bottom) = s
+                    .points
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(t, b), p| (t.min(p.y), b.max(p.y)));
+                bottom - top
+            })
+            .collect();
+        let tallest = heights.iter().copied().fold(0.0, f32::max);
+        heights.retain(|h| *h >= tallest * 0.25 && *h > 4.0);
+        heights.sort_by(f32::total_cmp);
+        heights.get(heights.len() / 2).copied()
     }
 }
 
@@ -479,5 +522,75 @@ mod tests {
         assert_eq!(pad.page_height(), MIN_PAGE_HEIGHT);
         pad.push_stroke(line((10.0, 700.0), (20.0, 700.0)));
         assert!(pad.page_height() >= 700.0 + GROW_MARGIN);
+    }
+
+    fn press(x: f32, y: f32, pressed: bool) -> egui::Event {
+        egui::Event::PointerButton {
+            pos: Pos2::new(x, y),
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        }
+    }
+
+    #[test]
+    fn a_whole_stroke_in_one_frame_keeps_its_start_and_corner() {
+        let mut pad = Sketchpad::default();
+        // An "L" whose press, moves and release all arrive in one slow frame.
+        let mut events = vec![press(10.0, 10.0, true)];
+        events.extend(
+            (1..=20).map(|i| egui::Event::PointerMoved(Pos2::new(10.0, 10.0 + i as f32 * 5.0))),
+        );
+        events.extend(
+            (1..=12).map(|i| egui::Event::PointerMoved(Pos2::new(10.0 + i as f32 * 5.0, 110.0))),
+        );
+        events.push(press(70.0, 110.0, false));
+        let finished = pad.follow_pen(&events, |_| true, |p| p);
+        assert!(finished);
+        assert_eq!(pad.strokes.len(), 1);
+        let points = &pad.strokes[0].points;
+        assert_eq!(points[0], Pos2::new(10.0, 10.0));
+        assert_eq!(*points.last().unwrap(), Pos2::new(70.0, 110.0));
+        let nearest_corner = points
+            .iter()
+            .map(|p| p.distance(Pos2::new(10.0, 110.0)))
+            .fold(f32::INFINITY, f32::min);
+        assert!(nearest_corner < 4.0, "corner cut by {nearest_corner}");
+    }
+
+    #[test]
+    fn a_press_off_the_page_draws_nothing_and_a_tap_leaves_a_dot() {
+        let mut pad = Sketchpad::default();
+        let events = [
+            press(5.0, 5.0, true),
+            egui::Event::PointerMoved(Pos2::new(30.0, 5.0)),
+            press(30.0, 5.0, false),
+        ];
+        assert!(!pad.follow_pen(&events, |_| false, |p| p));
+        assert!(pad.is_empty());
+        let tap = [press(40.0, 40.0, true), press(40.0, 40.0, false)];
+        assert!(pad.follow_pen(&tap, |_| true, |p| p));
+        assert_eq!(pad.strokes[0].points, vec![Pos2::new(40.0, 40.0)]);
+    }
+
+    #[test]
+    fn big_writing_is_scaled_to_print_size_with_bold_strokes() {
+        let mut pad = Sketchpad::default();
+        // "HI" written 200 units tall: three verticals and a flat bar.
+        for x in [100.0, 200.0, 300.0] {
+            pad.push_stroke(line((x, 100.0), (x, 300.0)));
+        }
+        pad.push_stroke(line((100.0, 200.0), (200.0, 200.0)));
+        let raster = pad.rasterize().unwrap();
+        assert!((raster.scale - RASTER_LETTER_HEIGHT / 200.0).abs() < 1e-3);
+        let (_, h) = raster.image.dimensions();
+        let expected = RASTER_LETTER_HEIGHT + 2.0 * RASTER_MARGIN;
+        assert!((h as f32 - expected).abs() < 6.0, "height {h}");
+        // The bar's ink is several pixels thick although the pen was thin at this scale.
+        let x = ((150.0 - raster.origin.x) * raster.scale) as u32;
+        let dark = (0..h)
+            .filter(|y| raster.image.get_pixel(x, *y).0[0] < 128)
+            .count();
+        assert!(dark >= 4, "bar is {dark} px thick");
     }
 }

@@ -79,22 +79,55 @@ pub fn paint_regions(
     under_pointer
 }
 
-/// The text just above the region's top-left corner, on a pale tag so it reads on any page.
+/// The recognized text laid over its region, sized to the line, on a pale tag so it reads
+/// on any page and can be compared with the image around it. A region too small on screen
+/// for readable text gets a tag above it only while hovered or selected.
 fn paint_label(painter: &egui::Painter, screen: &[Pos2], text: &str, colour: Color32, lit: bool) {
+    const SMALLEST_READABLE: f32 = 8.0;
     let bounds = Rect::from_points(screen);
-    let font = egui::FontId::proportional(13.0);
-    let galley = painter.layout_no_wrap(text.to_owned(), font, Color32::BLACK);
-    let size = galley.size() + Vec2::new(6.0, 2.0);
-    let mut min = Pos2::new(bounds.left(), bounds.top() - size.y - 1.0);
-    if min.y < painter.clip_rect().top() {
-        min.y = bounds.bottom() + 1.0;
+    let layout = |size: f32| {
+        painter.layout_no_wrap(
+            text.to_owned(),
+            egui::FontId::proportional(size),
+            Color32::BLACK,
+        )
+    };
+    let mut size = (bounds.height() * 0.7).clamp(4.0, 28.0);
+    let mut galley = layout(size);
+    if galley.size().x > bounds.width() && galley.size().x > 0.0 {
+        size = (size * bounds.width() / galley.size().x).max(4.0);
+        galley = layout(size);
     }
-    let tag = Rect::from_min_size(min, size);
     let bg = if lit {
         Color32::from_rgb(255, 248, 200)
     } else {
-        Color32::from_white_alpha(225)
+        Color32::from_white_alpha(235)
     };
+    if size >= SMALLEST_READABLE {
+        painter.rect_filled(bounds, 2.0, bg);
+        let at = Pos2::new(
+            bounds.left() + 1.0,
+            bounds.center().y - galley.size().y / 2.0,
+        );
+        painter.galley(at, galley, Color32::BLACK);
+        painter.rect_stroke(
+            bounds,
+            2.0,
+            Stroke::new(1.0, colour),
+            egui::StrokeKind::Outside,
+        );
+        return;
+    }
+    if !lit {
+        return;
+    }
+    let galley = layout(13.0);
+    let tag_size = galley.size() + Vec2::new(6.0, 2.0);
+    let mut min = Pos2::new(bounds.left(), bounds.top() - tag_size.y - 1.0);
+    if min.y < painter.clip_rect().top() {
+        min.y = bounds.bottom() + 1.0;
+    }
+    let tag = Rect::from_min_size(min, tag_size);
     painter.rect_filled(tag, 3.0, bg);
     painter.rect_stroke(tag, 3.0, Stroke::new(1.0, colour), egui::StrokeKind::Inside);
     painter.galley(min + Vec2::new(3.0, 1.0), galley, Color32::BLACK);

@@ -28,6 +28,13 @@ pub struct ModelChoice {
     pub size_bytes: Option<u64>,
 }
 
+/// The recognizer and detector a first start selects, by catalog id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DefaultChoice {
+    pub recognizer: Option<String>,
+    pub detector: Option<String>,
+}
+
 /// Progress of a model download, as the installer reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstallProgress {
@@ -61,6 +68,12 @@ pub trait PipelineFactory: Send {
 
     /// The device the networks run on, e.g. "NVIDIA RTX 3060 (wgpu)" or "CPU".
     fn device_name(&self) -> String;
+
+    /// The models a first start should select (the installer's choice). `None` leaves it
+    /// to the app: the first installed recognizer, the first detector.
+    fn default_models(&self) -> DefaultChoice {
+        DefaultChoice::default()
+    }
 
     /// Downloads a model that is not installed yet. The default has nothing to install.
     fn install(

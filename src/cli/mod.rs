@@ -17,11 +17,15 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "inkread",
     version,
-    about = "Reads handwriting and print on your own machine"
+    about = "Reads handwriting and print on your own machine",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Images to open in the app (with no command).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +76,7 @@ fn give_wayland_a_runtime_dir() {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => open_app(),
+        None => open_app(cli.images),
         Some(Command::Read(args)) => read::run(&args),
         Some(Command::Bench(cmd)) => bench::run(&cmd),
         Some(Command::Models(args)) => models_cmd::run(&args),
@@ -80,8 +84,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the desktop app on the best device, with the catalog's models.
-fn open_app() -> anyhow::Result<()> {
+/// Opens the desktop app on the best device, with the catalog's models and `images` queued.
+fn open_app(images: Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    // A mistyped command would otherwise open the window with a bogus "image".
+    if let Some(missing) = images.iter().find(|p| !p.exists()) {
+        anyhow::bail!(
+            "{} is neither a file nor a command (commands: read, models, eval, bench)",
+            missing.display()
+        );
+    }
     let selected = crate::device::select(crate::device::DeviceChoice::Auto)?;
     let installer = crate::models::Installer::from_env()?;
     let factory = crate::app::catalog_factory::CatalogFactory::new(
@@ -89,7 +100,7 @@ fn open_app() -> anyhow::Result<()> {
         selected.device,
         selected.description,
     );
-    crate::app::run_with(Box::new(factory))
+    crate::app::run_opening(Box::new(factory), images)
 }
 
 /// `inkread eval`: pipelines built from catalog ids on the best device.

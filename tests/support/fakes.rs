@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use inkread::app::{InstallProgress, ModelChoice, ModelKind, PipelineFactory};
 use inkread::cancel::CancelToken;
+use inkread::pipeline::trocr::{TrocrOptions, TrocrRecognizer};
 use inkread::pipeline::{Detector, Pipeline, Recognizer, Stage};
 use inkread::reading::{LineText, Region};
 
@@ -16,6 +17,23 @@ pub const SIZE_RECOGNIZER: &str = "fake-size";
 pub const SLOW_RECOGNIZER: &str = "fake-slow";
 pub const ROWS_DETECTOR: &str = "fake-rows";
 pub const MISSING_RECOGNIZER: &str = "fake-missing";
+/// A real TrOCR network: the tiny random-weight fixture, on the Flex CPU device.
+pub const TROCR_RECOGNIZER: &str = "fixture-trocr";
+
+/// The committed tiny TrOCR (random weights: gibberish, but deterministic, output).
+pub fn trocr_fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trocr/vit_bpe_tied")
+}
+
+/// Opens the fixture TrOCR the way the app's factory does.
+pub fn open_fixture_trocr() -> anyhow::Result<TrocrRecognizer> {
+    let cpu = inkread::device::select(inkread::device::DeviceChoice::Cpu)?;
+    Ok(TrocrRecognizer::open(
+        &trocr_fixture_dir(),
+        &cpu.device,
+        &TrocrOptions::default(),
+    )?)
+}
 
 /// Rows with a pixel darker than this are ink.
 const DARK: u8 = 128;
@@ -149,6 +167,7 @@ impl PipelineFactory for FakeFactory {
         let recognizer: Box<dyn Recognizer> = match recognizer_id {
             SIZE_RECOGNIZER => Box::new(CropSizeRecognizer),
             SLOW_RECOGNIZER => Box::new(WaitForCancelRecognizer),
+            TROCR_RECOGNIZER => Box::new(open_fixture_trocr()?),
             MISSING_RECOGNIZER if self.installed_missing => Box::new(CropSizeRecognizer),
             other => anyhow::bail!("model {other} is not installed"),
         };
@@ -189,6 +208,12 @@ impl PipelineFactory for FakeFactory {
                 "Not installed (test)",
                 ModelKind::Recognizer,
                 self.installed_missing,
+            ),
+            model(
+                TROCR_RECOGNIZER,
+                "Tiny TrOCR (test fixture)",
+                ModelKind::Recognizer,
+                true,
             ),
             model(ROWS_DETECTOR, "Dark rows (test)", ModelKind::Detector, true),
         ]
