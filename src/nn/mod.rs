@@ -3,3 +3,12 @@
 pub mod easyocr;
 pub mod paddle;
 pub mod trocr;
+
+use burn::tensor::Tensor;
+
+/// A network output copied to the host as `f32`s, row-major.
+pub fn into_f32_vec<const D: usize>(t: Tensor<D>) -> crate::Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| crate::Error::Model(format!("network output is not f32: {e:?}")))
+}

@@ -10,6 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{GrayImage, RgbImage};
 
+use crate::Result;
 use crate::cancel::CancelToken;
 use crate::models::easyocr::{
     ENGLISH_G2_CHARACTERS, english_g2_charset, load_craft, load_english_g2,
@@ -17,12 +18,12 @@ use crate::models::easyocr::{
 use crate::nn::easyocr::craft::CRAFT_STRIDE_MULTIPLE;
 use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::nn::easyocr::{Craft, Crnn};
+use crate::nn::into_f32_vec;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
 use crate::pipeline::ctc::CtcDecoder;
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
 use crate::reading::{LineText, Region};
-use crate::{Error, Result};
 
 /// ImageNet statistics, which CRAFT's VGG encoder was trained with (0..1 scale).
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -237,17 +238,12 @@ impl CraftDetector {
             Ok(ScoreMap {
                 width: w,
                 height: h,
-                data: floats(t.into_data())?,
+                data: into_f32_vec(t)?,
                 scale: [scale, scale],
             })
         };
         Ok((to_map(maps.text)?, to_map(maps.link)?))
     }
-}
-
-fn floats(data: TensorData) -> Result<Vec<f32>> {
-    data.try_into_vec::<f32>()
-        .map_err(|e| Error::Model(format!("network output is not f32: {e:?}")))
 }
 
 impl Detector for CraftDetector {
@@ -329,7 +325,7 @@ impl CrnnRecognizer {
         let x = Tensor::<4>::from_data(TensorData::new(data, shape), &self.device);
         let probs = softmax(self.net.forward(x), 2);
         let [n, steps, classes] = probs.dims();
-        let all = floats(probs.into_data())?;
+        let all = into_f32_vec(probs)?;
         Ok((0..n)
             .map(|i| CtcOutput {
                 steps,

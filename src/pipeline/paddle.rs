@@ -13,6 +13,7 @@ use super::score_map::ScoreMap;
 use super::{Detector, Recognizer};
 use crate::cancel::CancelToken;
 use crate::models::paddle::{load_detector, load_recognizer};
+use crate::nn::into_f32_vec;
 use crate::nn::paddle::{DbNet, SvtrRecognizer};
 use crate::reading::{LineText, Region};
 use crate::{Error, Result};
@@ -135,7 +136,7 @@ impl PaddleDetector {
         let prob = self
             .net
             .forward(to_network_input(&[&resized], &self.device));
-        let data = tensor_to_vec(prob)?;
+        let data = into_f32_vec(prob)?;
         Ok(ScoreMap {
             width: w as usize,
             height: h as usize,
@@ -143,12 +144,6 @@ impl PaddleDetector {
             scale: [pw as f32 / w as f32, ph as f32 / h as f32],
         })
     }
-}
-
-fn tensor_to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Other(format!("reading a network output: {e:?}")))
 }
 
 impl Detector for PaddleDetector {
@@ -243,7 +238,7 @@ impl PaddleRecognizer {
         );
         let probs = self.net.forward(input);
         let [_, timesteps, classes] = probs.dims();
-        let flat = tensor_to_vec(probs)?;
+        let flat = into_f32_vec(probs)?;
         Ok(flat
             .chunks(timesteps * classes)
             .map(|c| CtcProbabilities {
