@@ -20,7 +20,6 @@ use inkread::app::sketchpad::Stroke;
 use inkread::app::{InkreadApp, MemoryClipboard, View};
 use inkread::cancel::CancelToken;
 use inkread::pipeline::Recognizer;
-use inkread::pipeline::lines::{LineGeometry, crop_line};
 use support::fakes::*;
 
 fn app_harness(clipboard: MemoryClipboard) -> Harness<'static, InkreadApp> {
@@ -167,12 +166,10 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
         .sketch
         .rasterize()
         .expect("ink to rasterise");
-    let (w, h) = raster.image.dimensions();
-    let whole = LineGeometry::whole_image(w, h);
-    let crop = crop_line(&raster.image, &whole.polygon);
+    // A line read whole reaches the recognizer as it is (no crop, no padding).
     let expected = open_fixture_trocr()
         .expect("the TrOCR fixture opens")
-        .recognize(&[crop], &CancelToken::new(), &mut |_| {})
+        .recognize(&[raster.image.clone()], &CancelToken::new(), &mut |_| {})
         .expect("the fixture reads the raster")
         .remove(0)
         .text;

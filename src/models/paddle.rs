@@ -85,9 +85,22 @@ pub fn charset_from(model: &OnnxModel) -> Result<Vec<String>> {
         .metadata("character")
         .ok_or_else(|| Error::Model("the ONNX model has no `character` metadata".into()))?;
     let mut classes = vec![String::new()];
-    classes.extend(list.lines().map(str::to_owned));
+    classes.extend(list.lines().map(halfwidth));
     classes.push(" ".into());
     Ok(classes)
+}
+
+/// The dictionary spells Latin punctuation both plainly and in its full-width CJK forms
+/// (`，` `：` `！`); readers of Latin text expect the ASCII ones, which every font has.
+fn halfwidth(class: &str) -> String {
+    class
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect()
 }
 
 /// Builds the detector from a parsed export.
@@ -461,5 +474,18 @@ fn bias_name(weight: &str) -> String {
     match weight.strip_suffix(".w_0") {
         Some(prefix) => format!("{prefix}.b_0"),
         None => format!("{weight}.bias"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::halfwidth;
+
+    #[test]
+    fn full_width_punctuation_becomes_ascii() {
+        assert_eq!(halfwidth("，"), ",");
+        assert_eq!(halfwidth("！"), "!");
+        assert_eq!(halfwidth("Ａ"), "A");
+        assert_eq!(halfwidth("中"), "中");
     }
 }
