@@ -169,7 +169,11 @@ fn strokes_on_the_sketchpad_are_drawn_undone_and_recognized() {
     // A line read whole reaches the recognizer as it is (no crop, no padding).
     let expected = open_fixture_trocr()
         .expect("the TrOCR fixture opens")
-        .recognize(std::slice::from_ref(&raster.image), &CancelToken::new(), &mut |_| {})
+        .recognize(
+            std::slice::from_ref(&raster.image),
+            &CancelToken::new(),
+            &mut |_| {},
+        )
         .expect("the fixture reads the raster")
         .remove(0)
         .text;

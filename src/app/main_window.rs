@@ -95,7 +95,7 @@ impl InkreadApp {
         let worker = Worker::spawn(factory, Box::new(move || wake_ctx.request_repaint()));
         let mut sketch = Sketchpad::default();
         sketch.pen_width = settings.pen_width;
-        Self {
+        let mut app = Self {
             settings,
             view: View::Draw,
             sketch,
@@ -118,7 +118,37 @@ impl InkreadApp {
             next_id: 1,
             applied_theme: None,
             ctx,
+        };
+        app.install_missing_models();
+        app
+    }
+
+    /// First run: the chosen recognizer and detector start downloading at once, with
+    /// progress in the models panel, so the first reading need not wait for them.
+    fn install_missing_models(&mut self) {
+        let chosen = [
+            Some(self.settings.recognizer.clone()),
+            self.settings.detector.clone(),
+        ];
+        for id in chosen.into_iter().flatten() {
+            if self.models.find(&id).is_some_and(|m| !m.installed) {
+                self.start_install(id);
+            }
         }
+    }
+
+    fn start_install(&mut self, id: String) {
+        let cancel = CancelToken::new();
+        self.install_cancel = Some(cancel.clone());
+        self.models.installing.insert(
+            id.clone(),
+            super::worker::InstallProgress {
+                done_bytes: 0,
+                total_bytes: None,
+                message: "starting".into(),
+            },
+        );
+        self.worker.send(Request::Install { id, cancel });
     }
 
     // ---- what tests and shortcuts call ----
@@ -587,19 +617,7 @@ impl InkreadApp {
             .show(ui, |ui| {
                 let action = self.models.ui(ui, &mut self.settings);
                 match action {
-                    Some(ModelsAction::Install(id)) => {
-                        let cancel = CancelToken::new();
-                        self.install_cancel = Some(cancel.clone());
-                        self.models.installing.insert(
-                            id.clone(),
-                            super::worker::InstallProgress {
-                                done_bytes: 0,
-                                total_bytes: None,
-                                message: "starting".into(),
-                            },
-                        );
-                        self.worker.send(Request::Install { id, cancel });
-                    }
+                    Some(ModelsAction::Install(id)) => self.start_install(id),
                     Some(ModelsAction::CancelInstall) => {
                         if let Some(c) = &self.install_cancel {
                             c.cancel();
