@@ -200,3 +200,25 @@ pub fn softmax_rows(values: &mut [f32], classes: usize) {
         }
     }
 }
+
+/// A recognizer's output for one line: per-timestep class probabilities, row-major
+/// `[timesteps, classes]`, ready for [`CtcDecoder::decode_line`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtcProbabilities {
+    pub timesteps: usize,
+    pub classes: usize,
+    pub data: Vec<f32>,
+}
+
+impl CtcProbabilities {
+    /// Splits a batch's row-major `[lines, timesteps, classes]` output into one per line.
+    pub fn split_batch(flat: &[f32], timesteps: usize, classes: usize) -> Vec<Self> {
+        flat.chunks(timesteps * classes)
+            .map(|c| Self {
+                timesteps,
+                classes,
+                data: c.to_vec(),
+            })
+            .collect()
+    }
+}

@@ -20,7 +20,7 @@ use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::nn::easyocr::{Craft, Crnn};
 use crate::nn::into_f32_vec;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
-use crate::pipeline::ctc::CtcDecoder;
+use crate::pipeline::ctc::{CtcDecoder, CtcProbabilities};
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
 use crate::reading::{LineText, Region};
@@ -259,14 +259,6 @@ impl Detector for CraftDetector {
     }
 }
 
-/// Per-line CTC output: `probabilities[t * classes + k]` is class `k` at time step `t`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CtcOutput {
-    pub steps: usize,
-    pub classes: usize,
-    pub probabilities: Vec<f32>,
-}
-
 /// EasyOCR's English generation 2 CRNN.
 pub struct CrnnRecognizer {
     net: Crnn,
@@ -300,11 +292,11 @@ impl CrnnRecognizer {
         lines: &[RgbImage],
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
-    ) -> Result<Vec<CtcOutput>> {
+    ) -> Result<Vec<CtcProbabilities>> {
         let scaled: Vec<GrayImage> = lines.iter().map(|l| scale_line(&grey_bt601(l))).collect();
         let mut order: Vec<usize> = (0..scaled.len()).collect();
         order.sort_by_key(|&i| scaled[i].width());
-        let mut outputs: Vec<Option<CtcOutput>> = vec![None; scaled.len()];
+        let mut outputs: Vec<Option<CtcProbabilities>> = vec![None; scaled.len()];
         let mut done = 0;
         for chunk in order.chunks(self.batch_size.max(1)) {
             cancel.check()?;
@@ -318,21 +310,15 @@ impl CrnnRecognizer {
         Ok(outputs.into_iter().flatten().collect())
     }
 
-    fn run_batch(&self, lines: &[GrayImage]) -> Result<Vec<CtcOutput>> {
+    fn run_batch(&self, lines: &[GrayImage]) -> Result<Vec<CtcProbabilities>> {
         let width = batch_width(lines.iter().map(GrayImage::width));
         let data = line_batch(lines, width);
         let shape = [lines.len(), 1, CRNN_INPUT_HEIGHT, width];
         let x = Tensor::<4>::from_data(TensorData::new(data, shape), &self.device);
         let probs = softmax(self.net.forward(x), 2);
-        let [n, steps, classes] = probs.dims();
+        let [_, timesteps, classes] = probs.dims();
         let all = into_f32_vec(probs)?;
-        Ok((0..n)
-            .map(|i| CtcOutput {
-                steps,
-                classes,
-                probabilities: all[i * steps * classes..(i + 1) * steps * classes].to_vec(),
-            })
-            .collect())
+        Ok(CtcProbabilities::split_batch(&all, timesteps, classes))
     }
 }
 
@@ -349,7 +335,7 @@ impl Recognizer for CrnnRecognizer {
     ) -> Result<Vec<LineText>> {
         self.probabilities(lines, cancel, on_line)?
             .iter()
-            .map(|out| Ok(self.decoder.decode_line(&out.probabilities, out.steps)?))
+            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
             .collect()
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{Rgb, RgbImage};
 
-use super::ctc::CtcDecoder;
+use super::ctc::{CtcDecoder, CtcProbabilities};
 use super::db_post::{DbParams, regions_from_probability};
 use super::score_map::ScoreMap;
 use super::{Detector, Recognizer};
@@ -159,14 +159,6 @@ impl Detector for PaddleDetector {
     }
 }
 
-/// Per-timestep class probabilities of one line, row-major `[timesteps, classes]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CtcProbabilities {
-    pub timesteps: usize,
-    pub classes: usize,
-    pub data: Vec<f32>,
-}
-
 /// PP-OCRv4's SVTR-LCNet CTC recognizer.
 pub struct PaddleRecognizer {
     net: SvtrRecognizer,
@@ -239,14 +231,7 @@ impl PaddleRecognizer {
         let probs = self.net.forward(input);
         let [_, timesteps, classes] = probs.dims();
         let flat = into_f32_vec(probs)?;
-        Ok(flat
-            .chunks(timesteps * classes)
-            .map(|c| CtcProbabilities {
-                timesteps,
-                classes,
-                data: c.to_vec(),
-            })
-            .collect())
+        Ok(CtcProbabilities::split_batch(&flat, timesteps, classes))
     }
 }
 
