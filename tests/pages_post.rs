@@ -352,6 +352,37 @@ fn a_heading_across_both_columns_is_read_first() {
     );
 }
 
+/// A justified two-column page whose gutter (24 px) is no wider than the space two words of
+/// one line may have between them, under a running head centred over the gutter.
+#[test]
+fn a_narrow_gutter_splits_lines_and_columns_are_read_in_turn() {
+    let (line_h, gutter) = (20.0f32, 24.0f32);
+    let mut words = vec![rect_region(200.0, -60.0, 400.0, -60.0 + line_h)];
+    for col_x in [0.0f32, 290.0 + gutter] {
+        for row in 0..6 {
+            let y = row as f32 * 30.0;
+            for k in 0..3 {
+                let x = col_x + k as f32 * 100.0;
+                words.push(rect_region(x, y, x + 90.0, y + line_h));
+            }
+        }
+    }
+    let lines = group_into_lines(&words);
+    let boxes: Vec<[f32; 4]> = lines.iter().map(|l| bbox_of(&l.polygon)).collect();
+    assert_eq!(boxes.len(), 13, "no line joins the two columns: {boxes:?}");
+    assert_close(boxes[0][1], -60.0, 0.5, "running head first");
+    for (k, b) in boxes[1..].iter().enumerate() {
+        let (col_x, row) = if k < 6 {
+            (0.0, k)
+        } else {
+            (290.0 + gutter, k - 6)
+        };
+        assert_close(b[0], col_x, 0.5, "column");
+        assert_close(b[2], col_x + 290.0, 0.5, "line end");
+        assert_close(b[1], row as f32 * 30.0, 0.5, "row");
+    }
+}
+
 #[test]
 fn single_column_lines_with_a_right_aligned_date_stay_top_to_bottom() {
     let regions = vec![

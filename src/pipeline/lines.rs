@@ -1,16 +1,17 @@
 //! From detected regions (words or line segments) to text lines in reading order, and from a
 //! line's polygon to an upright crop for the recognizer.
 //!
-//! Grouping works in a deskewed frame: the page's skew is the median angle of the elongated
-//! regions, every region is turned back by it, and then boxes that overlap vertically and sit
-//! close horizontally join one line. Reading order cuts the page into columns where the
-//! x-projection of the (narrow) lines leaves a wide empty band; full-width lines such as
-//! headings separate blocks, each block is read column by column, lines top to bottom.
+//! Grouping works in the deskewed frame ([`super::frame`]): column gutters are found first
+//! ([`super::columns`]), then boxes that overlap vertically and sit close horizontally join one
+//! line, never across a gutter; [`super::reading_order`] orders the lines.
 
 use image::{Rgb, RgbImage};
 use imageproc::geometric_transformations::{Border, Interpolation, warp_into_with};
 
+use super::columns::{crosses_gutter, find_gutters};
+use super::frame::{FrameBox, page_skew};
 use super::geometry::{distance, min_area_rect, text_quad};
+use super::reading_order::reading_order;
 use crate::reading::{Point, Region};
 
 /// Where one text line lies on the page.
@@ -41,8 +42,12 @@ pub struct LineParams {
     pub max_gap: f32,
     /// ... and their vertical overlap is at least this share of the smaller height.
     pub min_overlap: f32,
-    /// An empty vertical band at least this wide (in median line heights) separates columns.
+    /// A vertical band at least this wide (in median line heights) can be a column gutter.
     pub column_gap: f32,
+    /// ... when at most this share of the narrow boxes crosses it (running heads do) ...
+    pub gutter_crossings: f32,
+    /// ... and at least this many boxes stand wholly on each side of it.
+    pub min_column_lines: usize,
     /// Lines wider than this share of the text's width span columns (headings, footers).
     pub spanning_width: f32,
 }
@@ -52,7 +57,10 @@ impl Default for LineParams {
         Self {
             max_gap: 1.2,
             min_overlap: 0.5,
-            column_gap: 1.5,
+            // A typeset gutter is about 1 to 2 em; a detected line is about 1.2 to 1.5 em tall.
+            column_gap: 1.0,
+            gutter_crossings: 0.05,
+            min_column_lines: 2,
             spanning_width: 0.55,
         }
     }
@@ -61,31 +69,6 @@ impl Default for LineParams {
 /// Groups regions into lines with the default [`LineParams`].
 pub fn group_into_lines(regions: &[Region]) -> Vec<LineGeometry> {
     group_into_lines_with(regions, &LineParams::default())
-}
-
-/// Axis-aligned box in the deskewed frame, with the regions it holds.
-#[derive(Clone, Debug)]
-struct FrameBox {
-    x0: f32,
-    y0: f32,
-    x1: f32,
-    y1: f32,
-    members: Vec<usize>,
-}
-
-impl FrameBox {
-    fn height(&self) -> f32 {
-        self.y1 - self.y0
-    }
-    fn width(&self) -> f32 {
-        self.x1 - self.x0
-    }
-    fn center_y(&self) -> f32 {
-        (self.y0 + self.y1) / 2.0
-    }
-    fn vertical_overlap(&self, other: &FrameBox) -> f32 {
-        self.y1.min(other.y1) - self.y0.max(other.y0)
-    }
 }
 
 /// Groups regions into lines and returns them in reading order.
@@ -98,52 +81,25 @@ pub fn group_into_lines_with(regions: &[Region], params: &LineParams) -> Vec<Lin
     let boxes: Vec<FrameBox> = usable
         .iter()
         .enumerate()
-        .map(|(i, r)| frame_box(&r.polygon, skew, vec![i]))
+        .map(|(i, r)| FrameBox::of(&r.polygon, skew, vec![i]))
         .collect();
-    let lines = merge_into_lines(boxes, params);
-    reading_order(&lines, params)
+    let gutters = find_gutters(&boxes, params);
+    let lines = merge_into_lines(boxes, &gutters, params);
+    reading_order(&lines, &gutters, params.spanning_width)
         .into_iter()
         .filter_map(|i| line_polygon(&lines[i], &usable))
         .map(|polygon| LineGeometry { polygon })
         .collect()
 }
 
-/// Median angle of the regions that are clearly wider than tall (others have no direction).
-fn page_skew(regions: &[&Region]) -> f32 {
-    let mut angles: Vec<f32> = regions
-        .iter()
-        .filter_map(|r| min_area_rect(&r.polygon))
-        .filter(|r| r.width >= 1.5 * r.height)
-        .map(|r| r.angle)
-        .collect();
-    if angles.is_empty() {
-        return 0.0;
-    }
-    angles.sort_by(f32::total_cmp);
-    angles[angles.len() / 2]
-}
-
-fn rotate(p: Point, angle: f32) -> Point {
-    let (s, c) = angle.sin_cos();
-    [p[0] * c - p[1] * s, p[0] * s + p[1] * c]
-}
-
-fn frame_box(polygon: &[Point], skew: f32, members: Vec<usize>) -> FrameBox {
-    let turned: Vec<Point> = polygon.iter().map(|&p| rotate(p, -skew)).collect();
-    let [x0, y0, x1, y1] = crate::reading::bbox_of(&turned);
-    FrameBox {
-        x0,
-        y0,
-        x1,
-        y1,
-        members,
-    }
-}
-
 /// Left to right, each box joins the line whose rightmost box it overlaps best vertically and
-/// follows closely enough; comparing with the rightmost box (not the whole line) lets lines
-/// drift a little where the skew is uneven.
-fn merge_into_lines(mut boxes: Vec<FrameBox>, params: &LineParams) -> Vec<FrameBox> {
+/// follows closely enough, without a gutter between them; comparing with the rightmost box
+/// (not the whole line) lets lines drift a little where the skew is uneven.
+fn merge_into_lines(
+    mut boxes: Vec<FrameBox>,
+    gutters: &[f32],
+    params: &LineParams,
+) -> Vec<FrameBox> {
     boxes.sort_by(|a, b| a.x0.total_cmp(&b.x0));
     struct Acc {
         line: FrameBox,
@@ -157,7 +113,10 @@ fn merge_into_lines(mut boxes: Vec<FrameBox>, params: &LineParams) -> Vec<FrameB
             let max_h = b.height().max(acc.last.height());
             let overlap = b.vertical_overlap(&acc.last) / min_h;
             let gap = b.x0 - acc.line.x1;
-            if overlap < params.min_overlap || gap > params.max_gap * max_h {
+            if overlap < params.min_overlap
+                || gap > params.max_gap * max_h
+                || crosses_gutter(acc.line.x1, b.x0, gutters)
+            {
                 continue;
             }
             if best.is_none_or(|(_, o)| overlap > o) {
@@ -197,111 +156,6 @@ fn line_polygon(line: &FrameBox, regions: &[&Region]) -> Option<Vec<Point>> {
         .flat_map(|&i| regions[i].polygon.iter().copied())
         .collect();
     min_area_rect(&points).map(|r| r.corners().to_vec())
-}
-
-fn median_height(lines: &[&FrameBox]) -> f32 {
-    let mut h: Vec<f32> = lines.iter().map(|l| l.height()).collect();
-    h.sort_by(f32::total_cmp);
-    h.get(h.len() / 2).copied().unwrap_or(0.0)
-}
-
-/// Indices of `lines` in reading order.
-fn reading_order(lines: &[FrameBox], params: &LineParams) -> Vec<usize> {
-    let all: Vec<usize> = (0..lines.len()).collect();
-    let refs: Vec<&FrameBox> = lines.iter().collect();
-    let left = lines.iter().map(|l| l.x0).fold(f32::MAX, f32::min);
-    let right = lines.iter().map(|l| l.x1).fold(f32::MIN, f32::max);
-    let narrow: Vec<&FrameBox> = lines
-        .iter()
-        .filter(|l| l.width() < params.spanning_width * (right - left))
-        .collect();
-    let gaps = column_gaps(&narrow, params.column_gap * median_height(&refs));
-    if gaps.is_empty() {
-        return rows_top_down(lines, all);
-    }
-    let crosses_gap = |l: &FrameBox| gaps.iter().any(|&g| l.x0 < g && l.x1 > g);
-    let is_separator =
-        |l: &FrameBox| l.width() >= params.spanning_width * (right - left) || crosses_gap(l);
-    let mut by_y = all;
-    by_y.sort_by(|&a, &b| lines[a].center_y().total_cmp(&lines[b].center_y()));
-    let mut order = Vec::with_capacity(lines.len());
-    let mut block: Vec<usize> = Vec::new();
-    for i in by_y {
-        if is_separator(&lines[i]) {
-            order.extend(read_block(lines, std::mem::take(&mut block), &gaps));
-            order.push(i);
-        } else {
-            block.push(i);
-        }
-    }
-    order.extend(read_block(lines, block, &gaps));
-    order
-}
-
-/// Middles of the empty x-bands at least `min_width` wide between the lines' extents.
-fn column_gaps(lines: &[&FrameBox], min_width: f32) -> Vec<f32> {
-    let mut spans: Vec<(f32, f32)> = lines.iter().map(|l| (l.x0, l.x1)).collect();
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut gaps = Vec::new();
-    let mut reach = match spans.first() {
-        Some(s) => s.1,
-        None => return gaps,
-    };
-    for &(x0, x1) in &spans[1..] {
-        if x0 - reach >= min_width.max(1.0) {
-            gaps.push((x0 + reach) / 2.0);
-        }
-        reach = reach.max(x1);
-    }
-    gaps
-}
-
-/// A block between spanning lines: column by column when its columns sit side by side,
-/// otherwise simply top to bottom.
-fn read_block(lines: &[FrameBox], block: Vec<usize>, gaps: &[f32]) -> Vec<usize> {
-    let mut columns: Vec<Vec<usize>> = vec![Vec::new(); gaps.len() + 1];
-    for &i in &block {
-        let cx = (lines[i].x0 + lines[i].x1) / 2.0;
-        columns[gaps.iter().filter(|&&g| g < cx).count()].push(i);
-    }
-    columns.retain(|c| !c.is_empty());
-    let extent = |c: &Vec<usize>| {
-        let y0 = c.iter().map(|&i| lines[i].y0).fold(f32::MAX, f32::min);
-        let y1 = c.iter().map(|&i| lines[i].y1).fold(f32::MIN, f32::max);
-        (y0, y1)
-    };
-    let side_by_side = columns.windows(2).any(|pair| {
-        let ((a0, a1), (b0, b1)) = (extent(&pair[0]), extent(&pair[1]));
-        a1.min(b1) > a0.max(b0)
-    });
-    if !side_by_side {
-        return rows_top_down(lines, block);
-    }
-    columns
-        .into_iter()
-        .flat_map(|c| rows_top_down(lines, c))
-        .collect()
-}
-
-/// Top to bottom; lines that share a row (overlap vertically by half) go left to right.
-fn rows_top_down(lines: &[FrameBox], mut ids: Vec<usize>) -> Vec<usize> {
-    ids.sort_by(|&a, &b| lines[a].center_y().total_cmp(&lines[b].center_y()));
-    let mut order = Vec::with_capacity(ids.len());
-    let mut row: Vec<usize> = Vec::new();
-    for i in ids {
-        let joins = row.first().is_some_and(|&first| {
-            let min_h = lines[first].height().min(lines[i].height()).max(1e-3);
-            lines[first].vertical_overlap(&lines[i]) >= 0.5 * min_h
-        });
-        if !joins {
-            row.sort_by(|&a, &b| lines[a].x0.total_cmp(&lines[b].x0));
-            order.append(&mut row);
-        }
-        row.push(i);
-    }
-    row.sort_by(|&a, &b| lines[a].x0.total_cmp(&lines[b].x0));
-    order.append(&mut row);
-    order
 }
 
 /// Share of the line height added around each crop, so ascenders and descenders survive.

@@ -38,14 +38,17 @@ pub trait Recognizer: Send {
 }
 
 pub mod build;
+mod columns;
 pub mod craft_post;
 pub mod ctc;
 pub mod db_post;
 pub mod easyocr;
+mod frame;
 pub mod geometry;
 pub mod lines;
 pub mod paddle;
 pub mod preprocess;
+mod reading_order;
 pub mod score_map;
 pub mod trocr;
 
