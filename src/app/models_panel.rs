@@ -12,7 +12,8 @@ use super::worker::{InstallProgress, ModelChoice, ModelKind};
 /// What the user asked of the models panel.
 pub enum ModelsAction {
     Install(String),
-    CancelInstall,
+    /// Stop installing the model with this id.
+    CancelInstall(String),
 }
 
 #[derive(Default)]
@@ -106,7 +107,7 @@ impl ModelsPanel {
                 };
                 ui.add(bar.text(progress.message.clone()));
                 if ui.button("Cancel download").clicked() {
-                    action = Some(ModelsAction::CancelInstall);
+                    action = Some(ModelsAction::CancelInstall(id.to_string()));
                 }
             } else if !model.installed {
                 let size = model

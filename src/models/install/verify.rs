@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::InstallError;
 use super::events::InstallEvent;
+use crate::cancel::CancelToken;
 
 /// How often a [`InstallEvent::Progress`] is sent while copying.
 const PROGRESS_EVERY: u64 = 256 * 1024;
@@ -25,9 +26,15 @@ pub struct FileProgress<'a> {
     pub model: &'a str,
     pub file: &'a str,
     pub on_event: &'a mut dyn FnMut(InstallEvent),
+    /// Downloads stop at the next chunk once this is cancelled; local copies have none.
+    pub cancel: Option<&'a CancelToken>,
 }
 
 impl FileProgress<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(CancelToken::is_cancelled)
+    }
+
     pub fn emit(&mut self, event: InstallEvent) {
         (self.on_event)(event)
     }
@@ -91,6 +98,10 @@ pub fn pump(
     let mut done = already;
     let mut last_report = already;
     loop {
+        if progress.cancelled() {
+            out.flush().map_err(|e| InstallError::io(dest, e))?;
+            return Err(InstallError::Cancelled);
+        }
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
