@@ -522,6 +522,41 @@ fn ctc_all_blank_is_an_empty_line_and_bad_shapes_are_errors() {
     assert_eq!(decoder.decode_line(&[], 0).unwrap().text, "");
 }
 
+/// Rows for "a", a gap of blank-topped frames with `space` probability each, then "b".
+fn gap_rows(space: &[f32]) -> (Vec<f32>, usize) {
+    // classes: 0 blank, 1 a, 2 b, 3 space
+    let mut rows = one_hot_rows(&[1], 4, 0.97);
+    for &s in space {
+        let blank = 1.0 - s - 0.02;
+        rows.extend([blank, 0.01, 0.01, s]);
+    }
+    rows.extend(one_hot_rows(&[2], 4, 0.97));
+    (rows, space.len() + 2)
+}
+
+#[test]
+fn ctc_a_word_space_split_over_frames_is_kept() {
+    let decoder = CtcDecoder::new(["a", "b", " "].map(String::from), 0);
+    // No frame picks the space, yet spaces somewhere in the gap outweigh all-blank:
+    // odds 0.45/0.53 + 0.45/0.53 + (0.45/0.53)^2 = 2.42 > 1.
+    let (probs, t) = gap_rows(&[0.45, 0.45]);
+    let line = decoder.decode_line(&probs, t).unwrap();
+    assert_eq!(line.text, "a b");
+    assert_eq!(line.words.len(), 2);
+    // A faint space belief between letters of one word stays out: odds 0.25 + 0.25 + 0.0625.
+    let (probs, t) = gap_rows(&[0.2, 0.2]);
+    assert_eq!(decoder.decode_line(&probs, t).unwrap().text, "ab");
+    // One frame at 0.45 against 0.53 blank: odds 0.85, the space loses.
+    let (probs, t) = gap_rows(&[0.45]);
+    assert_eq!(decoder.decode_line(&probs, t).unwrap().text, "ab");
+    // Space, blank, space: one gap, one space.
+    let text = decoder
+        .decode_line(&one_hot_rows(&[1, 3, 0, 3, 2], 4, 0.9), 5)
+        .unwrap()
+        .text;
+    assert_eq!(text, "a b");
+}
+
 #[test]
 fn ctc_blank_can_sit_last() {
     // EasyOCR-style alphabets put the blank first, some models put it last.
