@@ -8,8 +8,9 @@ use super::lines::LineParams;
 /// The x positions (middles of the gutters, in the deskewed frame) that separate columns.
 ///
 /// A gutter is an x-band at least `column_gap` median heights wide, crossed by at most
-/// `gutter_crossings` of the narrow boxes (a running head or a heading centred over both
-/// columns crosses it), with at least `min_column_lines` boxes wholly on each side of its
+/// `gutter_crossings` of the text's rows (a running head or a heading centred over both
+/// columns crosses it; the rows are the most narrow boxes stacked over any x, so the share
+/// means the same for line detectors and word detectors), with at least `min_column_lines` boxes wholly on each side of its
 /// middle whose vertical extents overlap: two columns side by side, not a date above a
 /// signature.
 pub(super) fn find_gutters(boxes: &[FrameBox], params: &LineParams) -> Vec<f32> {
@@ -23,8 +24,7 @@ pub(super) fn find_gutters(boxes: &[FrameBox], params: &LineParams) -> Vec<f32> 
         .collect();
     let all: Vec<&FrameBox> = boxes.iter().collect();
     let min_width = (params.column_gap * median_height(&all)).max(1.0);
-    let allowed = ((narrow.len() as f32 * params.gutter_crossings) as usize).max(1);
-    sparse_bands(&narrow, allowed)
+    sparse_bands(&narrow, params.gutter_crossings)
         .into_iter()
         .filter(|&(a, b)| b - a >= min_width)
         .map(|(a, b)| (a + b) / 2.0)
@@ -32,13 +32,21 @@ pub(super) fn find_gutters(boxes: &[FrameBox], params: &LineParams) -> Vec<f32> 
         .collect()
 }
 
-/// Maximal x-intervals crossed by at most `allowed` boxes, between text on both sides (the
-/// margins left of all text and right of it are not bands).
-fn sparse_bands(boxes: &[&FrameBox], allowed: usize) -> Vec<(f32, f32)> {
+/// Maximal x-intervals crossed by at most `share` of the most boxes stacked over any x (at
+/// least one box), between text on both sides (the margins are not bands).
+fn sparse_bands(boxes: &[&FrameBox], share: f32) -> Vec<(f32, f32)> {
     let mut events: Vec<(f32, i32)> = boxes.iter().flat_map(|b| [(b.x0, 1), (b.x1, -1)]).collect();
     // At one x, boxes that end are counted out before boxes that start are counted in.
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let allowed = allowed as i32;
+    let peak = events
+        .iter()
+        .scan(0i32, |depth, &(_, step)| {
+            *depth += step;
+            Some(*depth)
+        })
+        .max()
+        .unwrap_or(0);
+    let allowed = ((peak as f32 * share) as i32).max(1);
     let (mut depth, mut start) = (0i32, None);
     let mut bands = Vec::new();
     for (x, step) in events {
@@ -115,6 +123,22 @@ mod tests {
         let mut boxes = two_columns(10);
         boxes.push(b(200.0, -40.0, 430.0, -20.0));
         assert_eq!(find_gutters(&boxes, &LineParams::default()), vec![315.0]);
+    }
+
+    #[test]
+    fn word_boxes_find_the_same_gutter() {
+        // Five rows of twelve words per column: far more boxes than rows.
+        let mut boxes: Vec<FrameBox> = (0..5)
+            .flat_map(|r| {
+                let y = r as f32 * 30.0;
+                (0..24).map(move |k| {
+                    let x = (k % 12) as f32 * 25.0 + if k < 12 { 0.0 } else { 330.0 };
+                    b(x, y, x + 20.0, y + 20.0)
+                })
+            })
+            .collect();
+        boxes.push(b(200.0, -40.0, 430.0, -20.0));
+        assert_eq!(find_gutters(&boxes, &LineParams::default()), vec![312.5]);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct LineParams {
     pub min_overlap: f32,
     /// A vertical band at least this wide (in median line heights) can be a column gutter.
     pub column_gap: f32,
-    /// ... when at most this share of the narrow boxes crosses it (running heads do) ...
+    /// ... when at most this share of the text's rows crosses it (running heads do) ...
     pub gutter_crossings: f32,
     /// ... and at least this many boxes stand wholly on each side of it.
     pub min_column_lines: usize,
