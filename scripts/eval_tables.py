@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Turns the JSON reports of scripts/run_eval.sh into the Markdown tables of docs/EVAL.md.
+"""Turns the reports of scripts/run_eval.sh into the Markdown tables of docs/EVAL.md.
 
-    python3 scripts/eval_tables.py docs/eval/*.json
+    python3 scripts/eval_tables.py docs/eval/*.json            # one row per run and set
+    python3 scripts/eval_tables.py --pages printed docs/eval/pages_ppocr-v4-det_ppocr-v4-rec.log
+                                                               # one row per page of a set
 """
 import json
 import os
@@ -21,7 +23,7 @@ def cell(key, value):
     return f"{100 * value:.1f}"
 
 
-def main(paths):
+def summary(paths):
     print("| run | set | " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * (len(COLUMNS) + 2))
     for path in paths:
@@ -33,5 +35,23 @@ def main(paths):
             print(f"| {name} | {set_name} | {cells} |")
 
 
+def per_page(set_name, log_path):
+    """Rows from `inkread eval pages -v` lines: path, lines read/annotated, cer%, page_cer%, s."""
+    print("| page | lines read / annotated | CER | page CER | seconds |")
+    print("|---|---|---|---|---|")
+    for line in open(log_path):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != 5 or f"/{set_name}/" not in fields[0]:
+            continue
+        path, lines, cer, page_cer, seconds = fields
+        read, annotated = lines.split()[2], lines.split()[4]
+        page = os.path.splitext(os.path.basename(path))[0]
+        print(f"| {page} | {read} / {annotated} | {cer.split()[1]} | {page_cer.split()[1]} "
+              f"| {seconds.rstrip('s')} |")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if len(sys.argv) == 4 and sys.argv[1] == "--pages":
+        per_page(sys.argv[2], sys.argv[3])
+    else:
+        summary(sys.argv[1:])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs `inkread eval` for every detector × recognizer pair on ../shared/eval and writes one
-# JSON report per run plus the tables to OUT (default docs/eval). Used for docs/EVAL.md.
+# JSON report per run, the per-page scores of page runs (.log) and the summary lines
+# (tables.txt) to OUT (default docs/eval). Used for docs/EVAL.md.
 #   scripts/run_eval.sh [INKREAD_BINARY] [OUT]
 set -euo pipefail
 bin=${1:-target/debug/inkread}
@@ -11,7 +12,10 @@ run() { # name, then eval arguments
   local name=$1; shift
   echo "== $name: inkread eval $*" | tee -a "$out/tables.txt"
   local start=$(date +%s)
-  "$bin" eval "$@" --device cpu --format json > "$out/$name.json"
+  # Page runs also keep their -v lines (scores per page, no text) for the per-page tables.
+  local log=/dev/null
+  [[ $name == pages_* ]] && log="$out/$name.log"
+  "$bin" eval "$@" --device cpu --format json -v > "$out/$name.json" 2> "$log"
   python3 -c "import json,sys; r=json.load(open('$out/$name.json')); print(json.dumps(r['overall']))" | tee -a "$out/tables.txt"
   echo "wall seconds: $(( $(date +%s) - start ))" | tee -a "$out/tables.txt"
 }

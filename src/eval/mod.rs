@@ -209,12 +209,12 @@ pub fn evaluate_pages(
         if options.verbose {
             let s = tally.scores();
             eprintln!(
-                "{}\tlines {}/{}\tcer {:?}\tpage_cer {:?}\t{seconds:.2}s",
+                "{}\tlines read {} annotated {}\tcer% {}\tpage_cer% {}\t{seconds:.2}s",
                 item.image.display(),
                 reading.lines.len(),
                 truth.len(),
-                s.cer,
-                s.page_cer
+                percent(s.cer),
+                percent(s.page_cer)
             );
         }
         let set = tallies.entry(item.set).or_default();
