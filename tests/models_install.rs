@@ -441,6 +441,14 @@ fn install_checked(
     (events, result)
 }
 
+/// Where an unfinished download of the weights is kept for resuming.
+fn weights_part(inst: &Installer) -> PathBuf {
+    inst.config
+        .partial_dir()
+        .join("hub")
+        .join(format!("{}.part", sha256(&weights())))
+}
+
 fn body_gets(server: &HubServer) -> Vec<Logged> {
     server
         .requests()
@@ -593,11 +601,7 @@ fn truncated_body_keeps_a_part_outside_the_cache_and_a_later_run_resumes() {
         other => panic!("expected Interrupted, got {other:?}"),
     }
     assert_eq!(inst.installed_dir("tiny-trocr"), None);
-    let part = inst
-        .config
-        .partial_dir()
-        .join("hub")
-        .join(format!("{}.part", sha256(&weights())));
+    let part = weights_part(&inst);
     let kept = std::fs::metadata(&part)
         .expect("part kept for resuming")
         .len();
@@ -650,11 +654,7 @@ fn cancel_stops_a_download_mid_file_and_the_next_install_resumes_it() {
     );
     assert_cache_whole(&inst.config);
     assert_eq!(inst.installed_dir("tiny-trocr"), None);
-    let part = inst
-        .config
-        .partial_dir()
-        .join("hub")
-        .join(format!("{}.part", sha256(&weights())));
+    let part = weights_part(&inst);
     let kept = std::fs::metadata(&part).expect("part kept").len();
     assert!(kept > 0 && kept < WEIGHTS_LEN as u64, "{kept}");
 
