@@ -20,6 +20,9 @@ use crate::{Error, Result};
 
 /// RapidOCR's detector default: the short side is brought up to at least this.
 pub const DET_LIMIT_SIDE_LEN: u32 = 736;
+/// RapidOCR's default `max_side_len`: a larger page is shrunk to this before detection (the
+/// lines are then cropped from the full-size page, unlike RapidOCR, which crops the shrunk one).
+pub const DET_MAX_SIDE_LEN: u32 = 2000;
 /// Height of the recognizer's input.
 pub const REC_HEIGHT: u32 = 48;
 /// RapidOCR pads every recognizer batch to at least this width (its `rec_img_shape`).
@@ -66,6 +69,20 @@ fn sample_positions(src: u32, dst: u32) -> Vec<(u32, u32, f32)> {
         .collect()
 }
 
+/// RapidOCR's `reduce_max_side`: a page whose longer side exceeds `max_side` is scaled so that
+/// side is `max_side` (truncated), then each side is rounded to a multiple of 32.
+pub fn shrink_to_max_side(width: u32, height: u32, max_side: u32) -> (u32, u32) {
+    if width.max(height) <= max_side {
+        return (width, height);
+    }
+    let ratio = max_side as f64 / width.max(height) as f64;
+    let round32 = |v: u32| -> u32 {
+        let scaled = (v as f64 * ratio) as u32;
+        (((scaled as f64 / 32.0).round_ties_even() as u32) * 32).max(32)
+    };
+    (round32(width), round32(height))
+}
+
 /// The detector's input size for a page: RapidOCR's `limit_type: min` rule (scale the
 /// short side up to `limit` if below it), then each side rounded to a multiple of 32.
 pub fn det_input_size(width: u32, height: u32, limit: u32) -> (u32, u32) {
@@ -110,6 +127,8 @@ pub struct PaddleDetector {
     device: Device,
     /// RapidOCR's `limit_side_len`.
     pub limit_side_len: u32,
+    /// RapidOCR's `max_side_len`.
+    pub max_side_len: u32,
     /// Post-processing knobs (RapidOCR's defaults).
     pub params: DbParams,
 }
@@ -121,6 +140,7 @@ impl PaddleDetector {
             net: load_detector(model, &device)?,
             device,
             limit_side_len: DET_LIMIT_SIDE_LEN,
+            max_side_len: DET_MAX_SIDE_LEN,
             params: DbParams::default(),
         })
     }
@@ -131,7 +151,8 @@ impl PaddleDetector {
         if pw == 0 || ph == 0 {
             return Err(Error::Other("the page is empty".into()));
         }
-        let (w, h) = det_input_size(pw, ph, self.limit_side_len);
+        let (sw, sh) = shrink_to_max_side(pw, ph, self.max_side_len);
+        let (w, h) = det_input_size(sw, sh, self.limit_side_len);
         let resized = resize_bilinear(page, w, h);
         let prob = self
             .net
@@ -272,6 +293,11 @@ mod tests {
         assert_eq!(det_input_size(800, 500, 736), (1184, 736));
         // Big enough already: only rounded.
         assert_eq!(det_input_size(1000, 800, 736), (992, 800));
+        // Values computed with RapidOCR 1.4.4's reduce_max_side.
+        assert_eq!(shrink_to_max_side(2550, 3300, 2000), (1536, 1984));
+        assert_eq!(shrink_to_max_side(4319, 5576, 2000), (1536, 1984));
+        assert_eq!(shrink_to_max_side(3100, 2800, 2000), (1984, 1792));
+        assert_eq!(shrink_to_max_side(1000, 580, 2000), (1000, 580));
     }
 
     #[test]
