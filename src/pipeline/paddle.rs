@@ -83,12 +83,20 @@ pub fn shrink_to_max_side(width: u32, height: u32, max_side: u32) -> (u32, u32) 
     (round32(width), round32(height))
 }
 
+/// Scaling a thin strip's short side up to the limit stops before its long side passes this
+/// (RapidOCR has no such stop: a 2000 × 10 strip would become 147 000 px wide).
+pub const DET_MAX_UPSCALED_SIDE: u32 = 4000;
+
 /// The detector's input size for a page: RapidOCR's `limit_type: min` rule (scale the
-/// short side up to `limit` if below it), then each side rounded to a multiple of 32.
+/// short side up to `limit` if below it, but never the long side past
+/// [`DET_MAX_UPSCALED_SIDE`]), then each side rounded to a multiple of 32.
 pub fn det_input_size(width: u32, height: u32, limit: u32) -> (u32, u32) {
     let short = width.min(height).max(1);
+    let long = width.max(height).max(1);
     let ratio = if short < limit {
-        limit as f64 / short as f64
+        (limit as f64 / short as f64)
+            .min(DET_MAX_UPSCALED_SIDE as f64 / long as f64)
+            .max(1.0)
     } else {
         1.0
     };
@@ -293,6 +301,9 @@ mod tests {
         assert_eq!(det_input_size(800, 500, 736), (1184, 736));
         // Big enough already: only rounded.
         assert_eq!(det_input_size(1000, 800, 736), (992, 800));
+        // A thin strip is not blown up to a huge input.
+        assert_eq!(det_input_size(2001, 10, 736), (4000, 32));
+        assert_eq!(det_input_size(5000, 10, 736), (4992, 32));
         // Values computed with RapidOCR 1.4.4's reduce_max_side.
         assert_eq!(shrink_to_max_side(2550, 3300, 2000), (1536, 1984));
         assert_eq!(shrink_to_max_side(4319, 5576, 2000), (1536, 1984));
