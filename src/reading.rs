@@ -48,6 +48,19 @@ pub struct Line {
     pub bbox: [f32; 4],
 }
 
+impl Line {
+    /// A recognized text placed at `polygon` (its box is derived from it).
+    pub fn placed(polygon: Vec<Point>, text: LineText) -> Line {
+        Line {
+            bbox: bbox_of(&polygon),
+            polygon,
+            text: text.text,
+            confidence: text.confidence,
+            words: text.words,
+        }
+    }
+}
+
 /// Everything Inkread read on one page, lines in reading order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reading {

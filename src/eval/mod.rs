@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cancel::CancelToken;
 use crate::pipeline::{Mode, Pipeline, lines::crop_line};
-use crate::reading::{Line, Page, Reading, bbox_of};
+use crate::reading::{Line, Page, Reading};
 use crate::{Error, Result};
 use manifest::{TruthLine, read_lines_manifest, read_pages_manifest, read_truth_lines};
 use metrics::{
@@ -248,13 +248,7 @@ pub fn read_with_truth_polygons(
     let lines = truth
         .iter()
         .zip(texts)
-        .map(|(t, text)| Line {
-            text: text.text,
-            confidence: text.confidence,
-            words: text.words,
-            polygon: t.polygon.clone(),
-            bbox: bbox_of(&t.polygon),
-        })
+        .map(|(t, text)| Line::placed(t.polygon.clone(), text))
         .collect();
     Ok(Reading {
         image: page.source.clone(),

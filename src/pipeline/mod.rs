@@ -54,7 +54,7 @@ pub mod trocr;
 
 use std::time::Instant;
 
-use crate::reading::{Line, Page, Reading, bbox_of};
+use crate::reading::{Line, Page, Reading};
 
 /// Whether to look for lines first or treat the whole image as one line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -114,13 +114,7 @@ impl Pipeline {
         let lines = geometry
             .into_iter()
             .zip(texts)
-            .map(|(g, t)| Line {
-                bbox: bbox_of(&g.polygon),
-                polygon: g.polygon,
-                text: t.text,
-                confidence: t.confidence,
-                words: t.words,
-            })
+            .map(|(g, t)| Line::placed(g.polygon, t))
             .collect();
         Ok(Reading {
             image: page.source.clone(),
