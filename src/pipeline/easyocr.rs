@@ -19,6 +19,7 @@ use crate::nn::easyocr::craft::CRAFT_STRIDE_MULTIPLE;
 use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::nn::easyocr::{Craft, Crnn};
 use crate::nn::into_f32_vec;
+use crate::pipeline::batching::in_sorted_batches;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
 use crate::pipeline::ctc::{CtcDecoder, CtcProbabilities};
 use crate::pipeline::score_map::ScoreMap;
@@ -296,18 +297,10 @@ impl CrnnRecognizer {
         let scaled: Vec<GrayImage> = lines.iter().map(|l| scale_line(&grey_bt601(l))).collect();
         let mut order: Vec<usize> = (0..scaled.len()).collect();
         order.sort_by_key(|&i| scaled[i].width());
-        let mut outputs: Vec<Option<CtcProbabilities>> = vec![None; scaled.len()];
-        let mut done = 0;
-        for chunk in order.chunks(self.batch_size.max(1)) {
-            cancel.check()?;
+        in_sorted_batches(&order, self.batch_size, cancel, on_line, |chunk| {
             let batch: Vec<GrayImage> = chunk.iter().map(|&i| scaled[i].clone()).collect();
-            for (slot, out) in chunk.iter().zip(self.run_batch(&batch)?) {
-                outputs[*slot] = Some(out);
-            }
-            done += chunk.len();
-            on_line(done);
-        }
-        Ok(outputs.into_iter().flatten().collect())
+            self.run_batch(&batch)
+        })
     }
 
     fn run_batch(&self, lines: &[GrayImage]) -> Result<Vec<CtcProbabilities>> {

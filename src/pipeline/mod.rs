@@ -37,6 +37,7 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+mod batching;
 pub mod build;
 mod columns;
 pub mod craft_post;

@@ -7,6 +7,7 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{Rgb, RgbImage};
 
+use super::batching::in_sorted_batches;
 use super::ctc::{CtcDecoder, CtcProbabilities};
 use super::db_post::{DbParams, regions_from_probability};
 use super::score_map::ScoreMap;
@@ -227,18 +228,10 @@ impl PaddleRecognizer {
         let ratio = |img: &RgbImage| img.width() as f32 / img.height().max(1) as f32;
         let mut order: Vec<usize> = (0..lines.len()).collect();
         order.sort_by(|&a, &b| ratio(&lines[a]).total_cmp(&ratio(&lines[b])));
-        let mut out: Vec<Option<CtcProbabilities>> = vec![None; lines.len()];
-        let mut done = 0;
-        for batch in order.chunks(self.batch_size.max(1)) {
-            cancel.check()?;
+        in_sorted_batches(&order, self.batch_size, cancel, on_line, |batch| {
             let images: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
-            for (&i, probs) in batch.iter().zip(self.run_batch(&images)?) {
-                out[i] = Some(probs);
-            }
-            done += batch.len();
-            on_line(done);
-        }
-        Ok(out.into_iter().flatten().collect())
+            self.run_batch(&images)
+        })
     }
 
     fn run_batch(&self, images: &[&RgbImage]) -> Result<Vec<CtcProbabilities>> {
