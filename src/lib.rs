@@ -15,5 +15,6 @@ pub mod models;
 pub mod nn;
 pub mod pipeline;
 pub mod reading;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod eval_cmd;
 pub mod models_cmd;
 pub mod read;
+pub mod train_cmd;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,9 @@ pub enum Command {
     Models(models_cmd::ModelsArgs),
     /// Score a detector and recognizer on a manifest of real documents (CER, WER, F1).
     Eval(eval_cmd::EvalArgs),
+    /// Train a recognizer on your own transcribed lines.
+    #[command(subcommand)]
+    Train(train_cmd::TrainCommand),
 }
 
 /// Parses the command line, runs it, and turns any error into one line on stderr.
@@ -81,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Bench(cmd)) => bench::run(&cmd),
         Some(Command::Models(args)) => models_cmd::run(&args),
         Some(Command::Eval(args)) => eval_with_models(args),
+        Some(Command::Train(cmd)) => train_cmd::run(&cmd),
     }
 }
 
@@ -89,7 +94,7 @@ fn open_app(images: Vec<std::path::PathBuf>) -> anyhow::Result<()> {
     // A mistyped command would otherwise open the window with a bogus "image".
     if let Some(missing) = images.iter().find(|p| !p.exists()) {
         anyhow::bail!(
-            "{} is neither a file nor a command (commands: read, models, eval, bench)",
+            "{} is neither a file nor a command (commands: read, models, eval, train, bench)",
             missing.display()
         );
     }

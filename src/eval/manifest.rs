@@ -32,14 +32,14 @@ pub struct TruthLine {
     pub polygon: Vec<Point>,
 }
 
-fn manifest_error(path: &Path, row: usize, what: &str) -> Error {
+pub(crate) fn manifest_error(path: &Path, row: usize, what: &str) -> Error {
     Error::Other(format!("{}: row {row}: {what}", path.display()))
 }
 
 /// A manifest row: its 1-based line number and its fields.
-type Row = (usize, Vec<String>);
+pub(crate) type Row = (usize, Vec<String>);
 
-fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Row>)> {
+pub(crate) fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Row>)> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -58,14 +58,19 @@ fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<Row>)> {
     Ok((header, rows))
 }
 
-fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
+pub(crate) fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
     header
         .iter()
         .position(|h| h == name)
         .ok_or_else(|| manifest_error(path, 1, &format!("no {name:?} column")))
 }
 
-fn field<'a>(row: &'a [String], index: usize, path: &Path, number: usize) -> Result<&'a str> {
+pub(crate) fn field<'a>(
+    row: &'a [String],
+    index: usize,
+    path: &Path,
+    number: usize,
+) -> Result<&'a str> {
     row.get(index)
         .map(String::as_str)
         .ok_or_else(|| manifest_error(path, number, "too few columns"))

@@ -84,6 +84,18 @@ pub struct FileSpec {
 }
 
 impl FileSpec {
+    /// A file known by name only.
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            alternatives: Vec::new(),
+            optional: false,
+            member: None,
+            sha256: None,
+            size: None,
+        }
+    }
+
     /// `name` then the alternatives, in the order they are tried.
     pub fn candidates(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.name.as_str()).chain(self.alternatives.iter().map(String::as_str))
@@ -110,6 +122,8 @@ pub enum Source {
         version: String,
         files: Vec<FileSpec>,
     },
+    /// Made on this machine by `inkread train`: nothing to fetch (see [`super::personal`]).
+    Trained { files: Vec<FileSpec> },
 }
 
 fn main_revision() -> String {
@@ -119,7 +133,9 @@ fn main_revision() -> String {
 impl Source {
     pub fn files(&self) -> &[FileSpec] {
         match self {
-            Source::Hub { files, .. } | Source::Pypi { files, .. } => files,
+            Source::Hub { files, .. } | Source::Pypi { files, .. } | Source::Trained { files } => {
+                files
+            }
         }
     }
 
@@ -131,6 +147,7 @@ impl Source {
             Source::Pypi {
                 package, version, ..
             } => format!("PyPI {package}=={version}"),
+            Source::Trained { .. } => "trained on this machine".to_string(),
         }
     }
 }
@@ -294,6 +311,23 @@ impl Catalog {
             check_role(id, Role::Recognizer)?;
         }
         Ok(())
+    }
+
+    /// This catalog with only `models` (the defaults stay).
+    pub fn only(mut self, models: Vec<ModelEntry>) -> Catalog {
+        self.models = models;
+        self
+    }
+
+    /// This catalog with `extra` models added; one whose id is taken is left out (a personal
+    /// model never hides a catalog model).
+    pub fn with_models(mut self, extra: Vec<ModelEntry>) -> Catalog {
+        for entry in extra {
+            if self.get(&entry.id).is_none() {
+                self.models.push(entry);
+            }
+        }
+        self
     }
 
     pub fn models(&self) -> &[ModelEntry] {

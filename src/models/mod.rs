@@ -5,6 +5,7 @@ pub mod easyocr;
 pub mod install;
 pub mod onnx;
 pub mod paddle;
+pub mod personal;
 pub mod trocr;
 
 pub use install::{

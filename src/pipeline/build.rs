@@ -7,7 +7,7 @@ use burn::tensor::Device;
 
 use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
-use crate::models::catalog::{Catalog, Kind, ModelEntry};
+use crate::models::catalog::{Catalog, Kind, ModelEntry, Source};
 use crate::models::{InstallEvent, Installer};
 use crate::{Error, Result};
 
@@ -70,6 +70,17 @@ impl PipelineBuilder<'_> {
                 &self.device,
                 &self.trocr,
             )?)),
+            Kind::Ctc
+                if entry
+                    .sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Trained { .. })) =>
+            {
+                Ok(Box::new(super::easyocr::CrnnRecognizer::load_personal(
+                    &dir,
+                    &self.device,
+                )?))
+            }
             Kind::Ctc => {
                 let weights = weight_file(&dir, entry)?;
                 match extension(&weights).as_str() {

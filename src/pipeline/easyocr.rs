@@ -13,8 +13,9 @@ use image::{GrayImage, RgbImage};
 use crate::Result;
 use crate::cancel::CancelToken;
 use crate::models::easyocr::{
-    ENGLISH_G2_CHARACTERS, english_g2_charset, load_craft, load_english_g2,
+    ENGLISH_G2_MODEL_ID, english_g2_charset, load_craft, load_english_g2,
 };
+use crate::models::personal::load_personal_crnn;
 use crate::nn::easyocr::craft::CRAFT_STRIDE_MULTIPLE;
 use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::nn::easyocr::{Craft, Crnn};
@@ -262,6 +263,8 @@ impl Detector for CraftDetector {
 
 /// EasyOCR's English generation 2 CRNN.
 pub struct CrnnRecognizer {
+    /// The catalog id it was loaded as.
+    name: String,
     net: Crnn,
     device: Device,
     charset: Vec<String>,
@@ -273,13 +276,31 @@ pub struct CrnnRecognizer {
 impl CrnnRecognizer {
     /// Loads `english_g2.pth`.
     pub fn load(model_file: &Path, device: &Device) -> Result<Self> {
-        Ok(Self {
-            net: load_english_g2(model_file, device)?,
+        let net = load_english_g2(model_file, device)?;
+        Ok(Self::from_network(
+            ENGLISH_G2_MODEL_ID,
+            net,
+            english_g2_charset(),
+            device,
+        ))
+    }
+
+    /// A personal model's folder (`inkread train`): its card's alphabet and its weights.
+    pub fn load_personal(dir: &Path, device: &Device) -> Result<Self> {
+        let (net, labels, card) = load_personal_crnn(dir, device)?;
+        Ok(Self::from_network(&card.id, net, labels, device))
+    }
+
+    /// A recognizer around a network whose output classes are `labels` (blank first).
+    pub fn from_network(name: &str, net: Crnn, labels: Vec<String>, device: &Device) -> Self {
+        Self {
+            name: name.to_string(),
+            net,
             device: device.clone(),
-            charset: english_g2_charset(),
-            decoder: CtcDecoder::new(ENGLISH_G2_CHARACTERS.chars().map(String::from), 0),
+            decoder: CtcDecoder::new(labels[1..].iter().cloned(), 0),
+            charset: labels,
             batch_size: 16,
-        })
+        }
     }
 
     /// Class names: index 0 is the CTC blank (an empty string), then the characters.
@@ -295,12 +316,35 @@ impl CrnnRecognizer {
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<CtcProbabilities>> {
         let scaled: Vec<GrayImage> = lines.iter().map(|l| scale_line(&grey_bt601(l))).collect();
+        self.probabilities_of_scaled(&scaled, cancel, on_line)
+    }
+
+    /// [`CrnnRecognizer::probabilities`] of lines already grey and at the network's height.
+    pub fn probabilities_of_scaled(
+        &self,
+        scaled: &[GrayImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> Result<Vec<CtcProbabilities>> {
         let mut order: Vec<usize> = (0..scaled.len()).collect();
         order.sort_by_key(|&i| scaled[i].width());
         in_sorted_batches(&order, self.batch_size, cancel, on_line, |chunk| {
             let batch: Vec<GrayImage> = chunk.iter().map(|&i| scaled[i].clone()).collect();
             self.run_batch(&batch)
         })
+    }
+
+    /// The text of lines already grey and at the network's height (training's validation).
+    pub fn read_scaled(
+        &self,
+        scaled: &[GrayImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> Result<Vec<String>> {
+        self.probabilities_of_scaled(scaled, cancel, on_line)?
+            .iter()
+            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?.text))
+            .collect()
     }
 
     fn run_batch(&self, lines: &[GrayImage]) -> Result<Vec<CtcProbabilities>> {
@@ -317,7 +361,7 @@ impl CrnnRecognizer {
 
 impl Recognizer for CrnnRecognizer {
     fn name(&self) -> &str {
-        "easyocr-english-g2"
+        &self.name
     }
 
     fn recognize(

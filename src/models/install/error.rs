@@ -8,6 +8,11 @@ use crate::models::catalog::CatalogError;
 pub enum InstallError {
     #[error("no model `{id}` in the catalog (see `inkread models list`)")]
     UnknownModel { id: String },
+    #[error(
+        "personal model `{id}` was trained on this machine and its files are incomplete; \
+         train it again (`inkread train recognizer`) or remove it (`inkread models rm {id}`)"
+    )]
+    TrainedModelIncomplete { id: String },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("offline: cannot reach {what}: {detail}")]

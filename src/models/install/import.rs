@@ -210,7 +210,7 @@ fn import_files(
                     subdir.as_str(),
                     named || config_repo.as_deref() == Some(repo),
                 ),
-                Source::Pypi { .. } => ("", false),
+                Source::Pypi { .. } | Source::Trained { .. } => ("", false),
             };
             if let Some(resolved) = resolve(&mut local, source.files(), subdir, by_name_ok)? {
                 announce(on_event, model, path);

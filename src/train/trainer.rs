@@ -1,0 +1,424 @@
+//! The training loop: epochs of bucketed, augmented batches; a checkpoint every few minutes
+//! and after every epoch; validation CER after every epoch; the best weights published as a
+//! personal model as soon as they are found; early stopping when validation stops improving.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::TrainError;
+use super::alphabet::Alphabet;
+use super::augment::augment;
+use super::base::{SCRATCH, base_network};
+use super::batches::{epoch_batches, rng_for};
+use super::checkpoint::{self, EpochRecord, Progress, write_synced};
+use super::dataset::{self, DataSet};
+use super::publish::{now_utc, publish};
+use super::schedule::learning_rate;
+use super::step::{Batch, adamw, for_training, train_step};
+use crate::cancel::CancelToken;
+use crate::eval::metrics::{Errors, char_errors};
+use crate::models::Installer;
+use crate::models::personal::{CRNN_G2, ModelCard};
+use crate::nn::easyocr::Crnn;
+use crate::pipeline::easyocr::CrnnRecognizer;
+
+/// Everything that defines a run; stored with it, so `--resume` continues the same run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRun {
+    /// The personal model's id (`--out`).
+    pub id: String,
+    /// Catalog id of the model to fine-tune, or `scratch`.
+    pub base: String,
+    pub data: Vec<PathBuf>,
+    /// Validation manifests; when empty, the `val` rows of the training manifests.
+    pub val: Vec<PathBuf>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    /// Epochs without a better validation CER before stopping.
+    pub patience: usize,
+    pub augment: bool,
+    /// At most this many training (and validation) lines: for quick tries.
+    pub limit: Option<usize>,
+    /// Minutes between checkpoints within an epoch.
+    pub checkpoint_minutes: f64,
+}
+
+/// What the loop reports while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEvent {
+    Loading {
+        done: usize,
+        total: usize,
+    },
+    LeftOut {
+        count: usize,
+        why: String,
+        first: Vec<String>,
+    },
+    Started {
+        train_lines: usize,
+        val_lines: usize,
+        classes: usize,
+        added: usize,
+        resumed_at: Option<(usize, usize)>,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        loss: f32,
+        lines_per_second: f64,
+        learning_rate: f64,
+    },
+    Validating {
+        epoch: usize,
+    },
+    Epoch(EpochRecord),
+    Published {
+        dir: PathBuf,
+        validation_cer: Option<f64>,
+    },
+    Checkpointed,
+    EarlyStop {
+        epoch: usize,
+    },
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOutcome {
+    pub model_dir: Option<PathBuf>,
+    pub best_cer: Option<f64>,
+    pub epochs_done: usize,
+    pub stopped_early: bool,
+}
+
+/// The run's working folder: `$INKREAD_HOME/training/<id>`.
+pub fn run_dir(installer: &Installer, id: &str) -> PathBuf {
+    installer.config.home.join("training").join(id)
+}
+
+/// Trains (or, with `resume`, continues) `run`. `run.epochs` may grow on resume.
+pub fn train(
+    installer: &Installer,
+    run: &TrainRun,
+    resume: bool,
+    device: &Device,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, TrainError> {
+    let dir = run_dir(installer, &run.id);
+    let (run, alphabet, net, added) = start_or_resume(installer, run, resume, &dir, device)?;
+    let (train_samples, val_samples) = dataset::read_samples(&run)?;
+    let data = dataset::load(&train_samples, &val_samples, &alphabet, cancel, on_event)?;
+    let ad = device.clone().autodiff();
+    let (net, optim, progress) = match checkpoint::load(&dir, net.clone(), optimizer(), &ad)? {
+        Some(state) => state,
+        None => (for_training(net, &ad), optimizer(), Progress::default()),
+    };
+    on_event(TrainEvent::Started {
+        train_lines: data.train_lines.len(),
+        val_lines: data.val_lines.len(),
+        classes: alphabet.classes(),
+        added,
+        resumed_at: (progress.global_step > 0).then_some((progress.epoch, progress.step)),
+    });
+    let mut state = LoopState {
+        run: &run,
+        dir: &dir,
+        data: &data,
+        alphabet: &alphabet,
+        net,
+        optim,
+        progress,
+        device,
+        ad,
+    };
+    state.run_epochs(installer, cancel, on_event)
+}
+
+/// The stored run, alphabet and starting network, or a new run's (written to `dir`).
+fn start_or_resume(
+    installer: &Installer,
+    run: &TrainRun,
+    resume: bool,
+    dir: &Path,
+    plain: &Device,
+) -> Result<(TrainRun, Alphabet, Crnn, usize), TrainError> {
+    let run_file = dir.join("run.json");
+    if resume {
+        let read = |name: &str| -> Result<String, TrainError> {
+            std::fs::read_to_string(dir.join(name)).map_err(|_| TrainError::NothingToResume {
+                dir: dir.to_path_buf(),
+            })
+        };
+        let bad = |e: serde_json::Error| TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let mut stored: TrainRun = serde_json::from_str(&read("run.json")?).map_err(bad)?;
+        let alphabet: Alphabet = serde_json::from_str(&read("alphabet.json")?).map_err(bad)?;
+        stored.epochs = run.epochs.max(stored.epochs);
+        let start = dir.join("start.bpk");
+        let net = Crnn::fresh(alphabet.classes(), stored.seed, plain)?
+            .try_load_file(&start)
+            .map_err(|e| TrainError::Checkpoint {
+                path: start,
+                detail: e.to_string(),
+            })?;
+        return Ok((stored, alphabet, net, 0));
+    }
+    if run_file.exists() {
+        return Err(TrainError::RunExists {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let (train_samples, _) = dataset::read_samples(run)?;
+    let (base_net, base_alphabet) = base_network(installer, &run.base, run.seed, plain)?;
+    let (alphabet, added) =
+        base_alphabet.extended_for(train_samples.iter().map(|s| s.text.as_str()));
+    let net = if run.base == SCRATCH {
+        Crnn::fresh(alphabet.classes(), run.seed, plain)?
+    } else {
+        let copies: Vec<usize> = added.iter().map(|a| a.copy_of_class).collect();
+        base_net.with_classes_copied(&copies)?
+    };
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    write_synced(&dir.join("alphabet.json"), to_json(&alphabet)?.as_bytes())?;
+    // The starting weights are part of the run: a resume before the first checkpoint
+    // must start from them, not from fresh ones.
+    let start = dir.join("start.bpk");
+    net.clone()
+        .save_file(&start)
+        .map_err(|e| TrainError::Checkpoint {
+            path: start.clone(),
+            detail: e.to_string(),
+        })?;
+    write_synced(&run_file, to_json(run)?.as_bytes())?;
+    Ok((run.clone(), alphabet, net, added.len()))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, TrainError> {
+    serde_json::to_string_pretty(value).map_err(|e| TrainError::Checkpoint {
+        path: PathBuf::from("run.json"),
+        detail: e.to_string(),
+    })
+}
+
+/// The run's optimiser.
+fn optimizer() -> ModuleOptimizer {
+    adamw(Some(5.0))
+}
+
+struct LoopState<'a> {
+    run: &'a TrainRun,
+    dir: &'a Path,
+    data: &'a DataSet,
+    alphabet: &'a Alphabet,
+    net: Crnn,
+    optim: ModuleOptimizer,
+    progress: Progress,
+    /// Validation runs here; training on its autodiff twin `ad`.
+    device: &'a Device,
+    ad: Device,
+}
+
+impl LoopState<'_> {
+    fn run_epochs(
+        &mut self,
+        installer: &Installer,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<TrainOutcome, TrainError> {
+        let mut model_dir = None;
+        let mut stopped_early = false;
+        while self.progress.epoch < self.run.epochs {
+            self.train_epoch(cancel, on_event)?;
+            on_event(TrainEvent::Validating {
+                epoch: self.progress.epoch,
+            });
+            let cer = self.validate(cancel)?;
+            let improved = self.finish_epoch(cer);
+            if let Some(record) = self.progress.history.last() {
+                on_event(TrainEvent::Epoch(record.clone()));
+            }
+            if improved {
+                let dir = publish(installer, &self.net, self.card())?;
+                on_event(TrainEvent::Published {
+                    dir: dir.clone(),
+                    validation_cer: cer,
+                });
+                model_dir = Some(dir);
+            }
+            checkpoint::save(self.dir, &self.net, &self.optim, &self.progress)?;
+            on_event(TrainEvent::Checkpointed);
+            if self.progress.epochs_without_improvement >= self.run.patience.max(1) {
+                on_event(TrainEvent::EarlyStop {
+                    epoch: self.progress.epoch,
+                });
+                stopped_early = true;
+                break;
+            }
+        }
+        Ok(TrainOutcome {
+            model_dir: model_dir.or_else(|| installer.installed_dir(&self.run.id)),
+            best_cer: self.progress.best_cer,
+            epochs_done: self.progress.epoch,
+            stopped_early,
+        })
+    }
+
+    fn train_epoch(
+        &mut self,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<(), TrainError> {
+        let widths: Vec<u32> = self.data.train_lines.iter().map(|l| l.width()).collect();
+        let batches = epoch_batches(&widths, self.run.batch, self.run.seed, self.progress.epoch);
+        let total_steps = batches.len() * self.run.epochs;
+        let mut last_checkpoint = Instant::now();
+        let mut window = (Instant::now(), 0usize);
+        for step in self.progress.step..batches.len() {
+            if cancel.is_cancelled() {
+                checkpoint::save(self.dir, &self.net, &self.optim, &self.progress)?;
+                return Err(TrainError::Cancelled);
+            }
+            let started = Instant::now();
+            let batch = self.batch(&batches[step], step);
+            let lr = learning_rate(
+                self.run.learning_rate,
+                self.progress.global_step,
+                total_steps,
+            );
+            let (net, loss) = train_step(self.net.clone(), &mut self.optim, &batch, lr)?;
+            self.net = net;
+            let p = &mut self.progress;
+            p.step = step + 1;
+            p.global_step += 1;
+            p.epoch_batches += 1;
+            p.epoch_loss_sum += f64::from(loss);
+            p.epoch_seconds += started.elapsed().as_secs_f64();
+            window.1 += batches[step].len();
+            let lines_per_second = window.1 as f64 / window.0.elapsed().as_secs_f64().max(1e-9);
+            on_event(TrainEvent::Step {
+                epoch: p.epoch,
+                step: p.step,
+                steps: batches.len(),
+                loss,
+                lines_per_second,
+                learning_rate: lr,
+            });
+            if last_checkpoint.elapsed().as_secs_f64() > self.run.checkpoint_minutes * 60.0 {
+                checkpoint::save(self.dir, &self.net, &self.optim, &self.progress)?;
+                on_event(TrainEvent::Checkpointed);
+                last_checkpoint = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// The lines of one batch, augmented from a generator of their own (so a resumed run
+    /// draws the same changes), and their classes.
+    fn batch(&self, indices: &[usize], step: usize) -> Batch {
+        let mut rng = rng_for(self.run.seed, self.progress.epoch, 1000 + step as u64);
+        let lines: Vec<_> = indices
+            .iter()
+            .map(|&i| {
+                let line = &self.data.train_lines[i];
+                if self.run.augment {
+                    augment(line, &mut rng)
+                } else {
+                    line.clone()
+                }
+            })
+            .collect();
+        let classes: Vec<Vec<usize>> = indices
+            .iter()
+            .map(|&i| self.data.train_classes[i].clone())
+            .collect();
+        Batch::new(&lines, &classes, &self.ad)
+    }
+
+    /// Character error rate on the validation lines (`None` without any).
+    fn validate(&self, cancel: &CancelToken) -> Result<Option<f64>, TrainError> {
+        if self.data.val_lines.is_empty() {
+            return Ok(None);
+        }
+        let net = self.net.clone().valid();
+        let labels = self.alphabet.labels();
+        let reader = CrnnRecognizer::from_network(&self.run.id, net, labels, self.device);
+        let texts = reader
+            .read_scaled(&self.data.val_lines, cancel, &mut |_| {})
+            .map_err(|e| match e {
+                crate::Error::Cancelled => TrainError::Cancelled,
+                other => other.into(),
+            })?;
+        let mut errors = Errors::default();
+        for (reference, hypothesis) in self.data.val_texts.iter().zip(&texts) {
+            errors.add(char_errors(reference, hypothesis));
+        }
+        Ok(errors.rate())
+    }
+
+    /// Records the epoch; says whether its weights are the best so far (always, without
+    /// validation data: the latest is then the best we know).
+    fn finish_epoch(&mut self, cer: Option<f64>) -> bool {
+        let p = &mut self.progress;
+        let lines: usize = self.data.train_lines.len();
+        p.history.push(EpochRecord {
+            epoch: p.epoch,
+            mean_loss: p.epoch_loss_sum / p.epoch_batches.max(1) as f64,
+            validation_cer: cer,
+            seconds: p.epoch_seconds,
+            lines_per_second: lines as f64 / p.epoch_seconds.max(1e-9),
+        });
+        let improved = match (cer, p.best_cer) {
+            (Some(c), Some(best)) => c < best,
+            _ => true,
+        };
+        if improved {
+            p.best_cer = cer;
+            p.best_epoch = p.epoch;
+            p.epochs_without_improvement = 0;
+        } else {
+            p.epochs_without_improvement += 1;
+        }
+        p.epoch += 1;
+        p.step = 0;
+        p.epoch_batches = 0;
+        p.epoch_loss_sum = 0.0;
+        p.epoch_seconds = 0.0;
+        improved
+    }
+
+    fn card(&self) -> ModelCard {
+        let p = &self.progress;
+        ModelCard {
+            id: self.run.id.clone(),
+            architecture: CRNN_G2.into(),
+            alphabet: self.alphabet.chars.iter().collect(),
+            base: (self.run.base != SCRATCH).then(|| self.run.base.clone()),
+            data: self
+                .run
+                .data
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            training_lines: self.data.train_lines.len(),
+            validation_lines: self.data.val_lines.len(),
+            epochs: p.epoch,
+            best_epoch: p.best_epoch + 1,
+            validation_cer: p.best_cer,
+            seed: self.run.seed,
+            created: now_utc(),
+            weights_sha256: String::new(),
+        }
+    }
+}

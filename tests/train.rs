@@ -1,0 +1,516 @@
+//! Training checked against PyTorch and end to end: the CTC loss and its gradient, one AdamW
+//! step of EasyOCR's CRNN (fixtures from scripts/make_train_fixtures.py), overfitting eight
+//! lines to CER 0 with characters the base model lacks, a killed run resumed to the same
+//! weights as an uninterrupted one, and a corrupt checkpoint refused with a clear message.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::loss::{CTCLossConfig, Reduction};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde_json::Value;
+
+use inkread::cancel::CancelToken;
+use inkread::models::catalog::Catalog;
+use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID, load_english_g2};
+use inkread::models::{Installer, StoreConfig};
+use inkread::nn::easyocr::Crnn;
+use inkread::pipeline::Recognizer;
+use inkread::pipeline::easyocr::CrnnRecognizer;
+use inkread::train::step::{Batch, adamw, ctc_loss_of_logits, for_training, train_step};
+use inkread::train::{TrainError, TrainEvent, TrainRun, train};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train")
+}
+
+fn json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
+}
+
+fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn ints(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|x| match x {
+            Value::Array(row) => row.iter().map(|y| y.as_i64().unwrap()).collect::<Vec<_>>(),
+            other => vec![other.as_i64().unwrap()],
+        })
+        .collect()
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    inkread::nn::into_f32_vec(t).unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn ctc_loss_and_gradient_match_pytorch() {
+    let case = json("ctc_loss.json");
+    let [frames, batch, classes]: [usize; 3] = ints(&case["logits_shape"])
+        .iter()
+        .map(|&x| x as usize)
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    let device = Device::flex().autodiff();
+    let tbc = Tensor::<3>::from_data(
+        TensorData::new(f32s(&case["logits"]), [frames, batch, classes]),
+        &device,
+    )
+    .require_grad();
+    let target_rows = ints(&case["targets"]);
+    let longest = target_rows.len() / batch;
+    let targets =
+        Tensor::<2, Int>::from_data(TensorData::new(target_rows, [batch, longest]), &device);
+    let lengths = Tensor::<1, Int>::from_data(
+        TensorData::new(ints(&case["target_lengths"]), [batch]),
+        &device,
+    );
+
+    // Per line (reduction "none"), with Burn's loss module directly.
+    let input_lengths = Tensor::<1, Int>::from_data(
+        TensorData::new(vec![frames as i64; batch], [batch]),
+        &device,
+    );
+    let none = CTCLossConfig::new()
+        .with_zero_infinity(true)
+        .init()
+        .forward_with_reduction(
+            log_softmax(tbc.clone(), 2),
+            targets.clone(),
+            input_lengths,
+            lengths.clone(),
+            Reduction::Sum,
+        );
+    let expected_none = f32s(&case["loss_none"]);
+    let sum: f32 = expected_none.iter().sum();
+    assert!((values(none.detach())[0] - sum).abs() < 1e-4, "summed loss");
+
+    // Mean, as training computes it, and the gradient with respect to the logits.
+    let loss = ctc_loss_of_logits(tbc.clone().swap_dims(0, 1), targets, lengths);
+    let got = values(loss.clone().detach())[0];
+    let expected = case["loss_mean"].as_f64().unwrap() as f32;
+    assert!(
+        (got - expected).abs() < 1e-4,
+        "mean loss {got} vs PyTorch {expected}"
+    );
+    let grads = loss.backward();
+    let grad = values(tbc.grad(&grads).expect("logits have a gradient"));
+    let diff = max_abs_diff(&grad, &f32s(&case["grad_logits"]));
+    eprintln!("CTC: loss {got} (PyTorch {expected}), gradient max |diff| {diff:.2e}");
+    assert!(diff <= 1e-4, "gradient off by {diff}");
+}
+
+/// Every float parameter by its Burn path, as host values.
+#[derive(Default)]
+struct Params {
+    path: Vec<String>,
+    values: BTreeMap<String, Vec<f32>>,
+}
+
+impl ModuleVisitor for Params {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.values.insert(self.path.join("."), values(param.val()));
+    }
+}
+
+fn params(net: &Crnn) -> BTreeMap<String, Vec<f32>> {
+    let mut p = Params::default();
+    net.visit(&mut p);
+    p.values
+}
+
+#[test]
+fn one_adamw_step_of_the_crnn_matches_pytorch() {
+    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let case = json("crnn_step.json");
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let net = load_english_g2(&weights, &device).unwrap();
+    let before = params(&net);
+    let net = for_training(net, &ad);
+    let shape: Vec<usize> = ints(&case["input_shape"])
+        .iter()
+        .map(|&x| x as usize)
+        .collect();
+    let raw = std::fs::read(fixtures().join("crnn_step.input.f32")).unwrap();
+    let input: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let n = shape[0];
+    let target_rows = ints(&case["targets"]);
+    let batch = Batch {
+        images: Tensor::from_data(
+            TensorData::new(input, [n, shape[1], shape[2], shape[3]]),
+            &ad,
+        ),
+        targets: Tensor::from_data(
+            TensorData::new(target_rows.clone(), [n, target_rows.len() / n]),
+            &ad,
+        ),
+        target_lengths: Tensor::from_data(TensorData::new(ints(&case["target_lengths"]), [n]), &ad),
+    };
+    let mut optim = adamw(None);
+    let lr = case["lr"].as_f64().unwrap();
+    let (net, loss) = train_step(net, &mut optim, &batch, lr).unwrap();
+    let expected_loss = case["loss"].as_f64().unwrap() as f32;
+    assert!(
+        (loss - expected_loss).abs() < 1e-4,
+        "loss {loss} vs PyTorch {expected_loss}"
+    );
+    let after = params(&net.valid());
+    let reference = case["params"].as_object().unwrap();
+    assert_eq!(after.len(), reference.len(), "parameter count");
+    let mut worst = (0.0f32, String::new());
+    for (name, r) in reference {
+        let ours = after
+            .get(name)
+            .unwrap_or_else(|| panic!("no parameter {name}"));
+        let sampled: Vec<f32> = ints(&r["index"])
+            .iter()
+            .map(|&i| ours[i as usize])
+            .collect();
+        let diff = max_abs_diff(&sampled, &f32s(&r["after"]));
+        if diff > worst.0 {
+            worst = (diff, name.clone());
+        }
+        let moved: f64 = ours
+            .iter()
+            .zip(&before[name])
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .sum();
+        let expected_moved = r["abs_update_sum"].as_f64().unwrap();
+        let relative = (moved - expected_moved).abs() / expected_moved.max(1e-12);
+        assert!(
+            relative < 1e-2,
+            "{name}: moved {moved} in all, PyTorch {expected_moved}"
+        );
+    }
+    eprintln!(
+        "AdamW step: loss {loss} (PyTorch {expected_loss}), worst weight diff {:.2e} in {}",
+        worst.0, worst.1
+    );
+    assert!(worst.0 <= 1e-4, "{} off by {}", worst.1, worst.0);
+}
+
+/// A model store of its own, with EasyOCR's recognizer imported from the tests' copy.
+fn private_store() -> Option<(tempfile::TempDir, Installer)> {
+    let weights = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE)?;
+    let root = tempfile::tempdir().unwrap();
+    let installer = Installer::new(
+        StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
+        Catalog::builtin(),
+    );
+    installer
+        .import(&weights, Some(ENGLISH_G2_MODEL_ID), &mut |_| {})
+        .unwrap();
+    Some((root, installer))
+}
+
+fn lines_manifest() -> PathBuf {
+    fixtures().join("lines/manifest.tsv")
+}
+
+fn small_run(id: &str, epochs: usize) -> TrainRun {
+    TrainRun {
+        id: id.into(),
+        base: ENGLISH_G2_MODEL_ID.into(),
+        data: vec![lines_manifest()],
+        val: vec![],
+        epochs,
+        batch: 4,
+        learning_rate: 1e-3,
+        seed: 3,
+        patience: 100,
+        augment: false,
+        limit: None,
+        checkpoint_minutes: 60.0,
+    }
+}
+
+/// The personal models the store's catalog lists now (what `models list` would show).
+fn personal_installer(installer: &Installer) -> Installer {
+    let personal = inkread::models::personal::discover(&installer.config.models_dir());
+    Installer::new(
+        installer.config.clone(),
+        Catalog::builtin().with_models(personal),
+    )
+}
+
+fn read_lines(installer: &Installer, id: &str) -> Vec<String> {
+    let dir = installer
+        .installed_dir(id)
+        .expect("the trained model is installed");
+    let mut reader = CrnnRecognizer::load_personal(&dir, &Device::flex()).unwrap();
+    let samples = inkread::train::samples::read_manifest(
+        &lines_manifest(),
+        inkread::train::samples::Split::All,
+    )
+    .unwrap();
+    let images: Vec<_> = samples
+        .iter()
+        .map(|s| image::open(&s.image).unwrap().to_rgb8())
+        .collect();
+    reader
+        .recognize(&images, &CancelToken::new(), &mut |_| {})
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect()
+}
+
+#[test]
+fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let mut run = small_run("overfit", 40);
+    run.val = vec![lines_manifest()];
+    run.patience = 40;
+    let mut cers = Vec::new();
+    let outcome = train(
+        &installer,
+        &run,
+        false,
+        &Device::flex(),
+        &CancelToken::new(),
+        &mut |e| {
+            if let TrainEvent::Epoch(r) = e {
+                cers.push(r.validation_cer.unwrap());
+            }
+        },
+    );
+    let outcome = outcome.unwrap();
+    eprintln!("validation CER by epoch: {cers:?}");
+    assert!(
+        cers[0] > 0.05,
+        "the base model should not read é, ç, ’ yet: {cers:?}"
+    );
+    assert_eq!(outcome.best_cer, Some(0.0), "CER by epoch: {cers:?}");
+    let installer = personal_installer(&installer);
+    let entry = installer
+        .catalog
+        .get("overfit")
+        .expect("listed in the catalog");
+    assert_eq!(entry.kind.as_str(), "ctc");
+    let read = read_lines(&installer, "overfit");
+    let expected: Vec<String> = std::fs::read_to_string(lines_manifest())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_weights() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let device = Device::flex();
+    train(
+        &installer,
+        &small_run("straight", 2),
+        false,
+        &device,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    let interrupted = train(
+        &installer,
+        &small_run("resumed", 2),
+        false,
+        &device,
+        &cancel,
+        &mut |e| {
+            // Stop in the middle of the second epoch.
+            if let TrainEvent::Step {
+                epoch: 1, step: 1, ..
+            } = e
+            {
+                stop.cancel();
+            }
+        },
+    );
+    assert!(
+        matches!(interrupted, Err(TrainError::Cancelled)),
+        "{interrupted:?}"
+    );
+    let mut resumed_at = None;
+    train(
+        &installer,
+        &small_run("resumed", 2),
+        true,
+        &device,
+        &CancelToken::new(),
+        &mut |e| {
+            if let TrainEvent::Started { resumed_at: at, .. } = e {
+                resumed_at = at;
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed_at, Some((1, 1)));
+    let installer = personal_installer(&installer);
+    // Same values (the files differ: a record also carries its run's parameter ids).
+    let weights = |id: &str| {
+        let dir = installer.installed_dir(id).unwrap();
+        let (net, _, card) = inkread::models::personal::load_personal_crnn(&dir, &device).unwrap();
+        (params(&net), card.epochs)
+    };
+    let (straight, resumed) = (weights("straight"), weights("resumed"));
+    assert_eq!(resumed.1, 2);
+    assert_eq!(straight.0, resumed.0, "resumed weights differ from uninterrupted ones");
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_refused_and_nothing_is_lost() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let device = Device::flex();
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    let _ = train(
+        &installer,
+        &small_run("broken", 2),
+        false,
+        &device,
+        &cancel,
+        &mut |e| {
+            if let TrainEvent::Step {
+                epoch: 1, step: 1, ..
+            } = e
+            {
+                stop.cancel();
+            }
+        },
+    );
+    let run_dir = inkread::train::trainer::run_dir(&installer, "broken");
+    let published = personal_installer(&installer)
+        .installed_dir("broken")
+        .expect("epoch 1 was published");
+    std::fs::write(run_dir.join("checkpoint/model.bpk"), b"not a record").unwrap();
+    let err = train(
+        &installer,
+        &small_run("broken", 2),
+        true,
+        &device,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("checkpoint") && err.contains("model.bpk"),
+        "{err}"
+    );
+    assert!(
+        published.join("model.bpk").is_file(),
+        "the published model is kept"
+    );
+    // A new run under a taken name must not overwrite the old one silently.
+    let err = train(
+        &installer,
+        &small_run("broken", 2),
+        false,
+        &device,
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--resume"), "{err}");
+}
+
+/// Burn 0.22.1's default conv2d weight gradient is a convolution whose kernel is the output
+/// gradient; on wgpu (lavapipe here) it comes out wrong once batch × height × width reaches
+/// 65 536, while Flex and NdArray are right. Training on a GPU is unsafe until that is fixed
+/// upstream: `cargo test --test train -- --ignored --nocapture conv_weight_gradient`.
+#[test]
+#[ignore = "upstream Burn bug reproduction: fails on wgpu"]
+fn conv_weight_gradient_on_wgpu() {
+    for (name, device) in [("flex", Device::flex()), ("wgpu", Device::default())] {
+        let worst = conv_weight_gradient_error(&device, 64, 512);
+        eprintln!("{name}: conv weight gradient, batch 2 of 64 × 512: relative error {worst:.2e}");
+        assert!(worst < 1e-3, "{name}: conv weight gradient off by {worst}");
+    }
+}
+
+/// Relative error of Burn's conv2d weight gradient (3 × 3, padding 1, one input channel,
+/// batch 2) against the sum written out.
+fn conv_weight_gradient_error(base: &Device, h: usize, w: usize) -> f32 {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    let ad = base.clone().autodiff();
+    let conv = Conv2dConfig::new([1, 3], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(base)
+        .fork(&ad)
+        .train();
+    let xs: Vec<f32> = (0..2 * h * w)
+        .map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let rs: Vec<f32> = (0..6 * h * w)
+        .map(|i| (i * 104_729 % 997) as f32 / 498.0 - 1.0)
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [2, 1, h, w]), &ad);
+    let r = Tensor::<4>::from_data(TensorData::new(rs.clone(), [2, 3, h, w]), &ad);
+    let grads = (conv.forward(x) * r).sum().backward();
+    let got = values(conv.weight.val().grad(&grads).unwrap());
+    let mut worst = 0.0f32;
+    for (index, g) in got.iter().enumerate() {
+        let (o, ky, kx) = (index / 9, index / 3 % 3, index % 3);
+        let mut sum = 0.0f64;
+        for b in 0..2 {
+            for y in 0..h {
+                for xx in 0..w {
+                    let (iy, ix) = ((y + ky) as i64 - 1, (xx + kx) as i64 - 1);
+                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
+                        continue;
+                    }
+                    let input = xs[(b * h + iy as usize) * w + ix as usize];
+                    sum += f64::from(rs[((b * 3 + o) * h + y) * w + xx]) * f64::from(input);
+                }
+            }
+        }
+        worst = worst.max((g - sum as f32).abs() / (sum.abs() as f32).max(1.0));
+    }
+    worst
+}
