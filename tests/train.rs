@@ -396,7 +396,10 @@ fn a_killed_run_resumes_to_the_same_weights() {
     };
     let (straight, resumed) = (weights("straight"), weights("resumed"));
     assert_eq!(resumed.1, 2);
-    assert_eq!(straight.0, resumed.0, "resumed weights differ from uninterrupted ones");
+    assert_eq!(
+        straight.0, resumed.0,
+        "resumed weights differ from uninterrupted ones"
+    );
 }
 
 #[test]
@@ -513,4 +516,55 @@ fn conv_weight_gradient_error(base: &Device, h: usize, w: usize) -> f32 {
         worst = worst.max((g - sum as f32).abs() / (sum.abs() as f32).max(1.0));
     }
     worst
+}
+
+/// Where a training step's time goes on the CPU: `cargo test --test train -- --ignored
+/// --nocapture step_timing` (prints; asserts nothing about speed).
+#[test]
+#[ignore = "timing: prints where a training step's time goes"]
+fn step_timing() {
+    use inkread::train::step::ctc_loss;
+    use std::time::Instant;
+    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let net = for_training(load_english_g2(&weights, &device).unwrap(), &ad);
+    let lines: Vec<image::GrayImage> = (0..16)
+        .map(|i| {
+            image::GrayImage::from_fn(600, 64, |x, y| {
+                image::Luma([((x * 7 + y * 13 + i) % 255) as u8])
+            })
+        })
+        .collect();
+    let classes: Vec<Vec<usize>> = (0..16)
+        .map(|i| (0..40).map(|j| 1 + (i + j) % 90).collect())
+        .collect();
+    let batch = Batch::new(&lines, &classes, &ad);
+    let t = Instant::now();
+    let logits = net.forward(batch.images.clone());
+    let _ = values(logits.clone().detach().sum());
+    eprintln!("forward (autodiff): {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let plain = net.clone().valid();
+    let _ = values(plain.forward(batch.images.clone().inner()).sum());
+    eprintln!("forward (inference): {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let _ = logits.sum().backward();
+    eprintln!(
+        "backward of sum(logits): {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let loss = ctc_loss(&net, &batch);
+    let _ = values(loss.clone().detach());
+    eprintln!("forward + CTC loss: {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let _ = loss.backward();
+    eprintln!("backward through CTC: {:.2} s", t.elapsed().as_secs_f64());
+    let mut optim = adamw(Some(5.0));
+    let t = Instant::now();
+    let _ = train_step(net, &mut optim, &batch, 1e-4).unwrap();
+    eprintln!("whole step: {:.2} s", t.elapsed().as_secs_f64());
 }

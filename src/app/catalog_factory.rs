@@ -4,12 +4,19 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
-use super::worker::{DefaultChoice, InstallProgress, ModelChoice, ModelKind, PipelineFactory};
+use super::worker::{
+    DefaultChoice, InstallProgress, LearnProgress, Learned, ModelChoice, ModelKind, PipelineFactory,
+};
 use crate::cancel::CancelToken;
-use crate::models::catalog::Role;
+use crate::models::catalog::{Role, Source};
+use crate::models::easyocr::ENGLISH_G2_MODEL_ID;
+use crate::models::personal::discover;
 use crate::models::{InstallEvent, Installer};
 use crate::pipeline::build::PipelineBuilder;
 use crate::pipeline::{Pipeline, Stage};
+use crate::train::corrections::{Corrections, corrections_dir};
+use crate::train::trainer::run_dir;
+use crate::train::{TrainEvent, TrainRun, train};
 
 /// How often download progress reaches the UI.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -70,6 +77,10 @@ impl PipelineFactory for CatalogFactory {
                 },
                 installed: self.installer.installed_dir(&m.id).is_some(),
                 size_bytes: Some(m.size_mb * 1_000_000),
+                personal: m
+                    .sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Trained { .. })),
             })
             .collect()
     }
@@ -122,6 +133,160 @@ impl PipelineFactory for CatalogFactory {
             .install_cancellable(id, &mut on_event, cancel)?;
         Ok(())
     }
+
+    fn record_correction(&mut self, line: &image::RgbImage, text: &str) -> anyhow::Result<usize> {
+        let store = self.corrections_store();
+        store.record(line, text)?;
+        Ok(store.count())
+    }
+
+    fn corrections(&self) -> usize {
+        self.corrections_store().count()
+    }
+
+    fn learn(
+        &mut self,
+        base: &str,
+        progress: &mut dyn FnMut(LearnProgress),
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Learned> {
+        let store = self.corrections_store();
+        let lines = store.count();
+        anyhow::ensure!(lines > 0, "no corrections yet: fix a recognized line first");
+        let batch = 8;
+        let run = TrainRun {
+            id: self.fresh_personal_id(),
+            base: trainable_base(&self.installer, base),
+            data: vec![store.manifest()],
+            // Validated on the corrections themselves: the point is to read this hand.
+            val: vec![store.manifest()],
+            epochs: epochs_for(lines, batch),
+            batch,
+            learning_rate: 1e-3,
+            seed: 1,
+            patience: 5,
+            augment: true,
+            limit: None,
+            checkpoint_minutes: 5.0,
+        };
+        let epochs = run.epochs;
+        let mut on_event = |event: TrainEvent| {
+            let (message, fraction) = match event {
+                TrainEvent::Loading { .. } => ("Preparing your corrected lines…".to_string(), None),
+                TrainEvent::Step {
+                    epoch, step, steps, ..
+                } => (
+                    format!("Learning: pass {} of {epochs}", epoch + 1),
+                    Some((epoch as f32 + step as f32 / steps.max(1) as f32) / epochs as f32),
+                ),
+                TrainEvent::Validating { epoch } => (
+                    format!("Checking pass {} of {epochs}", epoch + 1),
+                    Some((epoch + 1) as f32 / epochs as f32),
+                ),
+                _ => return,
+            };
+            progress(LearnProgress { message, fraction });
+        };
+        let outcome = train(
+            &self.installer,
+            &run,
+            false,
+            &self.device,
+            cancel,
+            &mut on_event,
+        )?;
+        self.rediscover();
+        let name = self
+            .installer
+            .catalog
+            .get(&run.id)
+            .map_or(run.id.clone(), |m| m.name.clone());
+        Ok(Learned {
+            id: run.id,
+            name,
+            cer: outcome.best_cer,
+        })
+    }
+
+    fn remove(&mut self, id: &str) -> anyhow::Result<()> {
+        let entry = self
+            .installer
+            .catalog
+            .get(id)
+            .ok_or_else(|| anyhow::anyhow!("no model {id}"))?;
+        anyhow::ensure!(
+            entry
+                .sources
+                .iter()
+                .any(|s| matches!(s, Source::Trained { .. })),
+            "only personal models can be deleted here"
+        );
+        self.installer.remove(id)?;
+        let _ = std::fs::remove_dir_all(run_dir(&self.installer, id));
+        self.rediscover();
+        Ok(())
+    }
+}
+
+impl CatalogFactory {
+    fn corrections_store(&self) -> Corrections {
+        Corrections::new(corrections_dir(&self.installer.config.home))
+    }
+
+    /// The catalog again, with the personal models as they are on disk now.
+    fn rediscover(&mut self) {
+        let personal = discover(&self.installer.config.models_dir());
+        let keep: Vec<_> = self
+            .installer
+            .catalog
+            .models()
+            .iter()
+            .filter(|m| {
+                !m.sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Trained { .. }))
+            })
+            .cloned()
+            .collect();
+        self.installer.catalog = self
+            .installer
+            .catalog
+            .clone()
+            .only(keep)
+            .with_models(personal);
+    }
+
+    /// `my-handwriting-N` for the first N not taken by a model or a training run.
+    fn fresh_personal_id(&self) -> String {
+        (1..)
+            .map(|n| format!("my-handwriting-{n}"))
+            .find(|id| {
+                self.installer.catalog.get(id).is_none() && !run_dir(&self.installer, id).exists()
+            })
+            .unwrap_or_else(|| "my-handwriting".into())
+    }
+}
+
+/// Learning from corrections trains from the recognizer in use when it is a CRNN Inkread can
+/// train (EasyOCR's or a personal one), else from EasyOCR's English CRNN.
+fn trainable_base(installer: &Installer, current: &str) -> String {
+    let trainable = installer.catalog.get(current).is_some_and(|m| {
+        m.id == ENGLISH_G2_MODEL_ID
+            || m.sources
+                .iter()
+                .any(|s| matches!(s, Source::Trained { .. }))
+    });
+    if trainable {
+        current
+    } else {
+        ENGLISH_G2_MODEL_ID
+    }
+    .to_string()
+}
+
+/// Few lines need many passes: about 300 steps in all, between 10 and 150 epochs.
+fn epochs_for(lines: usize, batch: usize) -> usize {
+    (300 / lines.div_ceil(batch).max(1)).clamp(10, 150)
 }
 
 /// One line for the user about an install step, or `None` for steps not worth showing.

@@ -4,6 +4,7 @@ use eframe::egui;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use egui::{Color32, Key, Modifiers, RichText};
 
@@ -13,6 +14,7 @@ use crate::reading::{Page, Reading};
 
 use super::clipboard::Clipboard;
 use super::inputs::{IMAGE_EXTENSIONS, Loader, Source};
+use super::learning::{Learning, LearningAction};
 use super::models_panel::{ModelsAction, ModelsPanel};
 use super::queue::{ItemState, Queue, QueueAction, QueueItem};
 use super::results::{Results, ResultsAction, SaveFormat, save_reading};
@@ -20,7 +22,10 @@ use super::settings::{STORAGE_KEY, Settings};
 use super::sketchpad::{Raster, Sketchpad, Tool};
 use super::url_fetch::looks_like_url;
 use super::viewer::{Confidence, Highlight, Viewer, paint_regions};
-use super::worker::{Outcome, PipelineFactory, Report, Request, Worker, describe_stage};
+use super::worker::{
+    Learned, ModelChoice, ModelKind, Outcome, PipelineFactory, Report, Request, Worker,
+    describe_stage,
+};
 
 /// The two work areas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +36,11 @@ pub enum View {
 
 /// What a job reads, so its result lands in the right place.
 enum Target {
-    Sketch { origin: egui::Pos2, scale: f32 },
+    Sketch {
+        origin: egui::Pos2,
+        scale: f32,
+        image: Arc<image::RgbImage>,
+    },
     Item(u64),
 }
 
@@ -44,6 +53,8 @@ struct Job {
 struct SketchReading {
     job: u64,
     reading: Reading,
+    /// The raster that was read, for cropping corrected lines.
+    image: Arc<image::RgbImage>,
     origin: egui::Pos2,
     scale: f32,
 }
@@ -68,6 +79,8 @@ pub struct InkreadApp {
     item_jobs: HashMap<u64, u64>,
     /// One cancel token per model being installed.
     install_cancel: HashMap<String, CancelToken>,
+    pub learning: Learning,
+    learn_cancel: Option<CancelToken>,
     error: Option<String>,
     note: Option<String>,
     next_id: u64,
@@ -114,6 +127,8 @@ impl InkreadApp {
             sketch_reading: None,
             item_jobs: HashMap::new(),
             install_cancel: HashMap::new(),
+            learning: Learning::default(),
+            learn_cancel: None,
             error: None,
             note: None,
             next_id: 1,
@@ -203,7 +218,15 @@ impl InkreadApp {
             image,
             source: "sketchpad".into(),
         };
-        self.submit(Target::Sketch { origin, scale }, page);
+        let image = Arc::new(page.image.clone());
+        self.submit(
+            Target::Sketch {
+                origin,
+                scale,
+                image,
+            },
+            page,
+        );
     }
 
     /// Cancels every running and waiting job.
@@ -368,6 +391,31 @@ impl InkreadApp {
                         None => self.note = Some(format!("Installed {id}")),
                     }
                 }
+                Report::Corrections(Ok(count)) => self.learning.corrections = count,
+                Report::Corrections(Err(e)) => {
+                    self.error = Some(format!("Could not keep the correction: {e}"))
+                }
+                Report::LearnProgress(progress) => self.learning.progress = Some(progress),
+                Report::Learned { result, models } => self.finish_learning(result, models),
+                Report::Removed { id, error, models } => {
+                    self.models.models = models;
+                    match error {
+                        Some(e) => self.error = Some(format!("Could not delete {id}: {e}")),
+                        None => {
+                            self.note = Some(format!("Deleted {id}"));
+                            if self.settings.recognizer == id {
+                                // Read on with another installed recognizer.
+                                self.settings.recognizer = self
+                                    .models
+                                    .models
+                                    .iter()
+                                    .find(|m| m.kind == ModelKind::Recognizer && m.installed)
+                                    .map_or(String::new(), |m| m.id.clone());
+                                self.settings.recognizer_chosen = false;
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -380,11 +428,19 @@ impl InkreadApp {
             return;
         };
         match (target, outcome) {
-            (Target::Sketch { origin, scale }, Outcome::Read(reading)) => {
+            (
+                Target::Sketch {
+                    origin,
+                    scale,
+                    image,
+                },
+                Outcome::Read(reading),
+            ) => {
                 self.note = Some(lines_found(reading.lines.len(), "the sketch"));
                 self.sketch_reading = Some(SketchReading {
                     job,
                     reading,
+                    image,
                     origin,
                     scale,
                 });
@@ -630,8 +686,28 @@ impl InkreadApp {
                             c.cancel();
                         }
                     }
+                    Some(ModelsAction::Remove(id)) => {
+                        self.worker.send(Request::Remove { id });
+                    }
                     None => {}
                 }
+            });
+        egui::CollapsingHeader::new("Learn your handwriting")
+            .default_open(true)
+            .show(ui, |ui| match self.learning.ui(ui) {
+                Some(LearningAction::Learn) => self.start_learning(),
+                Some(LearningAction::Cancel) => {
+                    if let Some(c) = &self.learn_cancel {
+                        c.cancel();
+                    }
+                }
+                Some(LearningAction::Use(id)) => {
+                    self.settings.recognizer = id.clone();
+                    self.settings.recognizer_chosen = true;
+                    self.learning.learned = None;
+                    self.note = Some(format!("Reading with {id}"));
+                }
+                None => {}
             });
         egui::CollapsingHeader::new("Settings")
             .default_open(false)
@@ -696,7 +772,66 @@ impl InkreadApp {
                 }
             }
             Some(ResultsAction::Save(format)) => self.save_dialog(format),
+            Some(ResultsAction::Corrected(i)) => self.keep_correction(i),
             None => {}
+        }
+    }
+
+    /// Sends the corrected line's image and text to be kept for learning.
+    fn keep_correction(&mut self, i: usize) {
+        let image = match self.view {
+            View::Draw => self.sketch_reading.as_ref().map(|s| s.image.clone()),
+            View::Pages => self
+                .queue
+                .selected
+                .and_then(|s| self.queue.items.get(s))
+                .map(|it| it.image.clone()),
+        };
+        let (Some(image), Some(line), Some(text)) = (
+            image,
+            self.shown_reading().and_then(|r| r.lines.get(i)),
+            self.results.lines.get(i),
+        ) else {
+            return;
+        };
+        let crop = crate::pipeline::lines::crop_line(&image, &line.polygon);
+        self.worker.send(Request::Correct {
+            line: crop,
+            text: text.clone(),
+        });
+    }
+
+    /// Trains a personal model from the corrections, starting from the recognizer in use.
+    pub fn start_learning(&mut self) {
+        if self.learning.is_running() {
+            return;
+        }
+        let cancel = CancelToken::new();
+        let request = Request::Learn {
+            base: self.settings.recognizer.clone(),
+            cancel: cancel.clone(),
+        };
+        if self.worker.send(request) {
+            self.learn_cancel = Some(cancel);
+            self.learning.learned = None;
+            self.learning.progress = Some(super::worker::LearnProgress {
+                message: "Waiting for the reader…".into(),
+                fraction: None,
+            });
+        }
+    }
+
+    fn finish_learning(&mut self, result: Result<Learned, String>, models: Vec<ModelChoice>) {
+        self.learning.progress = None;
+        self.learn_cancel = None;
+        self.models.models = models;
+        match result {
+            Ok(learned) => {
+                self.note = Some(format!("Learned {} from your corrections", learned.id));
+                self.learning.learned = Some(learned);
+            }
+            Err(e) if e.is_empty() => self.note = Some("Stopped learning".into()),
+            Err(e) => self.error = Some(format!("Could not learn from the corrections: {e}")),
         }
     }
 

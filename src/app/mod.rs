@@ -7,6 +7,7 @@ use eframe::egui;
 pub mod catalog_factory;
 pub mod clipboard;
 pub mod inputs;
+pub mod learning;
 pub mod models_panel;
 pub mod queue;
 pub mod results;

@@ -14,6 +14,8 @@ pub enum ModelsAction {
     Install(String),
     /// Stop installing the model with this id.
     CancelInstall(String),
+    /// Delete this personal model.
+    Remove(String),
 }
 
 #[derive(Default)]
@@ -96,6 +98,14 @@ impl ModelsPanel {
             })
             .response
             .labelled_by(detector_label.id);
+        if let Some(model) = self.find(recognizer).filter(|m| m.personal)
+            && ui
+                .button(format!("Delete {}", model.id))
+                .on_hover_text("Removes this personal model from the machine")
+                .clicked()
+        {
+            action = Some(ModelsAction::Remove(model.id.clone()));
+        }
         let chosen = [Some(recognizer.as_str()), detector.as_deref()];
         for id in chosen.into_iter().flatten() {
             let Some(model) = self.find(id) else { continue };

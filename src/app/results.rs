@@ -17,6 +17,8 @@ pub enum ResultsAction {
     CopyAll,
     CopyLine(usize),
     Save(SaveFormat),
+    /// The user finished editing line `i` and it differs from what was recognized.
+    Corrected(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +40,8 @@ impl SaveFormat {
 pub struct Results {
     /// The editable text of each line of the reading shown.
     pub lines: Vec<String>,
+    /// What the recognizer read, to tell a correction from an unchanged line.
+    recognized: Vec<String>,
     /// Which reading the lines came from, so a new reading replaces them and a repaint doesn't.
     shown: Option<u64>,
 }
@@ -53,6 +57,7 @@ impl Results {
         self.lines = reading
             .map(|r| r.lines.iter().map(|l| l.text.clone()).collect())
             .unwrap_or_default();
+        self.recognized = self.lines.clone();
         true
     }
 
@@ -152,6 +157,9 @@ impl Results {
                                 }
                                 if r.gained_focus() || r.clicked() {
                                     highlight.selected = Some(i);
+                                }
+                                if r.lost_focus() && self.recognized.get(i) != Some(text) {
+                                    action = Some(ResultsAction::Corrected(i));
                                 }
                             });
                         });

@@ -177,6 +177,7 @@ mod tests {
             kind,
             installed,
             size_bytes: None,
+            personal: false,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct ModelChoice {
     pub installed: bool,
     /// Download size, when known, for the install button.
     pub size_bytes: Option<u64>,
+    /// Trained on this machine (can be deleted from the app).
+    pub personal: bool,
 }
 
 /// The recognizer and detector a first start selects, by catalog id.
@@ -50,6 +52,22 @@ impl InstallProgress {
             .filter(|t| *t > 0)
             .map(|t| (self.done_bytes as f64 / t as f64).clamp(0.0, 1.0) as f32)
     }
+}
+
+/// How far "Learn from my corrections" is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LearnProgress {
+    pub message: String,
+    pub fraction: Option<f32>,
+}
+
+/// A personal model made from the user's corrections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Learned {
+    pub id: String,
+    pub name: String,
+    /// Character error rate on the corrected lines after training.
+    pub cer: Option<f64>,
 }
 
 /// Where the app gets its models from. The product wires this to the model catalog and
@@ -85,6 +103,34 @@ pub trait PipelineFactory: Send {
         let _ = (id, progress, cancel);
         Ok(())
     }
+
+    /// Keeps a line the user corrected (its image and the right text) for learning;
+    /// returns how many corrections there are now.
+    fn record_correction(&mut self, line: &image::RgbImage, text: &str) -> anyhow::Result<usize> {
+        let _ = (line, text);
+        anyhow::bail!("this build cannot keep corrections")
+    }
+
+    /// How many corrections are kept.
+    fn corrections(&self) -> usize {
+        0
+    }
+
+    /// Trains a personal recognizer on the corrections, starting from `base`.
+    fn learn(
+        &mut self,
+        base: &str,
+        progress: &mut dyn FnMut(LearnProgress),
+        cancel: &CancelToken,
+    ) -> anyhow::Result<Learned> {
+        let _ = (base, progress, cancel);
+        anyhow::bail!("this build cannot learn from corrections")
+    }
+
+    /// Deletes a personal model.
+    fn remove(&mut self, id: &str) -> anyhow::Result<()> {
+        anyhow::bail!("{id} cannot be removed here")
+    }
 }
 
 /// What the UI asks the worker to do.
@@ -100,6 +146,18 @@ pub enum Request {
     Install {
         id: String,
         cancel: CancelToken,
+    },
+    /// Keep this corrected line for learning.
+    Correct {
+        line: image::RgbImage,
+        text: String,
+    },
+    Learn {
+        base: String,
+        cancel: CancelToken,
+    },
+    Remove {
+        id: String,
     },
 }
 
@@ -127,6 +185,20 @@ pub enum Report {
         progress: InstallProgress,
     },
     Installed {
+        id: String,
+        error: Option<String>,
+        models: Vec<ModelChoice>,
+    },
+    /// How many corrections are kept (after one was recorded, or at start).
+    Corrections(Result<usize, String>),
+    LearnProgress(LearnProgress),
+    /// Learning ended: the new model, or why not (`Err("")` when cancelled).
+    Learned {
+        result: Result<Learned, String>,
+        models: Vec<ModelChoice>,
+    },
+    /// A model was removed (or could not be).
+    Removed {
         id: String,
         error: Option<String>,
         models: Vec<ModelChoice>,
@@ -210,6 +282,7 @@ impl WorkerLoop {
     }
 
     fn run(mut self, requests: Receiver<Request>) {
+        self.report(Report::Corrections(Ok(self.factory.corrections())));
         while let Ok(request) = requests.recv() {
             match request {
                 Request::Read {
@@ -224,6 +297,21 @@ impl WorkerLoop {
                     self.report(Report::Finished { job, outcome });
                 }
                 Request::Install { id, cancel } => self.install(id, &cancel),
+                Request::Correct { line, text } => {
+                    let count = self
+                        .factory
+                        .record_correction(&line, &text)
+                        .map_err(|e| format!("{e:#}"));
+                    self.report(Report::Corrections(count));
+                }
+                Request::Learn { base, cancel } => self.learn(&base, &cancel),
+                Request::Remove { id } => {
+                    // A pipeline holding the removed model must not be reused.
+                    self.cached = None;
+                    let error = self.factory.remove(&id).err().map(|e| format!("{e:#}"));
+                    let models = self.factory.models();
+                    self.report(Report::Removed { id, error, models });
+                }
             }
         }
     }
@@ -299,6 +387,28 @@ impl WorkerLoop {
         };
         let models = self.factory.models();
         self.report(Report::Installed { id, error, models });
+    }
+}
+
+impl WorkerLoop {
+    fn learn(&mut self, base: &str, cancel: &CancelToken) {
+        let reports = self.reports.clone();
+        let wake = &self.wake;
+        let mut on_progress = |progress: LearnProgress| {
+            let _ = reports.send(Report::LearnProgress(progress));
+            wake();
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.factory.learn(base, &mut on_progress, cancel)
+        }));
+        let result = match result {
+            Ok(Ok(learned)) => Ok(learned),
+            Ok(Err(_)) if cancel.is_cancelled() => Err(String::new()),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Err(panic) => Err(format!("training crashed: {}", panic_message(&panic))),
+        };
+        let models = self.factory.models();
+        self.report(Report::Learned { result, models });
     }
 }
 

@@ -189,6 +189,7 @@ impl PipelineFactory for FakeFactory {
             kind,
             installed,
             size_bytes: Some(12_000_000),
+            personal: false,
         };
         vec![
             model(

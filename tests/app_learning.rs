@@ -1,0 +1,134 @@
+//! "Learn from my corrections" end to end in the real app (egui_kittest): a line that
+//! EasyOCR's English model cannot read (French accents), corrected by typing in the text
+//! panel, kept, learned into a personal model on the worker, chosen, and read right.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui::accesskit::Role;
+use egui::{Key, Modifiers, Vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use inkread::app::catalog_factory::CatalogFactory;
+use inkread::app::{InkreadApp, MemoryClipboard};
+use inkread::models::catalog::Catalog;
+use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID};
+use inkread::models::{Installer, StoreConfig};
+
+const TRUTH: &str = "été à Noël";
+
+fn wait_for(
+    harness: &mut Harness<'static, InkreadApp>,
+    what: &str,
+    seconds: u64,
+    done: impl Fn(&InkreadApp) -> bool,
+) {
+    let started = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(seconds),
+            "timed out waiting for {what}; error: {:?}",
+            harness.state().error()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.step();
+}
+
+fn first_line(app: &InkreadApp, item: usize) -> Option<String> {
+    let reading = app.queue.items.get(item)?.reading.as_ref()?;
+    Some(reading.lines.first()?.text.clone())
+}
+
+#[test]
+fn a_corrected_line_is_learned_and_then_read_right() {
+    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let installer = Installer::new(
+        StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
+        Catalog::builtin(),
+    );
+    installer
+        .import(&weights, Some(ENGLISH_G2_MODEL_ID), &mut |_| {})
+        .unwrap();
+    let device = burn::tensor::Device::flex();
+    let factory = CatalogFactory::new(installer, device, "CPU (test)".into());
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1280.0, 820.0))
+        .build_eframe(move |cc| {
+            InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
+        });
+    harness.step();
+    {
+        let app = harness.state_mut();
+        app.settings.recognizer = ENGLISH_G2_MODEL_ID.into();
+        app.settings.recognizer_chosen = true;
+        app.settings.detector = None;
+        app.settings.detector_chosen = true;
+    }
+    let line = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train/lines/line_0.png");
+    harness.state_mut().open_paths([line.clone()]);
+    wait_for(&mut harness, "the line to be read", 60, |app| {
+        first_line(app, 0).is_some() && !app.is_busy()
+    });
+    let misread = first_line(harness.state(), 0).unwrap();
+    assert_ne!(
+        misread, TRUTH,
+        "the base model has no é: it cannot read the line yet"
+    );
+
+    // The user fixes the line in the text panel and leaves the field.
+    // The line's text field (the panel's only multi-line field).
+    let field = |h: &Harness<'static, InkreadApp>| h.get_by_role(Role::MultilineTextInput).value();
+    assert_eq!(field(&harness).as_deref(), Some(misread.as_str()));
+    harness.get_by_role(Role::MultilineTextInput).focus();
+    harness.step();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_role(Role::MultilineTextInput)
+        .type_text(TRUTH);
+    harness.step();
+    assert_eq!(field(&harness).as_deref(), Some(TRUTH));
+    harness.step();
+    harness.key_press(Key::Escape);
+    wait_for(&mut harness, "the correction to be kept", 20, |app| {
+        app.learning.corrections == 1
+    });
+
+    harness.get_by_label("Learn from my corrections").click();
+    harness.step();
+    assert!(harness.state().learning.is_running());
+    wait_for(&mut harness, "learning to finish", 600, |app| {
+        app.learning.learned.is_some() || app.error().is_some()
+    });
+    let learned = harness.state().learning.learned.clone().unwrap();
+    eprintln!("learned {} (CER {:?})", learned.id, learned.cer);
+    assert_eq!(learned.cer, Some(0.0));
+
+    harness
+        .get_by_label(&format!("Read with {}", learned.id))
+        .click();
+    harness.step();
+    assert_eq!(harness.state().settings.recognizer, learned.id);
+    harness.state_mut().open_paths([line]);
+    wait_for(&mut harness, "the line to be read again", 60, |app| {
+        first_line(app, 1).is_some() && !app.is_busy()
+    });
+    assert_eq!(first_line(harness.state(), 1).unwrap(), TRUTH);
+
+    // The personal model can be deleted from the models panel.
+    harness
+        .get_by_label(&format!("Delete {}", learned.id))
+        .click();
+    wait_for(&mut harness, "the model to be deleted", 20, |app| {
+        !app.models.models.iter().any(|m| m.id == learned.id)
+    });
+    assert_ne!(harness.state().settings.recognizer, learned.id);
+}
