@@ -6,7 +6,7 @@
 set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-target}/debug/inkread}
 id=${2:-hw-crnn-1}
-epochs=${3:-12}
+epochs=${3:-6}
 shared=${INKREAD_SHARED_DIR:-$(dirname "$0")/../../shared}
 home=${INKREAD_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/inkread}
 resume=()
@@ -14,4 +14,4 @@ resume=()
 mkdir -p "$home/training"
 "$bin" train recognizer --base easyocr-english-g2 --data "$shared/train/manifest.tsv" \
   --out "$id" --epochs "$epochs" --batch 16 --lr 3e-4 --seed 1 --checkpoint-minutes 10 \
-  --device cpu "${resume[@]}" 2>&1 | tr '\r' '\n' | grep --line-buffered -v '^\s*$' >> "$home/training/$id.log"
+  --device cpu "${resume[@]}" 2>&1 | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' >> "$home/training/$id.log"
