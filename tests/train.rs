@@ -568,3 +568,74 @@ fn step_timing() {
     let _ = train_step(net, &mut optim, &batch, 1e-4).unwrap();
     eprintln!("whole step: {:.2} s", t.elapsed().as_secs_f64());
 }
+
+/// The eight fixture lines stacked on one page, with a PAGE-XML transcription of it.
+fn page_of_lines(dir: &Path) -> PathBuf {
+    let samples = inkread::train::samples::read_manifest(
+        &lines_manifest(),
+        inkread::train::samples::Split::All,
+    )
+    .unwrap();
+    let images: Vec<image::RgbImage> = samples
+        .iter()
+        .map(|s| image::open(&s.image).unwrap().to_rgb8())
+        .collect();
+    let width = images.iter().map(|i| i.width()).max().unwrap() + 40;
+    let mut page = image::RgbImage::from_pixel(
+        width,
+        70 * images.len() as u32 + 20,
+        image::Rgb([236, 236, 236]),
+    );
+    let mut lines = String::new();
+    for (i, (img, s)) in images.iter().zip(&samples).enumerate() {
+        let (x, y) = (20, 20 + 70 * i as u32);
+        image::imageops::replace(&mut page, img, i64::from(x), i64::from(y));
+        let (x1, y1) = (x + img.width(), y + img.height());
+        lines.push_str(&format!(
+            "<TextLine id=\"l{i}\"><Coords points=\"{x},{y} {x1},{y} {x1},{y1} {x},{y1}\"/><TextEquiv><Unicode>{}</Unicode></TextEquiv></TextLine>\n",
+            s.text
+        ));
+    }
+    page.save(dir.join("page.png")).unwrap();
+    let xml = dir.join("page.xml");
+    std::fs::write(&xml, format!(
+        "<PcGts xmlns=\"http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15\"><Page imageFilename=\"page.png\"><TextRegion id=\"r\">{lines}</TextRegion></Page></PcGts>"
+    )).unwrap();
+    xml
+}
+
+#[test]
+fn page_xml_lines_are_cropped_from_their_page_for_training() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let xml = page_of_lines(dir.path());
+    let mut run = small_run("from-page", 1);
+    run.data = vec![xml];
+    let (train_lines, val_lines) = inkread::train::dataset::read_samples(&run).unwrap();
+    assert_eq!(train_lines.len(), 8);
+    assert!(val_lines.is_empty(), "one page: nothing held out");
+    assert_eq!(train_lines[1].text, "ça coûte cher");
+    let mut started = None;
+    train(
+        &installer,
+        &run,
+        false,
+        &Device::flex(),
+        &CancelToken::new(),
+        &mut |e| {
+            if let TrainEvent::Started {
+                train_lines,
+                classes,
+                ..
+            } = e
+            {
+                started = Some((train_lines, classes));
+            }
+        },
+    )
+    .unwrap();
+    // English g2's 96 characters and the blank, plus the 10 the French lines need.
+    assert_eq!(started, Some((8, 107)));
+}

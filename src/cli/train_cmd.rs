@@ -24,10 +24,11 @@ pub struct RecognizerArgs {
     #[arg(long, default_value = "easyocr-english-g2")]
     pub base: String,
     /// Manifests of line images and transcriptions (tab-separated: path, transcription,
-    /// optional split train/val). Rows marked `val` validate unless --val is given.
+    /// optional split train/val; rows marked `val` validate unless --val is given), or
+    /// PAGE-XML / ALTO files or folders of them (every 20th page validates unless --val).
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Manifests of validation lines (every row).
+    /// Validation lines: manifests (every row), PAGE-XML / ALTO files or folders.
     #[arg(long, num_args = 1..)]
     pub val: Vec<PathBuf>,
     /// The new model's id.

@@ -1,11 +1,14 @@
 //! The lines a run trains and validates on, ready for the loop: images in memory at the
 //! network's height, texts as class sequences of the run's alphabet.
 
+use std::path::PathBuf;
+
 use image::GrayImage;
 
 use super::TrainError;
 use super::alphabet::Alphabet;
 use super::lines::{frames_for_width, frames_needed, load_lines};
+use super::page_xml::{is_page_xml, read_page_xml};
 use super::samples::{Sample, Split, check_samples, read_manifest};
 use super::trainer::{TrainEvent, TrainRun};
 use crate::cancel::CancelToken;
@@ -23,14 +26,32 @@ pub struct DataSet {
 pub fn read_samples(run: &TrainRun) -> Result<(Vec<Sample>, Vec<Sample>), TrainError> {
     let mut train = Vec::new();
     let mut val = Vec::new();
-    for manifest in &run.data {
+    let (pages, manifests): (Vec<PathBuf>, Vec<PathBuf>) = expand_folders(&run.data)?
+        .into_iter()
+        .partition(|p| is_page_xml(p));
+    for manifest in &manifests {
         train.extend(read_manifest(manifest, Split::Train)?);
         if run.val.is_empty() {
             val.extend(read_manifest(manifest, Split::Val)?);
         }
     }
-    for manifest in &run.val {
-        val.extend(read_manifest(manifest, Split::All)?);
+    // Transcribed pages: without --val, every 20th page (from the first, in name order)
+    // validates, when there are at least two; lines of one page never go to both sides.
+    for (i, page) in pages.iter().enumerate() {
+        let held_out = run.val.is_empty() && pages.len() >= 2 && i % 20 == 0;
+        let lines = read_page_xml(page)?;
+        if held_out {
+            val.extend(lines)
+        } else {
+            train.extend(lines)
+        }
+    }
+    for path in expand_folders(&run.val)? {
+        if is_page_xml(&path) {
+            val.extend(read_page_xml(&path)?);
+        } else {
+            val.extend(read_manifest(&path, Split::All)?);
+        }
     }
     if let Some(limit) = run.limit {
         train.truncate(limit);
@@ -42,6 +63,26 @@ pub fn read_samples(run: &TrainRun) -> Result<(Vec<Sample>, Vec<Sample>), TrainE
         return Err(TrainError::NoSamples);
     }
     Ok((train, val))
+}
+
+/// Folders stand for the PAGE-XML / ALTO files in them (in name order).
+fn expand_folders(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrainError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| TrainError::io(path, e))?;
+        let mut xml: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_page_xml(p))
+            .collect();
+        xml.sort();
+        out.extend(xml);
+    }
+    Ok(out)
 }
 
 /// Encodes and loads the samples. Training lines too narrow for their text (CTC needs a

@@ -8,6 +8,7 @@ use super::samples::Sample;
 use crate::cancel::CancelToken;
 use crate::nn::easyocr::crnn::CRNN_INPUT_HEIGHT;
 use crate::pipeline::easyocr::{grey_bt601, scale_line};
+use crate::pipeline::lines::crop_line;
 use crate::pipeline::preprocess::open_rgb;
 
 /// Wider lines (after scaling) are squeezed to this width: a bound on a batch's memory.
@@ -32,12 +33,30 @@ pub fn load_lines(
     on_done: &mut dyn FnMut(usize),
 ) -> Result<Vec<GrayImage>, TrainError> {
     let mut out = Vec::with_capacity(samples.len());
+    // Lines of one page come one after the other: the page is decoded once for all.
+    let mut page: Option<(&std::path::Path, image::RgbImage)> = None;
     for (i, sample) in samples.iter().enumerate() {
         if i % 64 == 0 {
             cancel.check().map_err(|_| TrainError::Cancelled)?;
             on_done(i);
         }
-        out.push(prepare(&open_rgb(&sample.image)?));
+        let line = match &sample.polygon {
+            None => open_rgb(&sample.image)?,
+            Some(polygon) => {
+                if page
+                    .as_ref()
+                    .is_none_or(|(p, _)| *p != sample.image.as_path())
+                {
+                    page = Some((sample.image.as_path(), open_rgb(&sample.image)?));
+                }
+                let image = page
+                    .as_ref()
+                    .map(|(_, image)| image)
+                    .ok_or(TrainError::NoSamples)?;
+                crop_line(image, polygon)
+            }
+        };
+        out.push(prepare(&line));
     }
     on_done(samples.len());
     Ok(out)

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod corrections;
 pub mod dataset;
 pub mod lines;
+pub mod page_xml;
 pub mod publish;
 pub mod samples;
 pub mod schedule;

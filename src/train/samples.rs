@@ -16,6 +16,9 @@ pub struct Sample {
     pub text: String,
     /// Where it came from, for messages: `manifest.tsv:12`.
     pub origin: String,
+    /// The line's outline when `image` is a whole page (PAGE-XML, ALTO): the line is cropped
+    /// from it as the pipeline crops detected lines.
+    pub polygon: Option<Vec<crate::reading::Point>>,
 }
 
 /// Which rows of a manifest to take.
@@ -55,6 +58,7 @@ pub fn read_manifest(manifest: &Path, split: Split) -> Result<Vec<Sample>, Train
             image: base.join(field(&row, path_col, manifest, number)?),
             text: normalize(field(&row, text_col, manifest, number)?),
             origin: format!("{}:{number}", manifest.display()),
+            polygon: None,
         });
     }
     Ok(out)
