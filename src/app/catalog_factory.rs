@@ -81,6 +81,9 @@ impl PipelineFactory for CatalogFactory {
                     .sources
                     .iter()
                     .any(|s| matches!(s, Source::Trained { .. })),
+                reads: m.reads_label(),
+                source: m.sources.first().map(Source::label).unwrap_or_default(),
+                licence: m.licence.clone(),
             })
             .collect()
     }

@@ -98,6 +98,20 @@ impl ModelsPanel {
             })
             .response
             .labelled_by(detector_label.id);
+        for id in [Some(recognizer.as_str()), detector.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(model) = self.find(id) {
+                ui.label(RichText::new(details(model)).small().weak());
+            }
+        }
+        if !recognizers
+            .iter()
+            .any(|m| m.installed && m.reads_handwriting())
+        {
+            ui.label(RichText::new(NO_HANDWRITING).color(ui.visuals().warn_fg_color));
+        }
         if let Some(model) = self.find(recognizer).filter(|m| m.personal)
             && ui
                 .button(format!("Delete {}", model.id))
@@ -131,6 +145,29 @@ impl ModelsPanel {
         }
         action
     }
+}
+
+/// What the user can do when no installed recognizer was made for handwriting.
+pub const NO_HANDWRITING: &str = "No handwriting recognizer is installed: the installed ones \
+were made for print and misread handwriting. To get one: correct a few recognized lines and \
+use Learn from my corrections below; or train one (inkread train recognizer); or import TrOCR \
+files (inkread models import FOLDER --id trocr-base-handwritten).";
+
+/// "Reads print · 11 MB · PyPI rapidocr-onnxruntime==1.4.4 · Apache-2.0".
+fn details(m: &ModelChoice) -> String {
+    let mut parts = Vec::new();
+    if !m.reads.is_empty() {
+        parts.push(format!("Reads {}", m.reads));
+    }
+    if let Some(bytes) = m.size_bytes.filter(|b| *b > 0) {
+        parts.push(format!("{:.0} MB", bytes as f64 / 1e6));
+    }
+    parts.extend(
+        [m.source.clone(), m.licence.clone()]
+            .into_iter()
+            .filter(|s| !s.is_empty()),
+    );
+    parts.join(" · ")
 }
 
 fn label(m: &ModelChoice) -> String {

@@ -178,6 +178,9 @@ mod tests {
             installed,
             size_bytes: None,
             personal: false,
+            reads: String::new(),
+            source: String::new(),
+            licence: String::new(),
         }
     }
 

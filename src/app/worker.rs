@@ -28,6 +28,17 @@ pub struct ModelChoice {
     pub size_bytes: Option<u64>,
     /// Trained on this machine (can be deleted from the app).
     pub personal: bool,
+    /// What it was made for ("handwriting", "print", ...; empty when unknown).
+    pub reads: String,
+    /// Where it comes from and under which licence, for the user.
+    pub source: String,
+    pub licence: String,
+}
+
+impl ModelChoice {
+    pub fn reads_handwriting(&self) -> bool {
+        self.reads.contains("handwriting")
+    }
 }
 
 /// The recognizer and detector a first start selects, by catalog id.

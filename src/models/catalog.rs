@@ -165,8 +165,39 @@ pub struct ModelEntry {
     pub licence: String,
     /// Download size in megabytes, roughly (for the user, not for verification).
     pub size_mb: u64,
+    /// What it was made for: `handwriting`, `print`, or both.
+    #[serde(default)]
+    pub reads: Vec<Script>,
     /// Tried in order.
     pub sources: Vec<Source>,
+}
+
+/// Kinds of writing a model was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Script {
+    Handwriting,
+    Print,
+}
+
+impl ModelEntry {
+    /// Whether it was made for handwriting.
+    pub fn reads_handwriting(&self) -> bool {
+        self.reads.contains(&Script::Handwriting)
+    }
+
+    /// "handwriting", "print", "handwriting and print", or "" when the catalog does not say.
+    pub fn reads_label(&self) -> String {
+        let names: Vec<&str> = self
+            .reads
+            .iter()
+            .map(|s| match s {
+                Script::Handwriting => "handwriting",
+                Script::Print => "print",
+            })
+            .collect();
+        names.join(" and ")
+    }
 }
 
 impl ModelEntry {

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{FileSpec, Kind, ModelEntry, Source};
+use super::catalog::{FileSpec, Kind, ModelEntry, Script, Source};
 use crate::nn::easyocr::Crnn;
 
 /// The model card's file name inside the model's folder.
@@ -68,6 +68,7 @@ impl ModelCard {
             languages: Vec::new(),
             licence: "yours: trained on this machine from your data".into(),
             size_mb: size.div_ceil(1_000_000),
+            reads: vec![Script::Handwriting],
             sources: vec![Source::Trained {
                 files: [WEIGHTS_FILE, CARD_FILE]
                     .iter()

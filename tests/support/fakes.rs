@@ -190,6 +190,9 @@ impl PipelineFactory for FakeFactory {
             installed,
             size_bytes: Some(12_000_000),
             personal: false,
+            reads: String::new(),
+            source: "test".into(),
+            licence: "test".into(),
         };
         vec![
             model(
