@@ -269,11 +269,20 @@ impl Installer {
     }
 
     /// The recognizer to read with: the first installed preferred one (a TrOCR the user
-    /// pulled), else the default.
+    /// pulled), else an installed recognizer made for handwriting (a personal model), else
+    /// the default.
     pub fn recognizer_to_use(&self) -> &ModelEntry {
+        let installed = |m: &&ModelEntry| self.installed_dir(&m.id).is_some();
         self.catalog
             .preferred_recognizers()
-            .find(|m| self.installed_dir(&m.id).is_some())
+            .find(installed)
+            .or_else(|| {
+                self.catalog
+                    .models()
+                    .iter()
+                    .filter(|m| m.role() == Role::Recognizer && m.reads_handwriting())
+                    .find(installed)
+            })
             .unwrap_or_else(|| self.catalog.default_recognizer())
     }
 
