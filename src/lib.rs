@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod image_file;
 pub mod models;
 pub mod nn;
 pub mod pipeline;

@@ -1,21 +1,16 @@
 //! Turns files, bytes and URLs into page images on loader threads, so a large TIFF or a
 //! slow server never freezes the window.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use image::{ImageReader, RgbImage};
+use image::RgbImage;
 
 use super::url_fetch::{FetchLimits, fetch_image_bytes};
+use crate::image_file::{ImageError, MAX_FILE_BYTES};
 
 /// The formats the Open dialog offers (and the decoder accepts).
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif"];
-
-/// Files larger than this are refused before reading.
-const MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
-/// Decoded images larger than this many pixels per side are refused.
-const MAX_SIDE: u32 = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -27,61 +22,38 @@ pub enum InputError {
     Fetch(#[from] super::url_fetch::FetchError),
 }
 
-/// Decodes image bytes (format guessed from the content) into RGB, with size limits.
+/// Decodes image bytes (format guessed from the content) into RGB: the library's loader,
+/// with its limits, orientation and transparency on white.
 pub fn decode_image(bytes: &[u8], source_name: &str) -> Result<RgbImage, InputError> {
-    let decode_err = |reason: String| InputError::Decode {
+    crate::image_file::decode(bytes, source_name).map_err(|e| InputError::Decode {
         source_name: source_name.into(),
-        reason,
-    };
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| decode_err(e.to_string()))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(1024 * 1024 * 1024);
-    reader.limits(limits);
-    if reader.format().is_none() {
-        return Err(decode_err("unknown image format".into()));
-    }
-    let image = reader.decode().map_err(|e| decode_err(e.to_string()))?;
-    Ok(flatten_on_white(image))
-}
-
-/// Transparent pixels become white paper instead of black.
-fn flatten_on_white(image: image::DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.to_rgb8();
-    }
-    let rgba = image.to_rgba8();
-    let mut out = RgbImage::new(rgba.width(), rgba.height());
-    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
-        let a = src[3] as u32;
-        let over = |c: u8| ((c as u32 * a + 255 * (255 - a)) / 255) as u8;
-        dst.0 = [over(src[0]), over(src[1]), over(src[2])];
-    }
-    out
+        reason: describe(&e),
+    })
 }
 
 /// Reads and decodes an image file.
 pub fn load_image_file(path: &Path) -> Result<RgbImage, InputError> {
-    let shown = path.display().to_string();
-    let io_err = |reason: String| InputError::Io {
-        path: shown.clone(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| io_err(e.to_string()))?;
-    if meta.is_dir() {
-        return Err(io_err("it is a folder".into()));
+    crate::image_file::open(path).map_err(|e| match e {
+        ImageError::Decode { .. } | ImageError::UnknownFormat { .. } => InputError::Decode {
+            source_name: file_name(path),
+            reason: describe(&e),
+        },
+        other => InputError::Io {
+            path: path.display().to_string(),
+            reason: describe(&other),
+        },
+    })
+}
+
+/// The error's own words after the file's name ("unknown format", the decoder's reason).
+fn describe(e: &ImageError) -> String {
+    match e {
+        ImageError::Decode { source, .. } => source.to_string(),
+        ImageError::UnknownFormat { .. } => "unknown image format".into(),
+        ImageError::Io { source, .. } => source.to_string(),
+        ImageError::Folder { .. } => "it is a folder".into(),
+        ImageError::TooLarge { .. } => format!("larger than {} MB", MAX_FILE_BYTES / (1024 * 1024)),
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(io_err(format!(
-            "larger than {} MB",
-            MAX_FILE_BYTES / (1024 * 1024)
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io_err(e.to_string()))?;
-    decode_image(&bytes, &file_name(path))
 }
 
 /// The last part of a path, for labels.
@@ -205,8 +177,11 @@ mod tests {
     fn png_bytes_decode_and_alpha_becomes_white() {
         let img = image::RgbaImage::from_pixel(3, 2, image::Rgba([0, 0, 0, 0]));
         let mut bytes = Vec::new();
-        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .unwrap();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
         let rgb = decode_image(&bytes, "t.png").unwrap();
         assert_eq!(rgb.dimensions(), (3, 2));
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);

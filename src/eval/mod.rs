@@ -121,22 +121,7 @@ fn report(mode: &str, tallies: BTreeMap<String, Tally>) -> Report {
 }
 
 fn load_image(path: &Path) -> Result<RgbImage> {
-    let reader = image::ImageReader::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let decoded = reader
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .decode()
-        .map_err(|e| Error::NotAnImage {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    Ok(decoded.to_rgb8())
+    crate::pipeline::preprocess::open_rgb(path)
 }
 
 fn selected<T>(items: Vec<T>, set_of: impl Fn(&T) -> &str, options: &Options) -> Vec<T> {

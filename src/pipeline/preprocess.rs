@@ -159,28 +159,21 @@ impl From<PreprocessError> for crate::Error {
     }
 }
 
-/// Opens an image file as RGB, telling a missing or unreadable file apart from one that
-/// is not an image.
+/// Opens an image file as RGB ([`crate::image_file`]: limits, orientation, transparency
+/// on white), telling a missing or unreadable file apart from one that is not an image.
 pub fn open_rgb(path: &std::path::Path) -> crate::Result<RgbImage> {
-    let not_image = |reason: String| crate::Error::NotAnImage {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let io = |source: std::io::Error| crate::Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let reader = image::ImageReader::open(path)
-        .map_err(io)?
-        .with_guessed_format()
-        .map_err(io)?;
-    if reader.format().is_none() {
-        return Err(not_image("unknown file format".into()));
-    }
-    // The file opened, so any failure from here on (truncated data included) means its
-    // content is not a readable image.
-    let decoded = reader.decode().map_err(|e| not_image(e.to_string()))?;
-    Ok(decoded.to_rgb8())
+    use crate::image_file::ImageError;
+    crate::image_file::open(path).map_err(|e| match e {
+        ImageError::Io { path, source } => crate::Error::Io { path, source },
+        other => crate::Error::NotAnImage {
+            path: path.to_path_buf(),
+            reason: match &other {
+                ImageError::Decode { source, .. } => source.to_string(),
+                ImageError::UnknownFormat { .. } => "unknown file format".into(),
+                _ => other.to_string(),
+            },
+        },
+    })
 }
 
 /// The processor's output for a batch as plain numbers, `[B, 3, H, W]` row-major.
