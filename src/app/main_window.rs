@@ -322,6 +322,25 @@ impl InkreadApp {
         self.submit(Target::Item(id), page);
     }
 
+    /// The sketchpad is handwriting by nature: it reads with the chosen recognizer when that
+    /// one reads handwriting, else with the first installed one that does, else the chosen.
+    fn recognizer_for(&self, target: &Target) -> String {
+        let chosen = &self.settings.recognizer;
+        if !matches!(target, Target::Sketch { .. })
+            || self
+                .models
+                .find(chosen)
+                .is_some_and(|m| m.reads_handwriting())
+        {
+            return chosen.clone();
+        }
+        self.models
+            .models
+            .iter()
+            .find(|m| m.kind == ModelKind::Recognizer && m.installed && m.reads_handwriting())
+            .map_or_else(|| chosen.clone(), |m| m.id.clone())
+    }
+
     fn submit(&mut self, target: Target, page: Page) {
         if self.settings.recognizer.is_empty() {
             self.error =
@@ -335,7 +354,7 @@ impl InkreadApp {
             job,
             page,
             detector: self.settings.detector.clone(),
-            recognizer: self.settings.recognizer.clone(),
+            recognizer: self.recognizer_for(&target),
             mode: self.settings.mode.mode(),
             cancel: cancel.clone(),
         };
