@@ -50,8 +50,9 @@ impl PipelineFactory for CatalogFactory {
             None => recognizer_id.to_string(),
         };
         progress(Stage::Loading { what });
+        let installer = self.current();
         let builder = PipelineBuilder {
-            installer: &self.installer,
+            installer: &installer,
             device: self.device.clone(),
             trocr: Default::default(),
         };
@@ -64,7 +65,8 @@ impl PipelineFactory for CatalogFactory {
     }
 
     fn models(&self) -> Vec<ModelChoice> {
-        self.installer
+        let installer = self.current();
+        installer
             .catalog
             .models()
             .iter()
@@ -75,7 +77,7 @@ impl PipelineFactory for CatalogFactory {
                     Role::Detector => ModelKind::Detector,
                     Role::Recognizer => ModelKind::Recognizer,
                 },
-                installed: self.installer.installed_dir(&m.id).is_some(),
+                installed: installer.installed_dir(&m.id).is_some(),
                 size_bytes: Some(m.size_mb * 1_000_000),
                 personal: m
                     .sources
@@ -137,6 +139,14 @@ impl PipelineFactory for CatalogFactory {
         Ok(())
     }
 
+    fn background(&self) -> Option<Box<dyn PipelineFactory>> {
+        Some(Box::new(CatalogFactory::new(
+            self.installer.clone(),
+            self.device.clone(),
+            self.device_name.clone(),
+        )))
+    }
+
     fn record_correction(&mut self, line: &image::RgbImage, text: &str) -> anyhow::Result<usize> {
         let store = self.corrections_store();
         store.record(line, text)?;
@@ -159,7 +169,7 @@ impl PipelineFactory for CatalogFactory {
         let batch = 8;
         let run = TrainRun {
             id: self.fresh_personal_id(),
-            base: trainable_base(&self.installer, base),
+            base: trainable_base(&self.current(), base),
             data: vec![store.manifest()],
             // Validated on the corrections themselves: the point is to read this hand.
             val: vec![store.manifest()],
@@ -198,9 +208,8 @@ impl PipelineFactory for CatalogFactory {
             cancel,
             &mut on_event,
         )?;
-        self.rediscover();
         let name = self
-            .installer
+            .current()
             .catalog
             .get(&run.id)
             .map_or(run.id.clone(), |m| m.name.clone());
@@ -212,8 +221,8 @@ impl PipelineFactory for CatalogFactory {
     }
 
     fn remove(&mut self, id: &str) -> anyhow::Result<()> {
-        let entry = self
-            .installer
+        let installer = self.current();
+        let entry = installer
             .catalog
             .get(id)
             .ok_or_else(|| anyhow::anyhow!("no model {id}"))?;
@@ -224,9 +233,8 @@ impl PipelineFactory for CatalogFactory {
                 .any(|s| matches!(s, Source::Trained { .. })),
             "only personal models can be deleted here"
         );
-        self.installer.remove(id)?;
-        let _ = std::fs::remove_dir_all(run_dir(&self.installer, id));
-        self.rediscover();
+        installer.remove(id)?;
+        let _ = std::fs::remove_dir_all(run_dir(&installer, id));
         Ok(())
     }
 }
@@ -236,11 +244,11 @@ impl CatalogFactory {
         Corrections::new(corrections_dir(&self.installer.config.home))
     }
 
-    /// The catalog again, with the personal models as they are on disk now.
-    fn rediscover(&mut self) {
-        let personal = discover(&self.installer.config.models_dir());
-        let keep: Vec<_> = self
-            .installer
+    /// The installer with the personal models as they are on disk now: the background
+    /// thread may have trained or deleted one since this factory was made.
+    fn current(&self) -> Installer {
+        let mut installer = self.installer.clone();
+        let keep: Vec<_> = installer
             .catalog
             .models()
             .iter()
@@ -251,12 +259,9 @@ impl CatalogFactory {
             })
             .cloned()
             .collect();
-        self.installer.catalog = self
-            .installer
-            .catalog
-            .clone()
-            .only(keep)
-            .with_models(personal);
+        let personal = discover(&installer.config.models_dir());
+        installer.catalog = installer.catalog.only(keep).with_models(personal);
+        installer
     }
 
     /// `my-handwriting-N` for the first N not taken by a model or a training run.

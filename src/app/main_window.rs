@@ -106,7 +106,7 @@ impl InkreadApp {
         settings.fit_to(&models.models, &factory.default_models());
         let ctx = cc.egui_ctx.clone();
         let wake_ctx = ctx.clone();
-        let worker = Worker::spawn(factory, Box::new(move || wake_ctx.request_repaint()));
+        let worker = Worker::spawn(factory, Arc::new(move || wake_ctx.request_repaint()));
         let mut sketch = Sketchpad::default();
         sketch.pen_width = settings.pen_width;
         let mut app = Self {

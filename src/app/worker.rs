@@ -2,6 +2,7 @@
 //! it never blocks on the worker, and every job can be cancelled.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
@@ -142,6 +143,20 @@ pub trait PipelineFactory: Send {
     fn remove(&mut self, id: &str) -> anyhow::Result<()> {
         anyhow::bail!("{id} cannot be removed here")
     }
+
+    /// A second factory for long jobs (installs, learning, corrections, removals) on a
+    /// thread of their own, so that a read never waits behind a download or a training run.
+    /// `None` (the default) runs everything on the reading thread.
+    fn background(&self) -> Option<Box<dyn PipelineFactory>> {
+        None
+    }
+}
+
+impl Request {
+    /// Whether this request belongs on the background thread when there is one.
+    fn is_long_job(&self) -> bool {
+        !matches!(self, Request::Read { .. })
+    }
 }
 
 /// What the UI asks the worker to do.
@@ -219,6 +234,8 @@ pub enum Report {
 /// The UI's handle on the worker thread. Dropping it ends the thread once its job is done.
 pub struct Worker {
     requests: Option<Sender<Request>>,
+    /// Long jobs' queue, when the factory has a background twin.
+    background: Option<Sender<Request>>,
     reports: Receiver<Report>,
     thread: Option<JoinHandle<()>>,
 }
@@ -226,25 +243,37 @@ pub struct Worker {
 impl Worker {
     /// Starts the thread. `wake` is called after every report (the app passes
     /// `ctx.request_repaint`) so the UI repaints while a job runs.
-    pub fn spawn(factory: Box<dyn PipelineFactory>, wake: Box<dyn Fn() + Send>) -> Self {
-        let (request_tx, request_rx) = channel();
+    pub fn spawn(factory: Box<dyn PipelineFactory>, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
         let (report_tx, report_rx) = channel();
+        let background = factory.background().and_then(|twin| {
+            let (tx, rx) = channel();
+            let (reports, wake) = (report_tx.clone(), wake.clone());
+            std::thread::Builder::new()
+                .name("inkread-background".into())
+                .spawn(move || WorkerLoop::new(twin, reports, wake).run(rx))
+                .ok()
+                .map(|_| tx)
+        });
+        let (request_tx, request_rx) = channel();
         let thread = std::thread::Builder::new()
             .name("inkread-worker".into())
             .spawn(move || WorkerLoop::new(factory, report_tx, wake).run(request_rx))
             .ok();
         Self {
             requests: Some(request_tx),
+            background,
             reports: report_rx,
             thread,
         }
     }
 
-    /// Queues a request; returns false when the worker thread is gone.
+    /// Queues a request; returns false when the thread it belongs to is gone.
     pub fn send(&self, request: Request) -> bool {
-        self.requests
-            .as_ref()
-            .is_some_and(|tx| tx.send(request).is_ok())
+        let queue = match &self.background {
+            Some(tx) if request.is_long_job() => Some(tx),
+            _ => self.requests.as_ref(),
+        };
+        queue.is_some_and(|tx| tx.send(request).is_ok())
     }
 
     /// Reports that arrived since the last call, without blocking.
@@ -265,8 +294,9 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the channel ends the loop; we don't join, a long job must not hang the exit.
+        // Closing the channels ends the loops; we don't join, a long job must not hang the exit.
         self.requests.take();
+        self.background.take();
     }
 }
 
@@ -275,14 +305,14 @@ struct WorkerLoop {
     factory: Box<dyn PipelineFactory>,
     cached: Option<(Option<String>, String, Pipeline)>,
     reports: Sender<Report>,
-    wake: Box<dyn Fn() + Send>,
+    wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl WorkerLoop {
     fn new(
         factory: Box<dyn PipelineFactory>,
         reports: Sender<Report>,
-        wake: Box<dyn Fn() + Send>,
+        wake: Arc<dyn Fn() + Send + Sync>,
     ) -> Self {
         Self {
             factory,
