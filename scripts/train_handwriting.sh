@@ -14,4 +14,5 @@ resume=()
 mkdir -p "$home/training"
 "$bin" train recognizer --base easyocr-english-g2 --data "$shared/train/manifest.tsv" \
   --out "$id" --epochs "$epochs" --batch 16 --lr 3e-4 --seed 1 --checkpoint-minutes 10 \
+  --freeze-convolutions 4 \
   --device cpu "${resume[@]}" 2>&1 | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' >> "$home/training/$id.log"

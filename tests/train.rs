@@ -256,6 +256,7 @@ fn small_run(id: &str, epochs: usize) -> TrainRun {
         augment: false,
         limit: None,
         checkpoint_minutes: 60.0,
+        frozen_convolutions: 0,
     }
 }
 
@@ -565,8 +566,15 @@ fn step_timing() {
     eprintln!("backward through CTC: {:.2} s", t.elapsed().as_secs_f64());
     let mut optim = adamw(Some(5.0));
     let t = Instant::now();
-    let _ = train_step(net, &mut optim, &batch, 1e-4).unwrap();
+    let (net, _) = train_step(net, &mut optim, &batch, 1e-4).unwrap();
     eprintln!("whole step: {:.2} s", t.elapsed().as_secs_f64());
+    let net = net.with_frozen_convolutions(4);
+    let t = Instant::now();
+    let _ = train_step(net, &mut optim, &batch, 1e-4).unwrap();
+    eprintln!(
+        "whole step, first 4 convolutions frozen: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 /// The eight fixture lines stacked on one page, with a PAGE-XML transcription of it.
@@ -638,4 +646,32 @@ fn page_xml_lines_are_cropped_from_their_page_for_training() {
     .unwrap();
     // English g2's 96 characters and the blank, plus the 10 the French lines need.
     assert_eq!(started, Some((8, 107)));
+}
+
+#[test]
+fn frozen_convolutions_stay_as_they_were() {
+    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let net = load_english_g2(&weights, &device).unwrap();
+    let before = params(&net);
+    let net = for_training(net, &ad).with_frozen_convolutions(4);
+    let lines: Vec<image::GrayImage> = (0..2)
+        .map(|i| {
+            image::GrayImage::from_fn(256, 64, |x, y| {
+                image::Luma([((x * 7 + y * 13 + i) % 255) as u8])
+            })
+        })
+        .collect();
+    let batch = Batch::new(&lines, &[vec![5, 6, 7], vec![8, 9]], &ad);
+    let (net, _) = train_step(net, &mut adamw(None), &batch, 1e-3).unwrap();
+    let after = params(&net.valid());
+    for (name, values) in &after {
+        let frozen = ["convs.0.", "convs.1.", "convs.2.", "convs.3."]
+            .iter()
+            .any(|p| name.starts_with(p));
+        assert_eq!(frozen, *values == before[name], "{name}: frozen {frozen}");
+    }
 }

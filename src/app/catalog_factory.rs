@@ -181,6 +181,7 @@ impl PipelineFactory for CatalogFactory {
             augment: true,
             limit: None,
             checkpoint_minutes: 5.0,
+            frozen_convolutions: 0,
         };
         let epochs = run.epochs;
         let mut on_event = |event: TrainEvent| {

@@ -52,6 +52,10 @@ pub struct RecognizerArgs {
     /// Use at most this many training and validation lines (quick tries).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Keep the first N of the CRNN's 7 convolutions as the base has them: faster steps,
+    /// and the low-level features the base learnt (print included) are kept.
+    #[arg(long, default_value_t = 0)]
+    pub freeze_convolutions: usize,
     /// Minutes between checkpoints inside an epoch.
     #[arg(long, default_value_t = 10.0)]
     pub checkpoint_minutes: f64,
@@ -81,6 +85,7 @@ pub fn run(command: &TrainCommand) -> anyhow::Result<()> {
         augment: !args.no_augment,
         limit: args.limit,
         checkpoint_minutes: args.checkpoint_minutes,
+        frozen_convolutions: args.freeze_convolutions,
     };
     let mut view = TrainView::default();
     let outcome = train(

@@ -48,6 +48,9 @@ pub struct TrainRun {
     pub limit: Option<usize>,
     /// Minutes between checkpoints within an epoch.
     pub checkpoint_minutes: f64,
+    /// How many of the first convolutions stay as the base model has them.
+    #[serde(default)]
+    pub frozen_convolutions: usize,
 }
 
 /// What the loop reports while it runs.
@@ -123,6 +126,7 @@ pub fn train(
         Some(state) => state,
         None => (for_training(net, &ad), optimizer(), Progress::default()),
     };
+    let net = net.with_frozen_convolutions(run.frozen_convolutions);
     on_event(TrainEvent::Started {
         train_lines: data.train_lines.len(),
         val_lines: data.val_lines.len(),

@@ -71,6 +71,15 @@ impl Crnn {
         Self::load(&mut FreshWeights::new(seed), classes, device)
     }
 
+    /// The first `count` convolutions stop learning (their gradients are not computed at
+    /// all, which also spares the backward pass below the first one that learns).
+    pub fn with_frozen_convolutions(mut self, count: usize) -> Self {
+        for conv in self.convs.iter_mut().take(count) {
+            *conv = conv.clone().no_grad();
+        }
+        self
+    }
+
     /// Output classes, the blank included.
     pub fn classes(&self) -> usize {
         self.prediction.weight.dims()[1]
