@@ -15,9 +15,7 @@ use egui_kittest::kittest::Queryable;
 
 use inkread::app::catalog_factory::CatalogFactory;
 use inkread::app::{InkreadApp, MemoryClipboard};
-use inkread::models::catalog::Catalog;
-use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID};
-use inkread::models::{Installer, StoreConfig};
+use inkread::models::easyocr::ENGLISH_G2_MODEL_ID;
 
 const TRUTH: &str = "été à Noël";
 
@@ -47,17 +45,9 @@ fn first_line(app: &InkreadApp, item: usize) -> Option<String> {
 
 #[test]
 fn a_corrected_line_is_learned_and_then_read_right() {
-    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+    let Some((_root, installer)) = support::store_with_english_g2() else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
-    let installer = Installer::new(
-        StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
-        Catalog::builtin(),
-    );
-    installer
-        .import(&weights, Some(ENGLISH_G2_MODEL_ID), &mut |_| {})
-        .unwrap();
     let device = burn::tensor::Device::flex();
     let factory = CatalogFactory::new(installer, device, "CPU (test)".into());
     let mut harness = Harness::builder()

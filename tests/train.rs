@@ -15,9 +15,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
 
 use inkread::cancel::CancelToken;
+use inkread::models::Installer;
 use inkread::models::catalog::Catalog;
 use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID, load_english_g2};
-use inkread::models::{Installer, StoreConfig};
 use inkread::nn::easyocr::Crnn;
 use inkread::pipeline::Recognizer;
 use inkread::pipeline::easyocr::CrnnRecognizer;
@@ -224,18 +224,30 @@ fn one_adamw_step_of_the_crnn_matches_pytorch() {
     assert!(worst.0 <= 1e-4, "{} off by {}", worst.1, worst.0);
 }
 
-/// A model store of its own, with EasyOCR's recognizer imported from the tests' copy.
-fn private_store() -> Option<(tempfile::TempDir, Installer)> {
-    let weights = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE)?;
-    let root = tempfile::tempdir().unwrap();
-    let installer = Installer::new(
-        StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
-        Catalog::builtin(),
-    );
-    installer
-        .import(&weights, Some(ENGLISH_G2_MODEL_ID), &mut |_| {})
-        .unwrap();
-    Some((root, installer))
+use support::store_with_english_g2 as private_store;
+
+/// Runs `small_run(id, 2)` and kills it (Cancel) in the middle of its second epoch.
+fn train_until_killed(
+    installer: &Installer,
+    id: &str,
+) -> Result<inkread::train::TrainOutcome, TrainError> {
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    train(
+        installer,
+        &small_run(id, 2),
+        false,
+        &Device::flex(),
+        &cancel,
+        &mut |e| {
+            if let TrainEvent::Step {
+                epoch: 1, step: 1, ..
+            } = e
+            {
+                stop.cancel();
+            }
+        },
+    )
 }
 
 fn lines_manifest() -> PathBuf {
@@ -351,24 +363,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
     )
     .unwrap();
 
-    let cancel = CancelToken::new();
-    let stop = cancel.clone();
-    let interrupted = train(
-        &installer,
-        &small_run("resumed", 2),
-        false,
-        &device,
-        &cancel,
-        &mut |e| {
-            // Stop in the middle of the second epoch.
-            if let TrainEvent::Step {
-                epoch: 1, step: 1, ..
-            } = e
-            {
-                stop.cancel();
-            }
-        },
-    );
+    let interrupted = train_until_killed(&installer, "resumed");
     assert!(
         matches!(interrupted, Err(TrainError::Cancelled)),
         "{interrupted:?}"
@@ -409,23 +404,7 @@ fn a_corrupt_checkpoint_is_refused_and_nothing_is_lost() {
         return;
     };
     let device = Device::flex();
-    let cancel = CancelToken::new();
-    let stop = cancel.clone();
-    let _ = train(
-        &installer,
-        &small_run("broken", 2),
-        false,
-        &device,
-        &cancel,
-        &mut |e| {
-            if let TrainEvent::Step {
-                epoch: 1, step: 1, ..
-            } = e
-            {
-                stop.cancel();
-            }
-        },
-    );
+    let _ = train_until_killed(&installer, "broken");
     let run_dir = inkread::train::trainer::run_dir(&installer, "broken");
     let published = personal_installer(&installer)
         .installed_dir("broken")
@@ -674,4 +653,88 @@ fn frozen_convolutions_stay_as_they_were() {
             .any(|p| name.starts_with(p));
         assert_eq!(frozen, *values == before[name], "{name}: frozen {frozen}");
     }
+}
+
+/// `inkread train recognizer`, `models list` and `read --recognizer` from the command line,
+/// in a store of their own.
+#[test]
+fn the_command_line_trains_lists_and_reads_a_personal_model() {
+    let Some((root, _installer)) = private_store() else {
+        return;
+    };
+    let home = root.path().join("inkread");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_inkread"))
+            .args(args)
+            .env("INKREAD_HOME", &home)
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(
+            out.status.success(),
+            "inkread {args:?}: {}",
+            text(&out.stderr)
+        );
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let manifest = lines_manifest();
+    let (_, log) = run(&[
+        "train",
+        "recognizer",
+        "--data",
+        manifest.to_str().unwrap(),
+        "--val",
+        manifest.to_str().unwrap(),
+        "--out",
+        "cli-hand",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--no-augment",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        log.contains("8 training lines, 8 validation lines"),
+        "{log}"
+    );
+    assert!(log.contains("installed in"), "{log}");
+    let (list, _) = run(&["models", "list"]);
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("cli-hand"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("recognizer") && row.contains("installed"),
+        "{list}"
+    );
+    let line = fixtures().join("lines/line_0.png");
+    let (text, _) = run(&[
+        "read",
+        "--recognizer",
+        "cli-hand",
+        "--mode",
+        "line",
+        "--device",
+        "cpu",
+        line.to_str().unwrap(),
+    ]);
+    assert!(!text.trim().is_empty(), "the personal model read nothing");
+    // A second run under the same name must not overwrite the first.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_inkread"))
+        .args([
+            "train",
+            "recognizer",
+            "--data",
+            manifest.to_str().unwrap(),
+            "--out",
+            "cli-hand",
+        ])
+        .env("INKREAD_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
 }

@@ -47,3 +47,20 @@ fn installed(id: &str) -> Result<PathBuf, String> {
         })
         .clone()
 }
+
+/// A model store of its own (in a temporary folder, removed with it), holding EasyOCR's
+/// English recognizer imported from the tests' copy; `None` (with a SKIP line) without it.
+#[allow(dead_code)] // Not every test binary that shares this module trains.
+pub fn store_with_english_g2() -> Option<(tempfile::TempDir, inkread::models::Installer)> {
+    use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID};
+    let weights = model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE)?;
+    let root = tempfile::tempdir().ok()?;
+    let installer = inkread::models::Installer::new(
+        inkread::models::StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
+        inkread::models::catalog::Catalog::builtin(),
+    );
+    installer
+        .import(&weights, Some(ENGLISH_G2_MODEL_ID), &mut |_| {})
+        .expect("importing the tests' copy of english_g2");
+    Some((root, installer))
+}
