@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The adaptation curve of docs/TRAIN.md: how fast a trained recognizer learns one hand.
+
+The Hooker letters' validation pages (one writer, never trained on) are split by page: the
+first pages, in name order, give the k lines to learn from (k = 0, 10, 25, 50, 100), the
+remaining pages are read to measure. For each k it fine-tunes the base model with
+`inkread train recognizer` (no augmentation beyond the default, seeded) and scores the held-out
+lines with `inkread eval lines`; k = 0 scores the base model itself. Results: one JSON line
+per k on stdout, and the eval reports (scores only) in OUT. The manifests it writes hold
+the training set's transcriptions, so they go to a temporary folder, never into OUT.
+
+    scripts/adaptation_curve.py --bin target/debug/inkread --base hw-crnn-1 --out docs/train
+"""
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+KS = [0, 10, 25, 50, 100]
+
+
+def hooker_val(manifest: Path):
+    with manifest.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = [r for r in rows if r["path"].startswith("hooker/") and r["split"] == "val"]
+    for r in rows:
+        r["page"] = r["note"].split(";")[0].removeprefix("page=")
+        r["path"] = str((manifest.parent / r["path"]).resolve())
+    return sorted(rows, key=lambda r: (r["page"], r["path"]))
+
+
+def write(rows, path: Path):
+    with path.open("w", encoding="utf-8") as f:
+        f.write("path\ttranscription\tsplit\n")
+        for r in rows:
+            f.write(f"{r['path']}\t{r['transcription']}\ttrain\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/debug/inkread")
+    ap.add_argument("--base", required=True, help="the trained model to adapt")
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"))
+    ap.add_argument("--out", default="docs/train")
+    ap.add_argument("--epochs", type=int, default=10)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = hooker_val(Path(args.shared) / "train" / "manifest.tsv")
+    # Pages to learn from come first; every k takes the first k lines of them, and the
+    # lines of the pages after the last one any k touches are read.
+    pages = sorted({r["page"] for r in rows})
+    learn_pages, seen = [], 0
+    for page in pages:
+        if seen >= max(KS):
+            break
+        learn_pages.append(page)
+        seen += sum(r["page"] == page for r in rows)
+    learn = [r for r in rows if r["page"] in learn_pages]
+    test = [r for r in rows if r["page"] not in learn_pages]
+    scratch = Path(tempfile.mkdtemp(prefix="inkread-adapt-"))
+    test_manifest = scratch / "test.tsv"
+    write(test, test_manifest)
+    for k in KS:
+        model = args.base
+        if k > 0:
+            model = f"{args.base}-adapt-{k}"
+            data = scratch / f"learn_{k}.tsv"
+            write(learn[:k], data)
+            subprocess.run([args.bin, "train", "recognizer", "--base", args.base, "--data", str(data),
+                            "--out", model, "--epochs", str(args.epochs), "--batch", "8",
+                            "--lr", "1e-4", "--seed", "1", "--patience", str(args.epochs),
+                            "--device", "cpu"], check=True)
+        report = out / f"adapt_{k}.json"
+        with report.open("w") as f:
+            subprocess.run([args.bin, "eval", "lines", str(test_manifest), "--recognizer", model,
+                            "--format", "json", "--device", "cpu"], check=True, stdout=f)
+        overall = json.loads(report.read_text())["overall"]
+        print(json.dumps({"k": k, "test_lines": len(test), "model": model, **overall}))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
