@@ -38,6 +38,7 @@ pub trait Recognizer: Send {
 }
 
 mod batching;
+pub mod blla;
 pub mod build;
 mod columns;
 pub mod craft_post;
