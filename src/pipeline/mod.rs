@@ -23,6 +23,11 @@ pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage);
 pub trait Detector: Send {
     fn name(&self) -> &str;
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>>;
+    /// Whether `detect` returns whole text lines already in reading order (kraken's
+    /// segmenter); the pipeline then keeps them instead of grouping and reordering.
+    fn finds_lines(&self) -> bool {
+        false
+    }
 }
 
 /// Reads line images. Implementations batch internally; `on_line` is called with the
@@ -149,6 +154,12 @@ impl Pipeline {
         let started = Instant::now();
         let regions = detector.detect(&page.image, cancel)?;
         timings.insert("detect".into(), ms_since(started));
+        if detector.finds_lines() {
+            let geometry = regions
+                .into_iter()
+                .map(|r| lines::LineGeometry { polygon: r.polygon });
+            return Ok(Some(geometry.collect()));
+        }
         Ok(Some(lines::group_into_lines(&regions)))
     }
 }

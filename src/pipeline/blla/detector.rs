@@ -2,6 +2,7 @@
 //! turn its heatmaps into baselines and line polygons, and scale them back to the page.
 
 use std::path::Path;
+use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
@@ -9,6 +10,7 @@ use image::RgbImage;
 use super::baselines::{BaselineParams, vectorize_lines};
 use super::features::seam_energy;
 use super::heatmap::{Map, upsample_sigmoid};
+use super::order::reading_order;
 use super::polygon::{PolygonParams, line_polygons};
 use super::prepare::{input_size, to_inverted_planes};
 use super::resize::resize_lanczos_pil;
@@ -42,6 +44,17 @@ pub struct PageMaps {
     pub scale: [f32; 2],
 }
 
+/// Seconds spent in each stage of the last [`BllaDetector::lines`] call, for benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    /// Scaling and preparing the page, and the network.
+    pub network: f64,
+    /// Heatmaps to baselines.
+    pub baselines: f64,
+    /// Baselines to polygons.
+    pub polygons: f64,
+}
+
 /// A kraken segmentation model (blla or another) ready to run.
 pub struct BllaDetector {
     net: SegNet,
@@ -50,6 +63,8 @@ pub struct BllaDetector {
     name: String,
     pub baselines: BaselineParams,
     pub polygons: PolygonParams,
+    /// Where the last page's time went.
+    pub last_times: StageTimes,
 }
 
 impl BllaDetector {
@@ -81,6 +96,7 @@ impl BllaDetector {
             name,
             baselines: BaselineParams::default(),
             polygons: PolygonParams::default(),
+            last_times: StageTimes::default(),
         })
     }
 
@@ -112,11 +128,14 @@ impl BllaDetector {
         })
     }
 
-    /// The page's lines: baselines and polygons, in page pixels (not yet in reading order).
-    pub fn lines(&self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<BllaLine>> {
+    /// The page's lines in reading order: baselines and polygons, in page pixels.
+    pub fn lines(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<BllaLine>> {
         cancel.check()?;
+        let started = Instant::now();
         let pm = self.page_maps(page)?;
+        self.last_times.network = started.elapsed().as_secs_f64();
         cancel.check()?;
+        let started = Instant::now();
         let aux = &self.model.meta.class_mapping.aux;
         let (Some(&st), Some(&end)) = (aux.get("_start_separator"), aux.get("_end_separator"))
         else {
@@ -132,24 +151,29 @@ impl BllaDetector {
             }
             cancel.check()?;
         }
+        self.last_times.baselines = started.elapsed().as_secs_f64();
+        let started = Instant::now();
         let energy = seam_energy(&pm.scaled);
         let baselines: Vec<Vec<Point>> = found.iter().map(|(_, b)| b.clone()).collect();
         let polygons = line_polygons(&baselines, &energy, &self.polygons);
+        self.last_times.polygons = started.elapsed().as_secs_f64();
         let [sx, sy] = pm.scale;
         // kraken scales back and truncates to whole pixels.
         let to_page = |p: &Point| [(p[0] * sx).trunc(), (p[1] * sy).trunc()];
-        let mut lines = Vec::new();
+        let mut kept = Vec::new();
         for ((class, bl), poly) in found.into_iter().zip(polygons) {
             let Some(poly) = poly else { continue };
             let idx = self.model.meta.class_mapping.baselines[&class];
-            lines.push(BllaLine {
+            kept.push(BllaLine {
                 score: mean_along(&pm.maps[idx], &bl),
                 baseline: bl.iter().map(to_page).collect(),
                 polygon: poly.iter().map(to_page).collect(),
                 class,
             });
         }
-        Ok(lines)
+        let order = reading_order(&kept.iter().map(|l| l.baseline.clone()).collect::<Vec<_>>());
+        let mut slots: Vec<Option<BllaLine>> = kept.into_iter().map(Some).collect();
+        Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
     }
 }
 
@@ -169,6 +193,11 @@ fn mean_along(map: &Map, bl: &[Point]) -> f32 {
 impl Detector for BllaDetector {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whole lines in reading order: the pipeline keeps them as they are.
+    fn finds_lines(&self) -> bool {
+        true
     }
 
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {

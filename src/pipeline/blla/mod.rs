@@ -6,6 +6,7 @@ pub mod baselines;
 pub mod detector;
 pub mod features;
 pub mod heatmap;
+pub mod order;
 pub mod polygon;
 pub mod prepare;
 pub mod resize;
