@@ -10,6 +10,8 @@ eval mode on the CPU) and writes, under tests/fixtures/kraken/:
                          (kraken's transforms with height PRE_HEIGHT instead of 1800), to
                          check the Lanczos resize, the scaling and the inversion
   synthetic.out.f32      the network's logits for that tensor, [4, h/4, w/4]
+  synthetic.lines.json   kraken's whole segmentation of the page (SegmentationTaskModel,
+                         default config): baselines and boundary polygons in reading order
   <case>.json            real eval pages: the page's path relative to the eval directory, a
   <case>.out.f32         checksum of its decoded pixels, the input size kraken used, and the
                          network's logits at kraken's real input height (1800), subsampled
@@ -42,7 +44,9 @@ from PIL import Image, ImageDraw, ImageFont
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
 
+from kraken.configs import SegmentationInferenceConfig  # noqa: E402
 from kraken.lib.dataset import ImageInputTransforms  # noqa: E402
+from kraken.tasks import SegmentationTaskModel  # noqa: E402
 from kraken.models.loaders import load_coreml  # noqa: E402
 
 PRE_HEIGHT = 128
@@ -126,6 +130,9 @@ def main():
         "out_shape": list(out.shape),
     }
     (args.out / "synthetic.json").write_text(json.dumps(meta, indent=1) + "\n")
+    seg = SegmentationTaskModel.load_model().predict(img, SegmentationInferenceConfig())
+    lines = [{"baseline": l.baseline, "boundary": l.boundary} for l in seg.lines]
+    (args.out / "synthetic.lines.json").write_text(json.dumps(lines) + "\n")
     print("synthetic", meta["pre_shape"], meta["out_shape"])
 
     for case, rel in REAL_PAGES.items():

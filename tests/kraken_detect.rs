@@ -1,86 +1,96 @@
-//! kraken's segmenter end to end on the synthetic page of scripts/make_kraken_fixtures.py
-//! (four lines of text and a ruled line under them, drawn with PIL): one baseline per text
-//! line, left to right, inside a polygon that covers the text above it.
+//! kraken's segmenter end to end on the synthetic page of scripts/make_kraken_fixtures.py,
+//! against kraken 7.1.1's own segmentation of it (`synthetic.lines.json`): the same lines,
+//! baseline ends within a few pixels, polygons overlapping kraken's.
+//!
+//! The page is drawn small and kraken scales it up six times to 1800 rows, so the network
+//! sees huge letters and (in kraken too) breaks most lines at the word gaps.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use serde_json::Value;
 
 use inkread::cancel::CancelToken;
+use inkread::eval::metrics::match_polygons;
 use inkread::models::kraken::{BLLA_FILE, BLLA_MODEL_ID};
 use inkread::pipeline::blla::BllaDetector;
+use inkread::reading::Point;
 
-/// Where the script draws the text: line `i` starts at x = 24 + 6i, top y = 30 + 58i, in a
-/// 30 px font (baseline about 23 px below the top).
-const LINES: usize = 4;
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kraken")
+}
 
-fn inside(poly: &[[f32; 2]], p: [f32; 2]) -> bool {
-    let mut inside = false;
-    let n = poly.len();
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
-        if (a[1] > p[1]) != (b[1] > p[1])
-            && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]
-        {
-            inside = !inside;
-        }
-    }
-    inside
+fn points(v: &Value) -> Vec<Point> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| [p[0].as_f64().unwrap() as f32, p[1].as_f64().unwrap() as f32])
+        .collect()
+}
+
+fn distance(a: Point, b: Point) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
 #[test]
-fn finds_each_synthetic_line_with_its_baseline_and_polygon() {
+fn segments_the_synthetic_page_as_kraken_does() {
     let Some(model) = support::model_file(BLLA_MODEL_ID, BLLA_FILE) else {
         return;
     };
-    let page = image::open(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kraken/synthetic.png"),
-    )
-    .unwrap()
-    .to_rgb8();
+    let page = image::open(fixtures().join("synthetic.png"))
+        .unwrap()
+        .to_rgb8();
+    let text = std::fs::read_to_string(fixtures().join("synthetic.lines.json")).unwrap();
+    let theirs: Vec<Value> = serde_json::from_str(&text).unwrap();
     let mut detector = BllaDetector::load(&model, &Device::flex()).unwrap();
-    let mut lines = detector.lines(&page, &CancelToken::default()).unwrap();
-    lines.sort_by(|a, b| a.baseline[0][1].total_cmp(&b.baseline[0][1]));
-    for l in &lines {
-        eprintln!("baseline {:?}", l.baseline);
+    let ours = detector.lines(&page, &CancelToken::default()).unwrap();
+    assert_eq!(ours.len(), theirs.len(), "line count");
+    // Every kraken baseline has one of ours with both ends within 3 px, one to one.
+    let mut used = vec![false; ours.len()];
+    for t in &theirs {
+        let tb = points(&t["baseline"]);
+        let (t0, t1) = (tb[0], tb[tb.len() - 1]);
+        let found = (0..ours.len()).find(|&d| {
+            let ob = &ours[d].baseline;
+            !used[d] && distance(t0, ob[0]) <= 3.0 && distance(t1, ob[ob.len() - 1]) <= 3.0
+        });
+        let d = found.unwrap_or_else(|| panic!("no baseline like kraken's {tb:?}"));
+        used[d] = true;
     }
-    for i in 0..LINES {
-        let top = 30.0 + 58.0 * i as f32;
-        let baseline_y = top + 23.0;
-        let line = lines
-            .iter()
-            .find(|l| (l.baseline[0][1] - baseline_y).abs() < 12.0)
-            .unwrap_or_else(|| panic!("no baseline near y = {baseline_y}"));
-        let (start, end) = (line.baseline[0], line.baseline[line.baseline.len() - 1]);
+    // Polygons: most overlap kraken's closely (the seams are carved in a different frame).
+    let their_polys: Vec<Vec<Point>> = theirs.iter().map(|t| points(&t["boundary"])).collect();
+    let our_polys: Vec<Vec<Point>> = ours.iter().map(|l| l.polygon.clone()).collect();
+    let close = match_polygons(&their_polys, &our_polys, 0.7)
+        .iter()
+        .flatten()
+        .count();
+    let loose = match_polygons(&their_polys, &our_polys, 0.5)
+        .iter()
+        .flatten()
+        .count();
+    eprintln!(
+        "polygons: {close} of {} at IoU >= 0.7, {loose} at 0.5",
+        theirs.len()
+    );
+    assert_eq!(
+        loose,
+        theirs.len(),
+        "every polygon overlaps kraken's at IoU >= 0.5"
+    );
+    assert!(
+        close * 10 >= theirs.len() * 8,
+        "IoU >= 0.7 for only {close}"
+    );
+    // Reading order: lines come row by row, left to right within a row.
+    for pair in ours.windows(2) {
+        let (a, b) = (pair[0].baseline[0], pair[1].baseline[0]);
         assert!(
-            start[0] < end[0],
-            "line {i} runs left to right: {:?}",
-            line.baseline
-        );
-        assert!(
-            (start[0] - (24.0 + 6.0 * i as f32)).abs() < 20.0,
-            "line {i} start {start:?}"
-        );
-        assert!(
-            end[0] - start[0] > 200.0,
-            "line {i} too short: {:?}",
-            line.baseline
-        );
-        // The polygon holds the text's middle, half a line above the baseline.
-        let mid_x = (start[0] + end[0]) / 2.0;
-        assert!(
-            inside(&line.polygon, [mid_x, baseline_y - 10.0]),
-            "line {i}: {:?}",
-            line.polygon
-        );
-        assert!(
-            !inside(&line.polygon, [mid_x, baseline_y - 45.0]),
-            "line {i} reaches the line above"
+            b[1] > a[1] + 20.0 || (b[1] - a[1]).abs() < 10.0 && b[0] > a[0],
+            "{a:?} then {b:?}"
         );
     }
-    assert!(lines.len() <= LINES + 1, "{} lines", lines.len());
 }
 
 /// Where a page's time goes (network, baselines, polygons), as one JSON line per run; a
@@ -99,7 +109,20 @@ fn bench_stages_on_a_page() {
         return;
     };
     let page = image::open(&page_path).unwrap().to_rgb8();
-    let mut detector = BllaDetector::load(&model, &Device::flex()).unwrap();
+    let device = Device::flex();
+    let (net, km) = inkread::models::kraken::load_segmenter(&model, &device).unwrap();
+    let input = inkread::pipeline::blla::prepare_input(&page, km.spec.height as u32);
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(input.data, [1, 3, input.height, input.width]),
+        &device,
+    );
+    let (_, layers) = net.forward_profiled(x);
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(k, s)| format!("[\"{k}\", {s:.2}]"))
+        .collect();
+    println!("{{\"layers_s\": [{}]}}", layers.join(", "));
+    let mut detector = BllaDetector::load(&model, &device).unwrap();
     for run in 0..2 {
         let started = std::time::Instant::now();
         let lines = detector.lines(&page, &CancelToken::default()).unwrap();

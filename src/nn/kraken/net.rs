@@ -232,7 +232,31 @@ impl SegNet {
     /// `[n, channels, h, w]` → logits `[n, outputs, ⌈h/s⌉, ⌈w/s⌉]` (`s` the total stride).
     /// Apply a sigmoid for the heatmaps.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.blocks.iter().fold(x, |x, block| match block {
+        self.blocks.iter().fold(x, Self::block)
+    }
+
+    /// [`Self::forward`] with the time each layer took (waiting for its output), for
+    /// benchmarks: `(layer kind, seconds)` in order.
+    pub fn forward_profiled(&self, x: Tensor<4>) -> (Tensor<4>, Vec<(&'static str, f64)>) {
+        let mut times = Vec::new();
+        let mut x = x;
+        for block in &self.blocks {
+            let started = std::time::Instant::now();
+            x = Self::block(x, block);
+            // Reading one value waits for the layer on any backend.
+            let _ = x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
+            let kind = match block {
+                Block::Conv(_) => "conv",
+                Block::GroupNorm(_) => "group norm",
+                Block::Lstm(_) => "lstm",
+            };
+            times.push((kind, started.elapsed().as_secs_f64()));
+        }
+        (x, times)
+    }
+
+    fn block(x: Tensor<4>, block: &Block) -> Tensor<4> {
+        match block {
             Block::Conv(c) => {
                 let y = conv2d(x, c.weight.clone(), Some(c.bias.clone()), c.options.clone());
                 match c.activation {
@@ -246,7 +270,7 @@ impl SegNet {
             }
             Block::GroupNorm(g) => g.forward(x),
             Block::Lstm(l) => l.forward(x),
-        })
+        }
     }
 
     /// The heatmaps: `sigmoid(forward(x))`.
