@@ -144,3 +144,49 @@ fn bench_stages_on_a_page() {
         }
     }
 }
+
+/// A line's baseline reaches the JSON, PAGE-XML (`Baseline`) and ALTO (`BASELINE`) outputs;
+/// lines without one write none.
+#[test]
+fn baselines_are_exported() {
+    use inkread::export::{Format, export};
+    use inkread::reading::{Line, LineText, Reading};
+    let text = LineText {
+        text: "Dear friend".into(),
+        confidence: 0.9,
+        words: vec![],
+    };
+    let with = Line {
+        baseline: Some(vec![[10.0, 40.0], [120.0, 42.0]]),
+        ..Line::placed(
+            vec![[10.0, 20.0], [120.0, 20.0], [120.0, 45.0], [10.0, 45.0]],
+            text.clone(),
+        )
+    };
+    let without = Line::placed(
+        vec![[10.0, 60.0], [120.0, 60.0], [120.0, 85.0], [10.0, 85.0]],
+        text,
+    );
+    let reading = Reading {
+        image: "page.png".into(),
+        width: 200,
+        height: 100,
+        lines: vec![with, without],
+        ..Default::default()
+    };
+    let page = export(&reading, Format::PageXml);
+    assert_eq!(
+        page.matches("<Baseline points=\"10,40 120,42\"/>").count(),
+        1,
+        "{page}"
+    );
+    let alto = export(&reading, Format::Alto);
+    assert_eq!(
+        alto.matches("BASELINE=\"10,40 120,42\"").count(),
+        1,
+        "{alto}"
+    );
+    let json = serde_json::to_value(&reading).unwrap();
+    assert_eq!(json["lines"][0]["baseline"][1][0], 120.0);
+    assert!(json["lines"][1].get("baseline").is_none());
+}

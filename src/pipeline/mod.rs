@@ -23,10 +23,15 @@ pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage);
 pub trait Detector: Send {
     fn name(&self) -> &str;
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>>;
-    /// Whether `detect` returns whole text lines already in reading order (kraken's
-    /// segmenter); the pipeline then keeps them instead of grouping and reordering.
-    fn finds_lines(&self) -> bool {
-        false
+    /// Whole text lines in reading order, with their baselines, from detectors that find
+    /// lines (kraken's segmenter); the pipeline keeps them as they are. `None` (the default)
+    /// has the pipeline group and order the regions of [`Detector::detect`].
+    fn detect_lines(
+        &mut self,
+        _page: &RgbImage,
+        _cancel: &CancelToken,
+    ) -> Result<Option<Vec<lines::LineGeometry>>> {
+        Ok(None)
     }
 }
 
@@ -121,7 +126,10 @@ impl Pipeline {
         let lines = geometry
             .into_iter()
             .zip(texts)
-            .map(|(g, t)| Line::placed(g.polygon, t))
+            .map(|(g, t)| Line {
+                baseline: g.baseline,
+                ..Line::placed(g.polygon, t)
+            })
             .collect();
         Ok(Reading {
             image: page.source.clone(),
@@ -152,14 +160,12 @@ impl Pipeline {
         };
         progress(Stage::Detecting);
         let started = Instant::now();
+        if let Some(found) = detector.detect_lines(&page.image, cancel)? {
+            timings.insert("detect".into(), ms_since(started));
+            return Ok(Some(found));
+        }
         let regions = detector.detect(&page.image, cancel)?;
         timings.insert("detect".into(), ms_since(started));
-        if detector.finds_lines() {
-            let geometry = regions
-                .into_iter()
-                .map(|r| lines::LineGeometry { polygon: r.polygon });
-            return Ok(Some(geometry.collect()));
-        }
         Ok(Some(lines::group_into_lines(&regions)))
     }
 }

@@ -19,6 +19,7 @@ use crate::models::kraken::{KrakenModel, load_segmenter};
 use crate::nn::into_f32_vec;
 use crate::nn::kraken::SegNet;
 use crate::pipeline::Detector;
+use crate::pipeline::lines::LineGeometry;
 use crate::reading::{Point, Region};
 use crate::{Error, Result};
 
@@ -195,9 +196,17 @@ impl Detector for BllaDetector {
         &self.name
     }
 
-    /// Whole lines in reading order: the pipeline keeps them as they are.
-    fn finds_lines(&self) -> bool {
-        true
+    /// Whole lines in reading order, with baselines: the pipeline keeps them as they are.
+    fn detect_lines(
+        &mut self,
+        page: &RgbImage,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<LineGeometry>>> {
+        let found = self.lines(page, cancel)?.into_iter().map(|l| LineGeometry {
+            polygon: l.polygon,
+            baseline: Some(l.baseline),
+        });
+        Ok(Some(found.collect()))
     }
 
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {
