@@ -16,58 +16,97 @@ pub struct LstmWeights {
     pub bias: Vec<f32>,
 }
 
-/// One direction, weights transposed for `x @ W`.
+/// The LSTM's directions side by side, so every time step is one batched matrix product
+/// for all of them: weights transposed for `x @ W`, one slice per direction.
 #[derive(Debug, Clone)]
-struct Cell {
-    input_weight: Tensor<2>,
-    hidden_weight: Tensor<2>,
-    bias: Tensor<1>,
+struct Cells {
+    /// `[directions, input, 4 * hidden]`.
+    input_weight: Tensor<3>,
+    /// `[directions, hidden, 4 * hidden]`.
+    hidden_weight: Tensor<3>,
+    /// `[directions, 1, 4 * hidden]`.
+    bias: Tensor<3>,
+    /// Which directions read the sequence from its end.
+    reverse: Vec<bool>,
 }
 
-impl Cell {
-    fn new(w: LstmWeights, input: usize, hidden: usize, device: &Device) -> Self {
+impl Cells {
+    fn new(
+        weights: Vec<(LstmWeights, bool)>,
+        input: usize,
+        hidden: usize,
+        device: &Device,
+    ) -> Self {
         let gates = 4 * hidden;
-        let t = |v: Vec<f32>, shape: [usize; 2]| {
-            Tensor::<2>::from_data(TensorData::new(v, shape), device).transpose()
+        let t = |v: Vec<f32>, rows: usize| {
+            Tensor::<2>::from_data(TensorData::new(v, [gates, rows]), device).transpose()
         };
+        let mut ih = Vec::new();
+        let mut hh = Vec::new();
+        let mut b = Vec::new();
+        let mut reverse = Vec::new();
+        for (w, rev) in weights {
+            ih.push(t(w.w_ih, input));
+            hh.push(t(w.w_hh, hidden));
+            b.push(
+                Tensor::<1>::from_data(TensorData::new(w.bias, [gates]), device)
+                    .reshape([1, gates]),
+            );
+            reverse.push(rev);
+        }
         Self {
-            input_weight: t(w.w_ih, [gates, input]),
-            hidden_weight: t(w.w_hh, [gates, hidden]),
-            bias: Tensor::from_data(TensorData::new(w.bias, [gates]), device),
+            input_weight: Tensor::stack(ih, 0),
+            hidden_weight: Tensor::stack(hh, 0),
+            bias: Tensor::stack(b, 0),
+            reverse,
         }
     }
 
-    /// `[batch, time, input]` → `[batch, time, hidden]`, in time order either way.
-    fn run(&self, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+    /// `[batch, time, input]` → `[batch, time, directions * hidden]`, directions in order,
+    /// each in time order.
+    fn run(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, time, input] = x.dims();
-        let [hidden, gates] = self.hidden_weight.dims();
+        let [dirs, hidden, gates] = self.hidden_weight.dims();
         let device = x.device();
-        // Every step's input projection at once; only the recurrence is sequential.
-        let projected = x
-            .reshape([batch * time, input])
-            .matmul(self.input_weight.clone())
-            .add(self.bias.clone().unsqueeze::<2>())
-            .reshape([batch, time, gates]);
-        let mut h = Tensor::<2>::zeros([batch, hidden], &device);
-        let mut c = Tensor::<2>::zeros([batch, hidden], &device);
+        // Every step's input projection at once; a reverse direction's is flipped in time so
+        // that step `t` of the loop reads position `t` for all directions.
+        let flat = x.reshape([1, batch * time, input]);
+        let projected: Vec<Tensor<3>> = (0..dirs)
+            .map(|d| {
+                let w = self.input_weight.clone().narrow(0, d, 1);
+                let p = (flat.clone().matmul(w) + self.bias.clone().narrow(0, d, 1))
+                    .reshape([batch, time, gates]);
+                if self.reverse[d] { p.flip([1]) } else { p }
+            })
+            .collect();
+        let projected = Tensor::stack::<4>(projected, 0);
+        let mut h = Tensor::<3>::zeros([dirs, batch, hidden], &device);
+        let mut c = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut outputs = Vec::with_capacity(time);
-        for step in 0..time {
-            let t = if reverse { time - 1 - step } else { step };
-            let g = projected.clone().narrow(1, t, 1).reshape([batch, gates])
+        for t in 0..time {
+            let g = projected
+                .clone()
+                .narrow(2, t, 1)
+                .reshape([dirs, batch, gates])
                 + h.matmul(self.hidden_weight.clone());
             let squashed = sigmoid(g.clone());
-            let input_gate = squashed.clone().narrow(1, 0, hidden);
-            let forget_gate = squashed.clone().narrow(1, hidden, hidden);
-            let output_gate = squashed.narrow(1, 3 * hidden, hidden);
-            let candidate = tanh(g.narrow(1, 2 * hidden, hidden));
+            let input_gate = squashed.clone().narrow(2, 0, hidden);
+            let forget_gate = squashed.clone().narrow(2, hidden, hidden);
+            let output_gate = squashed.narrow(2, 3 * hidden, hidden);
+            let candidate = tanh(g.narrow(2, 2 * hidden, hidden));
             c = forget_gate * c + input_gate * candidate;
             h = output_gate * tanh(c.clone());
             outputs.push(h.clone());
         }
-        if reverse {
-            outputs.reverse();
-        }
-        Tensor::stack(outputs, 1)
+        // [dirs, batch, time, hidden], reverse directions back in time order.
+        let out = Tensor::stack::<4>(outputs, 2);
+        let per_direction: Vec<Tensor<3>> = (0..dirs)
+            .map(|d| {
+                let o = out.clone().narrow(0, d, 1).reshape([batch, time, hidden]);
+                if self.reverse[d] { o.flip([1]) } else { o }
+            })
+            .collect();
+        Tensor::cat(per_direction, 2)
     }
 }
 
@@ -75,8 +114,7 @@ impl Cell {
 #[derive(Debug, Clone)]
 pub struct AxisLstm {
     axis: Axis,
-    forward: Option<Cell>,
-    backward: Option<Cell>,
+    cells: Cells,
 }
 
 impl AxisLstm {
@@ -88,18 +126,16 @@ impl AxisLstm {
         weights: Vec<LstmWeights>,
         device: &Device,
     ) -> Self {
-        let mut cells = weights
+        // kraken builds `r` as a one-way `torch.nn.LSTM`, which reads forward; so do we. In a
+        // bidirectional layer the second direction reads backwards.
+        let flagged = weights
             .into_iter()
-            .map(|w| Cell::new(w, input, hidden, device));
-        let (forward, backward) = match direction {
-            // kraken builds `r` as a one-way `torch.nn.LSTM`, which reads forward; do the same.
-            Direction::Forward | Direction::Reverse => (cells.next(), None),
-            Direction::Both => (cells.next(), cells.next()),
-        };
+            .enumerate()
+            .map(|(i, w)| (w, direction == Direction::Both && i == 1))
+            .collect();
         Self {
             axis,
-            forward,
-            backward,
+            cells: Cells::new(flagged, input, hidden, device),
         }
     }
 
@@ -111,15 +147,7 @@ impl AxisLstm {
             Axis::X => (x.permute([0, 2, 3, 1]), w, h),
             Axis::Y => (x.permute([0, 3, 2, 1]), h, w),
         };
-        let seq = seq.reshape([n * other, len, c]);
-        let mut outs = Vec::with_capacity(2);
-        if let Some(cell) = &self.forward {
-            outs.push(cell.run(seq.clone(), false));
-        }
-        if let Some(cell) = &self.backward {
-            outs.push(cell.run(seq, true));
-        }
-        let out = Tensor::cat(outs, 2);
+        let out = self.cells.run(seq.reshape([n * other, len, c]));
         let o = out.dims()[2];
         let out = out.reshape([n, other, len, o]);
         match self.axis {
