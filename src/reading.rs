@@ -46,6 +46,9 @@ pub struct Line {
     pub polygon: Vec<Point>,
     /// Axis-aligned box `[x0, y0, x1, y1]` in page pixels.
     pub bbox: [f32; 4],
+    /// The baseline from the line's start to its end, when the detector finds one (kraken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Vec<Point>>,
 }
 
 impl Line {
@@ -57,6 +60,7 @@ impl Line {
             text: text.text,
             confidence: text.confidence,
             words: text.words,
+            baseline: None,
         }
     }
 }

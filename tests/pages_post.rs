@@ -586,6 +586,7 @@ fn sample_reading() -> Reading {
                     confidence: 0.8,
                 })
                 .collect(),
+            baseline: None,
             bbox: bbox_of(&polygon),
             polygon,
         }

@@ -215,9 +215,13 @@ fn page_xml(reading: &Reading) -> String {
         for (i, line) in reading.lines.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "      <TextLine id=\"line_{}\" custom=\"readingOrder {{index:{i};}}\">\n        <Coords points=\"{}\"/>\n        <TextEquiv conf=\"{}\">\n          <Unicode>{}</Unicode>\n        </TextEquiv>\n      </TextLine>",
+                "      <TextLine id=\"line_{}\" custom=\"readingOrder {{index:{i};}}\">\n        <Coords points=\"{}\"/>\n{}        <TextEquiv conf=\"{}\">\n          <Unicode>{}</Unicode>\n        </TextEquiv>\n      </TextLine>",
                 i + 1,
                 polygon_or_box(line, reading),
+                line.baseline
+                    .as_ref()
+                    .map(|b| format!("        <Baseline points=\"{}\"/>\n", points_attr(b)))
+                    .unwrap_or_default(),
                 conf_attr(line.confidence),
                 e(&line.text)
             );
@@ -280,9 +284,14 @@ fn alto_line(out: &mut String, reading: &Reading, line: &Line, number: usize) {
     let [x0, y0, x1, y1] = int_bbox(line, reading);
     let _ = writeln!(
         out,
-        "          <TextLine ID=\"line_{number}\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\">\n            <Shape><Polygon POINTS=\"{}\"/></Shape>",
+        "          <TextLine ID=\"line_{number}\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\"{}>\n            <Shape><Polygon POINTS=\"{}\"/></Shape>",
         x1 - x0,
         y1 - y0,
+        // ALTO 4 takes the baseline as a points list.
+        line.baseline
+            .as_ref()
+            .map(|b| format!(" BASELINE=\"{}\"", points_attr(b)))
+            .unwrap_or_default(),
         polygon_or_box(line, reading)
     );
     // Without word geometry, each String carries its text and confidence only (ALTO 4 makes

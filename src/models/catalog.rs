@@ -29,13 +29,15 @@ pub enum Kind {
     Ctc,
     Dbnet,
     Craft,
+    /// Kraken's baseline segmenter (a CoreML `.mlmodel` with a VGSL spec).
+    Blla,
 }
 
 impl Kind {
     pub fn role(self) -> Role {
         match self {
             Kind::Trocr | Kind::Ctc => Role::Recognizer,
-            Kind::Dbnet | Kind::Craft => Role::Detector,
+            Kind::Dbnet | Kind::Craft | Kind::Blla => Role::Detector,
         }
     }
 
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Ctc => "ctc",
             Kind::Dbnet => "dbnet",
             Kind::Craft => "craft",
+            Kind::Blla => "blla",
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod easyocr;
 pub mod install;
+pub mod kraken;
 pub mod onnx;
 pub mod paddle;
 pub mod personal;

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 
 use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
-use crate::models::catalog::{Catalog, Kind, ModelEntry, Source};
+use crate::models::catalog::{Catalog, Kind, ModelEntry, Role, Source};
 use crate::models::{InstallEvent, Installer};
 use crate::{Error, Result};
 
@@ -51,6 +51,10 @@ impl PipelineBuilder<'_> {
                 self.device.clone(),
             )?)),
             Kind::Craft => Ok(Box::new(super::easyocr::CraftDetector::load(
+                &weights,
+                &self.device,
+            )?)),
+            Kind::Blla => Ok(Box::new(super::blla::BllaDetector::load(
                 &weights,
                 &self.device,
             )?)),
@@ -117,7 +121,7 @@ impl PipelineBuilder<'_> {
     }
 }
 
-/// The model's one weight file (ONNX or PyTorch) inside its installed folder.
+/// The model's one weight file (ONNX, PyTorch or CoreML) inside its installed folder.
 fn weight_file(dir: &Path, entry: &ModelEntry) -> Result<PathBuf> {
     entry
         .sources
@@ -125,7 +129,7 @@ fn weight_file(dir: &Path, entry: &ModelEntry) -> Result<PathBuf> {
         .flat_map(|s| s.files())
         .flat_map(|f| f.candidates())
         .map(|name| dir.join(name))
-        .find(|p| p.is_file() && matches!(extension(p).as_str(), "onnx" | "pth"))
+        .find(|p| p.is_file() && matches!(extension(p).as_str(), "onnx" | "pth" | "mlmodel"))
         .ok_or_else(|| Error::Model(format!("{}: no weight file in {}", entry.id, dir.display())))
 }
 
@@ -141,7 +145,7 @@ pub fn model_ids(catalog: &Catalog, detectors: bool) -> Vec<String> {
     catalog
         .models()
         .iter()
-        .filter(|m| matches!(m.kind, Kind::Dbnet | Kind::Craft) == detectors)
+        .filter(|m| (m.kind.role() == Role::Detector) == detectors)
         .map(|m| m.id.clone())
         .collect()
 }

@@ -17,8 +17,11 @@ use crate::reading::{Point, Region};
 /// Where one text line lies on the page.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineGeometry {
-    /// Four corners in page pixels, clockwise from the top-left of the text.
+    /// Four corners in page pixels, clockwise from the top-left of the text (or, from a
+    /// line detector, its own outline).
     pub polygon: Vec<Point>,
+    /// The baseline, when the detector finds one.
+    pub baseline: Option<Vec<Point>>,
 }
 
 impl LineGeometry {
@@ -26,6 +29,7 @@ impl LineGeometry {
         let (w, h) = (w as f32, h as f32);
         Self {
             polygon: vec![[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]],
+            baseline: None,
         }
     }
 }
@@ -88,7 +92,10 @@ pub fn group_into_lines_with(regions: &[Region], params: &LineParams) -> Vec<Lin
     reading_order(&lines, &gutters, params.spanning_width)
         .into_iter()
         .filter_map(|i| line_polygon(&lines[i], &usable))
-        .map(|polygon| LineGeometry { polygon })
+        .map(|polygon| LineGeometry {
+            polygon,
+            baseline: None,
+        })
         .collect()
 }
 

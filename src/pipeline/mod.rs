@@ -23,6 +23,16 @@ pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage);
 pub trait Detector: Send {
     fn name(&self) -> &str;
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>>;
+    /// Whole text lines in reading order, with their baselines, from detectors that find
+    /// lines (kraken's segmenter); the pipeline keeps them as they are. `None` (the default)
+    /// has the pipeline group and order the regions of [`Detector::detect`].
+    fn detect_lines(
+        &mut self,
+        _page: &RgbImage,
+        _cancel: &CancelToken,
+    ) -> Result<Option<Vec<lines::LineGeometry>>> {
+        Ok(None)
+    }
 }
 
 /// Reads line images. Implementations batch internally; `on_line` is called with the
@@ -38,6 +48,7 @@ pub trait Recognizer: Send {
 }
 
 mod batching;
+pub mod blla;
 pub mod build;
 mod columns;
 pub mod craft_post;
@@ -115,7 +126,10 @@ impl Pipeline {
         let lines = geometry
             .into_iter()
             .zip(texts)
-            .map(|(g, t)| Line::placed(g.polygon, t))
+            .map(|(g, t)| Line {
+                baseline: g.baseline,
+                ..Line::placed(g.polygon, t)
+            })
             .collect();
         Ok(Reading {
             image: page.source.clone(),
@@ -146,6 +160,10 @@ impl Pipeline {
         };
         progress(Stage::Detecting);
         let started = Instant::now();
+        if let Some(found) = detector.detect_lines(&page.image, cancel)? {
+            timings.insert("detect".into(), ms_since(started));
+            return Ok(Some(found));
+        }
         let regions = detector.detect(&page.image, cancel)?;
         timings.insert("detect".into(), ms_since(started));
         Ok(Some(lines::group_into_lines(&regions)))

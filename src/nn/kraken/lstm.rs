@@ -1,0 +1,158 @@
+//! An LSTM that runs along one axis of a feature map (kraken's `Lbx`/`Lby` layers): every
+//! row (or column) is a sequence, all of them in one batch. Gates in PyTorch's order
+//! (input, forget, cell, output), which is also the order of CoreML's weight fields.
+
+use burn::tensor::activation::{sigmoid, tanh};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::vgsl::{Axis, Direction};
+
+/// One direction's weights, PyTorch's layout: `w_ih` `[4h, in]`, `w_hh` `[4h, h]`, and the
+/// two biases summed (PyTorch adds both at every step).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmWeights {
+    pub w_ih: Vec<f32>,
+    pub w_hh: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// The LSTM's directions side by side, so every time step is one batched matrix product
+/// for all of them: weights transposed for `x @ W`, one slice per direction.
+#[derive(Debug, Clone)]
+struct Cells {
+    /// `[directions, input, 4 * hidden]`.
+    input_weight: Tensor<3>,
+    /// `[directions, hidden, 4 * hidden]`.
+    hidden_weight: Tensor<3>,
+    /// `[directions, 1, 4 * hidden]`.
+    bias: Tensor<3>,
+    /// Which directions read the sequence from its end.
+    reverse: Vec<bool>,
+}
+
+impl Cells {
+    fn new(
+        weights: Vec<(LstmWeights, bool)>,
+        input: usize,
+        hidden: usize,
+        device: &Device,
+    ) -> Self {
+        let gates = 4 * hidden;
+        let t = |v: Vec<f32>, rows: usize| {
+            Tensor::<2>::from_data(TensorData::new(v, [gates, rows]), device).transpose()
+        };
+        let mut ih = Vec::new();
+        let mut hh = Vec::new();
+        let mut b = Vec::new();
+        let mut reverse = Vec::new();
+        for (w, rev) in weights {
+            ih.push(t(w.w_ih, input));
+            hh.push(t(w.w_hh, hidden));
+            b.push(
+                Tensor::<1>::from_data(TensorData::new(w.bias, [gates]), device)
+                    .reshape([1, gates]),
+            );
+            reverse.push(rev);
+        }
+        Self {
+            input_weight: Tensor::stack(ih, 0),
+            hidden_weight: Tensor::stack(hh, 0),
+            bias: Tensor::stack(b, 0),
+            reverse,
+        }
+    }
+
+    /// `[batch, time, input]` → `[batch, time, directions * hidden]`, directions in order,
+    /// each in time order.
+    fn run(&self, x: Tensor<3>) -> Tensor<3> {
+        let [batch, time, input] = x.dims();
+        let [dirs, hidden, gates] = self.hidden_weight.dims();
+        let device = x.device();
+        // Every step's input projection at once; a reverse direction's is flipped in time so
+        // that step `t` of the loop reads position `t` for all directions.
+        let flat = x.reshape([1, batch * time, input]);
+        let projected: Vec<Tensor<3>> = (0..dirs)
+            .map(|d| {
+                let w = self.input_weight.clone().narrow(0, d, 1);
+                let p = (flat.clone().matmul(w) + self.bias.clone().narrow(0, d, 1))
+                    .reshape([batch, time, gates]);
+                if self.reverse[d] { p.flip([1]) } else { p }
+            })
+            .collect();
+        let projected = Tensor::stack::<4>(projected, 0);
+        let mut h = Tensor::<3>::zeros([dirs, batch, hidden], &device);
+        let mut c = Tensor::<3>::zeros([dirs, batch, hidden], &device);
+        let mut outputs = Vec::with_capacity(time);
+        for t in 0..time {
+            let g = projected
+                .clone()
+                .narrow(2, t, 1)
+                .reshape([dirs, batch, gates])
+                + h.matmul(self.hidden_weight.clone());
+            let squashed = sigmoid(g.clone());
+            let input_gate = squashed.clone().narrow(2, 0, hidden);
+            let forget_gate = squashed.clone().narrow(2, hidden, hidden);
+            let output_gate = squashed.narrow(2, 3 * hidden, hidden);
+            let candidate = tanh(g.narrow(2, 2 * hidden, hidden));
+            c = forget_gate * c + input_gate * candidate;
+            h = output_gate * tanh(c.clone());
+            outputs.push(h.clone());
+        }
+        // [dirs, batch, time, hidden], reverse directions back in time order.
+        let out = Tensor::stack::<4>(outputs, 2);
+        let per_direction: Vec<Tensor<3>> = (0..dirs)
+            .map(|d| {
+                let o = out.clone().narrow(0, d, 1).reshape([batch, time, hidden]);
+                if self.reverse[d] { o.flip([1]) } else { o }
+            })
+            .collect();
+        Tensor::cat(per_direction, 2)
+    }
+}
+
+/// An LSTM over the rows (`Axis::X`) or columns (`Axis::Y`) of an `[n, c, h, w]` map.
+#[derive(Debug, Clone)]
+pub struct AxisLstm {
+    axis: Axis,
+    cells: Cells,
+}
+
+impl AxisLstm {
+    /// `weights`: one entry per direction, forward first (as `direction.count()` says).
+    pub fn new(
+        axis: Axis,
+        direction: Direction,
+        [input, hidden]: [usize; 2],
+        weights: Vec<LstmWeights>,
+        device: &Device,
+    ) -> Self {
+        // kraken builds `r` as a one-way `torch.nn.LSTM`, which reads forward; so do we. In a
+        // bidirectional layer the second direction reads backwards.
+        let flagged = weights
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| (w, direction == Direction::Both && i == 1))
+            .collect();
+        Self {
+            axis,
+            cells: Cells::new(flagged, input, hidden, device),
+        }
+    }
+
+    /// `[n, c, h, w]` → `[n, directions * hidden, h, w]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        // Sequences along the chosen axis, every other position a batch entry.
+        let (seq, len, other) = match self.axis {
+            Axis::X => (x.permute([0, 2, 3, 1]), w, h),
+            Axis::Y => (x.permute([0, 3, 2, 1]), h, w),
+        };
+        let out = self.cells.run(seq.reshape([n * other, len, c]));
+        let o = out.dims()[2];
+        let out = out.reshape([n, other, len, o]);
+        match self.axis {
+            Axis::X => out.permute([0, 3, 1, 2]),
+            Axis::Y => out.permute([0, 3, 2, 1]),
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Kraken's segmentation network, assembled from a parsed VGSL spec and the weights of each
+//! of its layers: an image tensor in, the output heatmaps' logits out.
+
+use burn::tensor::activation::{leaky_relu, relu, sigmoid, softmax, tanh};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::lstm::{AxisLstm, LstmWeights};
+use super::vgsl::{Activation, VgslLayer, VgslSpec};
+
+/// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
+const GROUP_NORM_EPS: f64 = 1e-5;
+/// PyTorch's `nn.LeakyReLU` default slope.
+const LEAKY_SLOPE: f64 = 0.01;
+
+/// The weights of one layer, in PyTorch's layouts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerWeights {
+    /// `weight` `[out, in, ky, kx]`, `bias` `[out]`.
+    Conv { weight: Vec<f32>, bias: Vec<f32> },
+    /// Per-channel scale and shift.
+    GroupNorm { weight: Vec<f32>, bias: Vec<f32> },
+    /// One entry per direction, forward first.
+    Lstm(Vec<LstmWeights>),
+    /// Layers without weights (dropout).
+    None,
+}
+
+/// Weights that do not fit the spec's layer: the loader checks sizes first, so this is a
+/// second line of defence that keeps a bad file from reaching a panicking tensor op.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NetError {
+    #[error("layer {layer}: {what} has {found} values, the spec needs {expected}")]
+    WrongSize {
+        layer: String,
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("layer {layer}: got {found} weights, the spec needs {expected}")]
+    WrongKind {
+        layer: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("the spec has {layers} layers but {weights} sets of weights were given")]
+    LayerCount { layers: usize, weights: usize },
+}
+
+impl LayerWeights {
+    fn kind(&self) -> &'static str {
+        match self {
+            LayerWeights::Conv { .. } => "convolution",
+            LayerWeights::GroupNorm { .. } => "group norm",
+            LayerWeights::Lstm(_) => "LSTM",
+            LayerWeights::None => "no",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Conv {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+    activation: Activation,
+}
+
+/// PyTorch's `nn.GroupNorm` (biased variance, affine). The statistics are summed in two
+/// levels (along rows, then over rows and channels): a flat f32 sum over a whole group of a
+/// page-sized map (a quarter million values) drifts enough to move the output by 1e-2.
+#[derive(Debug, Clone)]
+struct GroupNorm {
+    groups: usize,
+    weight: Tensor<1>,
+    bias: Tensor<1>,
+}
+
+impl GroupNorm {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let g = self.groups;
+        let grouped = x.reshape([n, g, (c / g) * h, w]);
+        let two_level_mean = |t: Tensor<4>| t.mean_dim(3).mean_dim(2);
+        let mean = two_level_mean(grouped.clone());
+        let centred = grouped - mean;
+        let var = two_level_mean(centred.clone().square());
+        let normed = (centred / (var + GROUP_NORM_EPS).sqrt()).reshape([n, c, h, w]);
+        let scale = self.weight.clone().reshape([1, c, 1, 1]);
+        let shift = self.bias.clone().reshape([1, c, 1, 1]);
+        normed * scale + shift
+    }
+}
+
+#[derive(Debug)]
+enum Block {
+    Conv(Box<Conv>),
+    GroupNorm(Box<GroupNorm>),
+    Lstm(Box<AxisLstm>),
+}
+
+/// The network of a kraken segmentation model.
+#[derive(Debug)]
+pub struct SegNet {
+    blocks: Vec<Block>,
+    /// Input channels (1 or 3).
+    pub channels: usize,
+    /// Output heatmaps.
+    pub outputs: usize,
+}
+
+fn check(layer: &str, what: &'static str, expected: usize, v: &[f32]) -> Result<(), NetError> {
+    if v.len() == expected {
+        Ok(())
+    } else {
+        Err(NetError::WrongSize {
+            layer: layer.to_string(),
+            what,
+            expected,
+            found: v.len(),
+        })
+    }
+}
+
+impl SegNet {
+    /// Builds the network of `spec` from one [`LayerWeights`] per spec layer, in order.
+    pub fn new(
+        spec: &VgslSpec,
+        weights: Vec<LayerWeights>,
+        device: &Device,
+    ) -> Result<Self, NetError> {
+        if weights.len() != spec.layers.len() {
+            return Err(NetError::LayerCount {
+                layers: spec.layers.len(),
+                weights: weights.len(),
+            });
+        }
+        let mut blocks = Vec::new();
+        for (layer, w) in spec.layers.iter().zip(weights) {
+            let name = layer.name().unwrap_or("dropout");
+            let wrong = |w: &LayerWeights, expected| NetError::WrongKind {
+                layer: name.to_string(),
+                expected,
+                found: w.kind(),
+            };
+            match (layer, w) {
+                (
+                    VgslLayer::Conv {
+                        activation,
+                        kernel,
+                        input,
+                        output,
+                        stride,
+                        dilation,
+                        ..
+                    },
+                    LayerWeights::Conv { weight, bias },
+                ) => {
+                    let shape = [*output, *input, kernel[0], kernel[1]];
+                    check(name, "weight", shape.iter().product(), &weight)?;
+                    check(name, "bias", *output, &bias)?;
+                    // kraken pads `dilation * (k - 1) / 2` on each side ("no dropped columns").
+                    let padding = [0, 1].map(|i| dilation[i] * (kernel[i] - 1) / 2);
+                    blocks.push(Block::Conv(Box::new(Conv {
+                        weight: Tensor::from_data(TensorData::new(weight, shape), device),
+                        bias: Tensor::from_data(TensorData::new(bias, [*output]), device),
+                        options: ConvOptions::new(*stride, padding, *dilation, 1),
+                        activation: *activation,
+                    })));
+                }
+                (
+                    VgslLayer::GroupNorm {
+                        channels, groups, ..
+                    },
+                    LayerWeights::GroupNorm { weight, bias },
+                ) => {
+                    check(name, "weight", *channels, &weight)?;
+                    check(name, "bias", *channels, &bias)?;
+                    let t = |v| Tensor::from_data(TensorData::new(v, [*channels]), device);
+                    blocks.push(Block::GroupNorm(Box::new(GroupNorm {
+                        groups: *groups,
+                        weight: t(weight),
+                        bias: t(bias),
+                    })));
+                }
+                (
+                    VgslLayer::Lstm {
+                        direction,
+                        axis,
+                        input,
+                        hidden,
+                        ..
+                    },
+                    LayerWeights::Lstm(dirs),
+                ) => {
+                    if dirs.len() != direction.count() {
+                        return Err(NetError::WrongSize {
+                            layer: name.to_string(),
+                            what: "directions",
+                            expected: direction.count(),
+                            found: dirs.len(),
+                        });
+                    }
+                    for d in &dirs {
+                        check(name, "input weights", 4 * hidden * input, &d.w_ih)?;
+                        check(name, "recurrent weights", 4 * hidden * hidden, &d.w_hh)?;
+                        check(name, "biases", 4 * hidden, &d.bias)?;
+                    }
+                    blocks.push(Block::Lstm(Box::new(AxisLstm::new(
+                        *axis,
+                        *direction,
+                        [*input, *hidden],
+                        dirs,
+                        device,
+                    ))));
+                }
+                (VgslLayer::Dropout, LayerWeights::None) => {}
+                (VgslLayer::Conv { .. }, w) => return Err(wrong(&w, "convolution")),
+                (VgslLayer::GroupNorm { .. }, w) => return Err(wrong(&w, "group norm")),
+                (VgslLayer::Lstm { .. }, w) => return Err(wrong(&w, "LSTM")),
+                (VgslLayer::Dropout, w) => return Err(wrong(&w, "no")),
+            }
+        }
+        Ok(Self {
+            blocks,
+            channels: spec.channels,
+            outputs: spec.output_channels(),
+        })
+    }
+
+    /// `[n, channels, h, w]` → logits `[n, outputs, ⌈h/s⌉, ⌈w/s⌉]` (`s` the total stride).
+    /// Apply a sigmoid for the heatmaps.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.blocks.iter().fold(x, Self::block)
+    }
+
+    /// [`Self::forward`] with the time each layer took (waiting for its output), for
+    /// benchmarks: `(layer kind, seconds)` in order.
+    pub fn forward_profiled(&self, x: Tensor<4>) -> (Tensor<4>, Vec<(&'static str, f64)>) {
+        let mut times = Vec::new();
+        let mut x = x;
+        for block in &self.blocks {
+            let started = std::time::Instant::now();
+            x = Self::block(x, block);
+            // Reading one value waits for the layer on any backend.
+            let _ = x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
+            let kind = match block {
+                Block::Conv(_) => "conv",
+                Block::GroupNorm(_) => "group norm",
+                Block::Lstm(_) => "lstm",
+            };
+            times.push((kind, started.elapsed().as_secs_f64()));
+        }
+        (x, times)
+    }
+
+    fn block(x: Tensor<4>, block: &Block) -> Tensor<4> {
+        match block {
+            Block::Conv(c) => {
+                let y = conv2d(x, c.weight.clone(), Some(c.bias.clone()), c.options.clone());
+                match c.activation {
+                    Activation::Relu => relu(y),
+                    Activation::Tanh => tanh(y),
+                    Activation::LeakyRelu => leaky_relu(y, LEAKY_SLOPE),
+                    Activation::Softmax => softmax(y, 1),
+                    // kraken keeps sigmoid convolutions as logits, in training and inference.
+                    Activation::Sigmoid | Activation::Linear => y,
+                }
+            }
+            Block::GroupNorm(g) => g.forward(x),
+            Block::Lstm(l) => l.forward(x),
+        }
+    }
+
+    /// The heatmaps: `sigmoid(forward(x))`.
+    pub fn heatmaps(&self, x: Tensor<4>) -> Tensor<4> {
+        sigmoid(self.forward(x))
+    }
+}
