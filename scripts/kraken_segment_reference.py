@@ -35,7 +35,8 @@ def main():
     ap.add_argument("manifest", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", default=None)
+    ap.add_argument("--set", default=None, help="only this set (first path component)")
+    ap.add_argument("--page", default=None, help="only pages whose path contains this")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,8 @@ def main():
     for row in rows:
         rel = row["path"]
         if args.set and rel.split("/")[0] != args.set:
+            continue
+        if args.page and args.page not in rel:
             continue
         im = Image.open(args.manifest.parent / rel)
         im.load()

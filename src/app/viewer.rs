@@ -72,6 +72,11 @@ pub fn paint_regions(
             screen.clone(),
             Stroke::new(width, colour),
         ));
+        // The baseline, where the detector gives one (kraken's segmenter).
+        if let Some(baseline) = &line.baseline {
+            let points: Vec<Pos2> = baseline.iter().map(|p| to_screen(*p)).collect();
+            painter.add(egui::Shape::line(points, Stroke::new(width + 1.0, colour)));
+        }
         if show_text && !line.text.is_empty() {
             paint_label(painter, &screen, &line.text, colour, lit);
         }
