@@ -172,6 +172,10 @@ impl BllaDetector {
                 class,
             });
         }
+        // kraken's order is partial and its cycles are broken by the order lines come in; it
+        // finds them in an order we do not reproduce, so give them left to right (fewest
+        // lines read before the line above them, on the pages tried).
+        kept.sort_by(|a, b| a.baseline[0][0].total_cmp(&b.baseline[0][0]));
         let order = reading_order(&kept.iter().map(|l| l.baseline.clone()).collect::<Vec<_>>());
         let mut slots: Vec<Option<BllaLine>> = kept.into_iter().map(Some).collect();
         Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
