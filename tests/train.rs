@@ -226,6 +226,22 @@ fn one_adamw_step_of_the_crnn_matches_pytorch() {
 
 use support::store_with_english_g2 as private_store;
 
+/// Trains on the CPU without listening to progress.
+fn train_quietly(
+    installer: &Installer,
+    run: &TrainRun,
+    resume: bool,
+) -> Result<inkread::train::TrainOutcome, TrainError> {
+    train(
+        installer,
+        run,
+        resume,
+        &Device::flex(),
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+}
+
 /// Runs `small_run(id, 2)` and kills it (Cancel) in the middle of its second epoch.
 fn train_until_killed(
     installer: &Installer,
@@ -353,15 +369,7 @@ fn a_killed_run_resumes_to_the_same_weights() {
         return;
     };
     let device = Device::flex();
-    train(
-        &installer,
-        &small_run("straight", 2),
-        false,
-        &device,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap();
+    train_quietly(&installer, &small_run("straight", 2), false).unwrap();
 
     let interrupted = train_until_killed(&installer, "resumed");
     assert!(
@@ -403,23 +411,15 @@ fn a_corrupt_checkpoint_is_refused_and_nothing_is_lost() {
     let Some((_root, installer)) = private_store() else {
         return;
     };
-    let device = Device::flex();
     let _ = train_until_killed(&installer, "broken");
     let run_dir = inkread::train::trainer::run_dir(&installer, "broken");
     let published = personal_installer(&installer)
         .installed_dir("broken")
         .expect("epoch 1 was published");
     std::fs::write(run_dir.join("checkpoint/model.bpk"), b"not a record").unwrap();
-    let err = train(
-        &installer,
-        &small_run("broken", 2),
-        true,
-        &device,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let err = train_quietly(&installer, &small_run("broken", 2), true)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("checkpoint") && err.contains("model.bpk"),
         "{err}"
@@ -429,16 +429,9 @@ fn a_corrupt_checkpoint_is_refused_and_nothing_is_lost() {
         "the published model is kept"
     );
     // A new run under a taken name must not overwrite the old one silently.
-    let err = train(
-        &installer,
-        &small_run("broken", 2),
-        false,
-        &device,
-        &CancelToken::new(),
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let err = train_quietly(&installer, &small_run("broken", 2), false)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--resume"), "{err}");
 }
 
