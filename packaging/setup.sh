@@ -9,7 +9,8 @@ packages=(
   pkg-config libvulkan1 mesa-vulkan-drivers
   libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon0 libxkbcommon-x11-0
   libwayland-client0 libwayland-cursor0 libwayland-egl1
-  xvfb xauth
+  xvfb xauth x11-utils
+  appstream desktop-file-utils   # validating and testing the .deb (packaging/test-deb.sh)
 )
 
 missing=()
