@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package with cargo-deb (installed on first use).
 #   packaging/build-deb.sh            # release build: what a person installs (Burn in
-#                                     #   release takes ~40 min cold on 2 cores)
+#                                     #   release is a second full build of Burn)
 #   PROFILE=dev packaging/build-deb.sh  # packages the dev build already in the target
 #                                     #   directory (CI: no second build of Burn)
 # Writes target/debian/inkread_<version>_<arch>.deb (under $CARGO_TARGET_DIR when set)
