@@ -15,6 +15,7 @@ pub mod image_file;
 pub mod models;
 pub mod nn;
 pub mod pipeline;
+pub mod reader;
 pub mod reading;
 pub mod train;
 

@@ -1,0 +1,88 @@
+"""Inkread from Python: the same models, results and JSON as the ``inkread`` command line.
+
+    import inkread
+    reader = inkread.Reader()                       # the catalog's default models
+    reading = reader.read("page.jpg")               # a dict, as `inkread read --format json`
+    print(reading["lines"][0]["text"])
+
+Models live in the same store as the command line's (``INKREAD_HOME``, else
+``~/.local/share/inkread``); missing default models are installed on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from . import _inkread, models
+from ._inkread import InkreadError, __version__
+from ._inkread import Reader as _NativeReader
+
+__all__ = ["Reader", "InkreadError", "export", "models", "__version__"]
+
+Source = Union[str, "os.PathLike[str]", bytes]
+
+
+def export(reading: Dict[str, Any], format: str) -> str:
+    """A reading in another format: "text", "json", "hocr", "page-xml" or "alto", exactly
+    as ``inkread read --format`` writes it."""
+    return _inkread.export_reading(json.dumps(reading), format)
+
+
+class Reader:
+    """Loads a detector and a recognizer once; reads one image after another.
+
+    ``detector`` and ``recognizer`` are model ids (see ``inkread.models.list()``); ``None``
+    takes what ``inkread read`` takes. ``device`` is ``"auto"`` (a GPU through wgpu when there
+    is one), ``"gpu"`` or ``"cpu"``. ``mode`` is ``"auto"``, ``"page"`` or ``"line"``.
+    The networks run without the GIL, so other Python threads go on meanwhile.
+    """
+
+    def __init__(
+        self,
+        detector: Optional[str] = None,
+        recognizer: Optional[str] = None,
+        device: str = "auto",
+        mode: str = "auto",
+    ) -> None:
+        self._native = _NativeReader(detector, recognizer, device, mode)
+
+    @property
+    def detector(self) -> Optional[str]:
+        return self._native.detector
+
+    @property
+    def recognizer(self) -> str:
+        return self._native.recognizer
+
+    @property
+    def device(self) -> str:
+        return self._native.device
+
+    def read(self, source: Source, name: Optional[str] = None) -> Dict[str, Any]:
+        """Reads a path or encoded image bytes; raises InkreadError if it cannot."""
+        if not isinstance(source, (bytes, bytearray, memoryview)):
+            source = os.fspath(source)
+        elif not isinstance(source, bytes):
+            source = bytes(source)
+        return json.loads(self._native.read_json(source, name))
+
+    def read_many(self, sources: Iterable[Source]) -> List[Dict[str, Any]]:
+        """Reads several images in one call. A file that cannot be read gives
+        ``{"image": <source>, "error": <message>}`` in its place instead of raising."""
+        items = [s if isinstance(s, bytes) else os.fspath(s) for s in sources]
+        results = []
+        for item, (text, error) in zip(items, self._native.read_many_json(items)):
+            if error is not None:
+                label = "<bytes>" if isinstance(item, bytes) else str(item)
+                results.append({"image": label, "error": error})
+            else:
+                results.append(json.loads(text))
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"inkread.Reader(detector={self.detector!r}, recognizer={self.recognizer!r}, "
+            f"device={self.device!r})"
+        )
