@@ -11,6 +11,7 @@ packages=(
   libwayland-client0 libwayland-cursor0 libwayland-egl1
   xvfb xauth x11-utils
   appstream desktop-file-utils   # validating and testing the .deb (packaging/test-deb.sh)
+  openjdk-17-jre-headless python3-venv   # Spark and the Python package's tests
 )
 
 missing=()

@@ -17,7 +17,12 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(_inkread, InkreadError, PyException, "An error from Inkread, with its message.");
+create_exception!(
+    _inkread,
+    InkreadError,
+    PyException,
+    "An error from Inkread, with its message."
+);
 
 fn error(e: impl std::fmt::Display) -> PyErr {
     InkreadError::new_err(e.to_string())
@@ -64,7 +69,12 @@ impl PyReader {
 
     /// Reads one image; returns the reading as JSON text.
     #[pyo3(signature = (source, name=None))]
-    fn read_json(&self, py: Python<'_>, source: ImageSource, name: Option<String>) -> PyResult<String> {
+    fn read_json(
+        &self,
+        py: Python<'_>,
+        source: ImageSource,
+        name: Option<String>,
+    ) -> PyResult<String> {
         py.detach(|| self.read_one(&source, name.as_deref()))
             .map_err(error)
     }
@@ -194,8 +204,8 @@ fn pull_model(py: Python<'_>, id: String) -> PyResult<Vec<PathBuf>> {
 /// or alto, as `inkread read --format` writes it.
 #[pyfunction]
 fn export_reading(reading_json: &str, format: &str) -> PyResult<String> {
-    let reading: inkread::reading::Reading = serde_json::from_str(reading_json)
-        .map_err(|e| error(format!("not a reading: {e}")))?;
+    let reading: inkread::reading::Reading =
+        serde_json::from_str(reading_json).map_err(|e| error(format!("not a reading: {e}")))?;
     let format = Format::from_str(format, true).map_err(|_| {
         error(format!(
             "unknown format {format:?}: text, json, hocr, page-xml or alto"

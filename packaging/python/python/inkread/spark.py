@@ -4,6 +4,8 @@ the command line, one Reader per Python worker process.
     df = spark.read.format("binaryFile").load("scans/*.jpg")
     out = inkread.spark.read_images(df)             # path, text, lines, ..., error, seconds
 
+The executors' Python (``PYSPARK_PYTHON``) must have ``inkread`` installed.
+
 Where executors find their models (``model_store``):
 
 - a shared folder every executor can read (NFS, a mounted bucket): pass its path, or set
