@@ -17,6 +17,8 @@ pub enum ResultsAction {
     CopyAll,
     CopyLine(usize),
     Save(SaveFormat),
+    /// The read pages as a searchable PDF.
+    SavePdf,
     /// The user finished editing line `i` and it differs from what was recognized.
     Corrected(usize),
 }
@@ -89,6 +91,13 @@ impl Results {
             ui.heading("Text");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let has_text = !self.lines.is_empty();
+                if ui
+                    .add_enabled(has_text, egui::Button::new("Save PDF…"))
+                    .on_hover_text("The read pages with their text, searchable and copyable")
+                    .clicked()
+                {
+                    action = Some(ResultsAction::SavePdf);
+                }
                 if ui
                     .add_enabled(has_text, egui::Button::new("Save JSON…"))
                     .clicked()
