@@ -15,7 +15,10 @@ use hayro::hayro_syntax::object::{Name, Stream};
 use hayro::hayro_syntax::page::{Page, Rotation};
 use hayro::hayro_syntax::{DecryptionError, Filter, LoadPdfError, Pdf};
 use hayro::vello_cpu::color::palette::css::WHITE;
-use hayro::{PixmapSettings, RenderCache, RenderSettings};
+use hayro::hayro_interpret::util::TransformExt;
+use hayro::kurbo::Affine;
+use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, TargetInit};
+use hayro::{RenderCache, RenderSettings};
 use image::RgbImage;
 
 /// Resolution of pages that are not one scanned image.
@@ -125,21 +128,33 @@ fn render<'a>(
     if !(w * scale >= 1.0 && h * scale >= 1.0) {
         return Err(PdfError::EmptyPage { page: number });
     }
-    let pixmap_settings = PixmapSettings {
-        x_scale: scale,
-        y_scale: scale,
-        bg_color: WHITE,
-    };
+    // The size is rounded, not truncated as `hayro::render` does: a page drawn from a scan
+    // must come back with the scan's own size even when its points are rounded in the file.
+    let (pw, ph) = ((w * scale).round() as u16, (h * scale).round() as u16);
+    let transform = Affine::scale(f64::from(scale)) * page.initial_transform(true).to_kurbo();
     // hayro is built to survive malformed files, but a page is untrusted input: a panic in
     // the renderer must become this page's error, not take the app down.
     let pixmap = catch_unwind(AssertUnwindSafe(|| {
-        hayro::render(
+        let mut ctx = RenderContext::new(pw, ph);
+        hayro::render_into(
             page,
             cache,
             settings,
             &RenderSettings::default(),
-            &pixmap_settings,
-        )
+            &mut ctx,
+            transform,
+        );
+        ctx.flush();
+        let mut pixmap = Pixmap::new(pw, ph);
+        ctx.render_with(
+            &mut pixmap,
+            &mut Resources::default(),
+            RasterizerSettings {
+                target_init: TargetInit::Clear(WHITE),
+                ..Default::default()
+            },
+        );
+        pixmap
     }))
     .map_err(|_| PdfError::Render { page: number })?;
     let (pw, ph) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
