@@ -972,7 +972,7 @@ impl InkreadApp {
             ui.checkbox(&mut self.settings.live_recognize, "Live");
             let read = self.sketch_reading.is_some();
             if ui
-                .add_enabled(read, egui::Button::new("Copy"))
+                .add_enabled(read, egui::Button::new("Copy text"))
                 .on_hover_text("Copy the recognized text (Ctrl+C)")
                 .clicked()
             {
