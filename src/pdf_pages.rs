@@ -10,13 +10,13 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use hayro::hayro_interpret::InterpreterSettings;
+use hayro::hayro_interpret::util::TransformExt;
 use hayro::hayro_syntax::content::ops::TypedInstruction;
 use hayro::hayro_syntax::object::{Name, Stream};
 use hayro::hayro_syntax::page::{Page, Rotation};
 use hayro::hayro_syntax::{DecryptionError, Filter, LoadPdfError, Pdf};
-use hayro::vello_cpu::color::palette::css::WHITE;
-use hayro::hayro_interpret::util::TransformExt;
 use hayro::kurbo::Affine;
+use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, TargetInit};
 use hayro::{RenderCache, RenderSettings};
 use image::RgbImage;

@@ -812,7 +812,7 @@ impl InkreadApp {
         ui.separator();
         ui.label(RichText::new("Pages").strong());
         if self.queue.items.is_empty() {
-            ui.label(RichText::new("Drop image files anywhere in the window.").weak());
+            ui.label(RichText::new("Drop images or PDFs anywhere in the window.").weak());
         }
         match self.queue.ui(ui) {
             Some(QueueAction::Select(i)) => {
@@ -1021,9 +1021,11 @@ impl InkreadApp {
         let Some(index) = self.queue.selected.filter(|i| *i < self.queue.items.len()) else {
             ui.centered_and_justified(|ui| {
                 ui.label(
-                    RichText::new("Drop image files here, press Ctrl+V to paste one, or use Open…")
-                        .size(18.0)
-                        .weak(),
+                    RichText::new(
+                        "Drop images or PDFs here, press Ctrl+V to paste one, or use Open…",
+                    )
+                    .size(18.0)
+                    .weak(),
                 );
             });
             return;
