@@ -85,12 +85,10 @@ fn page_image<'a>(
     if let Some(scan) = &scan
         && let Some(jpeg) = scan.upright_jpeg()
     {
-        return image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
-            .map(|i| i.to_rgb8())
-            .map_err(|source| PdfError::Jpeg {
-                page: number,
-                source,
-            });
+        return decode_jpeg(&jpeg, max_side).map_err(|source| PdfError::Jpeg {
+            page: number,
+            source,
+        });
     }
     let scale = match &scan {
         Some(scan) => scan.pixels_per_point(),
@@ -103,6 +101,17 @@ fn page_image<'a>(
         settings,
         fit_scale(page, scale, max_side),
     )
+}
+
+/// The JPEG, within the loader's limits on size and memory.
+fn decode_jpeg(bytes: &[u8], max_side: u32) -> Result<RgbImage, image::ImageError> {
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(max_side);
+    limits.max_image_height = Some(max_side);
+    reader.limits(limits);
+    Ok(reader.decode()?.to_rgb8())
 }
 
 /// The scale, made smaller where the page would exceed `max_side` pixels.
@@ -173,13 +182,18 @@ struct SingleImage<'a> {
 
 impl SingleImage<'_> {
     /// The image's own JPEG bytes when they can stand for the page as they are: the only
-    /// filter is DCTDecode, no decode array or mask alters them, and the image is drawn
-    /// upright without rotation or mirroring.
+    /// filter is DCTDecode, the colours are plain RGB or grey (hayro renders CMYK and ICC
+    /// colours right), no decode array or mask alters them, and the image is drawn upright
+    /// without rotation or mirroring.
     fn upright_jpeg(&self) -> Option<Vec<u8>> {
         let dict = self.stream.dict();
-        let plain = !(dict.contains_key(b"Decode")
-            || dict.contains_key(b"SMask")
-            || dict.contains_key(b"Mask"));
+        let colours = dict.get::<Name<'_>>(b"ColorSpace");
+        let plain_colours =
+            colours.is_some_and(|c| matches!(&*c, b"DeviceRGB" | b"DeviceGray" | b"RGB" | b"G"));
+        let plain = plain_colours
+            && !(dict.contains_key(b"Decode")
+                || dict.contains_key(b"SMask")
+                || dict.contains_key(b"Mask"));
         let [a, b, c, d, _, _] = self.matrix;
         let upright = self.upright_page && a > 0.0 && d > 0.0 && b == 0.0 && c == 0.0;
         let only_dct = self.stream.filters().as_slice() == [Filter::DctDecode];

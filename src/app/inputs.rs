@@ -18,8 +18,7 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 pub enum InputError {
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
-    #[error("{source_name} is not an image Inkread can read: {reason}")]
-    Decode { source_name: String, reason: String },
+    /// The loader's own message names the file and what is wrong with it.
     #[error("{0}")]
     Pages(#[source] ImageError),
     #[error("{0}")]
@@ -69,13 +68,6 @@ fn describe(e: &ImageError) -> String {
         ImageError::Pdf { source, .. } => source.to_string(),
         ImageError::Page { source, .. } => describe(source),
     }
-}
-
-/// The last part of a path, for labels.
-pub fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// What to load.
