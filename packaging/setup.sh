@@ -10,6 +10,7 @@ packages=(
   libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon0 libxkbcommon-x11-0
   libwayland-client0 libwayland-cursor0 libwayland-egl1
   xvfb xauth x11-utils
+  poppler-utils  # pdftotext: the searchable-PDF test reads the text layer back with it
   appstream desktop-file-utils   # validating and testing the .deb (packaging/test-deb.sh)
   openjdk-17-jre-headless python3-venv   # Spark and the Python package's tests
 )

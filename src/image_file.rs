@@ -2,6 +2,8 @@
 //! line, evaluation and training all come through here, with the same limits and the same
 //! treatment: EXIF orientation applied, transparency laid on white paper (drawing apps export
 //! black ink on a transparent background, which would otherwise read as all black).
+//! Files with pages (PDF, multi-page TIFF) come in through [`open_pages`] / [`decode_pages`],
+//! which hand PDFs to [`crate::pdf_pages`] and TIFF pages to [`crate::tiff_pages`].
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -35,10 +37,72 @@ pub enum ImageError {
         #[source]
         source: image::ImageError,
     },
+    #[error("{name} is a PDF Inkread cannot read: {source}")]
+    Pdf {
+        name: String,
+        #[source]
+        source: crate::pdf_pages::PdfError,
+    },
+    #[error("page {page} of {name}: {source}")]
+    Page {
+        name: String,
+        page: usize,
+        #[source]
+        source: Box<ImageError>,
+    },
+}
+
+/// Reads a file as its pages: every page of a PDF or a multi-page TIFF, else the one image.
+pub fn open_pages(path: &Path) -> Result<Vec<RgbImage>, ImageError> {
+    let (bytes, name) = read_file(path)?;
+    decode_pages(bytes, &name)
+}
+
+/// Decodes bytes as their pages (see [`open_pages`]); `name` is for messages.
+pub fn decode_pages(bytes: Vec<u8>, name: &str) -> Result<Vec<RgbImage>, ImageError> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ImageError::TooLarge { name: name.into() });
+    }
+    if is_pdf(&bytes) {
+        return crate::pdf_pages::pages(bytes, MAX_SIDE).map_err(|source| ImageError::Pdf {
+            name: name.into(),
+            source,
+        });
+    }
+    let directories = crate::tiff_pages::directory_offsets(&bytes);
+    if directories.len() < 2 {
+        return Ok(vec![decode(&bytes, name)?]);
+    }
+    directories
+        .iter()
+        .enumerate()
+        .map(|(i, &offset)| {
+            decode(&crate::tiff_pages::page_file(&bytes, offset), name).map_err(|e| {
+                ImageError::Page {
+                    name: name.into(),
+                    page: i + 1,
+                    source: Box::new(e),
+                }
+            })
+        })
+        .collect()
+}
+
+/// PDF readers accept the header anywhere in the first kilobyte.
+fn is_pdf(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(1024)]
+        .windows(5)
+        .any(|w| w == b"%PDF-")
 }
 
 /// Reads and decodes an image file.
 pub fn open(path: &Path) -> Result<RgbImage, ImageError> {
+    let (bytes, name) = read_file(path)?;
+    decode(&bytes, &name)
+}
+
+/// The file's bytes and its name for messages, refusing folders and oversized files.
+fn read_file(path: &Path) -> Result<(Vec<u8>, String), ImageError> {
     let io = |source| ImageError::Io {
         path: path.to_path_buf(),
         source,
@@ -53,7 +117,7 @@ pub fn open(path: &Path) -> Result<RgbImage, ImageError> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(ImageError::TooLarge { name });
     }
-    decode(&std::fs::read(path).map_err(io)?, &name)
+    Ok((std::fs::read(path).map_err(io)?, name))
 }
 
 /// Decodes image bytes (the format is guessed from the content); `name` is for messages.

@@ -14,9 +14,11 @@ pub mod export;
 pub mod image_file;
 pub mod models;
 pub mod nn;
+pub mod pdf_pages;
 pub mod pipeline;
 pub mod reader;
 pub mod reading;
+pub mod tiff_pages;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -10,39 +10,51 @@ use super::url_fetch::{FetchLimits, fetch_image_bytes};
 use crate::image_file::{ImageError, MAX_FILE_BYTES};
 
 /// The formats the Open dialog offers (and the decoder accepts).
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif"];
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif", "pdf",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
-    #[error("{source_name} is not an image Inkread can read: {reason}")]
-    Decode { source_name: String, reason: String },
+    /// The loader's own message names the file and what is wrong with it.
+    #[error("{0}")]
+    Pages(#[source] ImageError),
     #[error("{0}")]
     Fetch(#[from] super::url_fetch::FetchError),
 }
 
-/// Decodes image bytes (format guessed from the content) into RGB: the library's loader,
-/// with its limits, orientation and transparency on white.
-pub fn decode_image(bytes: &[u8], source_name: &str) -> Result<RgbImage, InputError> {
-    crate::image_file::decode(bytes, source_name).map_err(|e| InputError::Decode {
-        source_name: source_name.into(),
-        reason: describe(&e),
-    })
-}
-
-/// Reads and decodes an image file.
-pub fn load_image_file(path: &Path) -> Result<RgbImage, InputError> {
-    crate::image_file::open(path).map_err(|e| match e {
-        ImageError::Decode { .. } | ImageError::UnknownFormat { .. } => InputError::Decode {
-            source_name: file_name(path),
+/// Every page of a file, PDF or image, with its label in the queue.
+pub fn load_pages_file(path: &Path) -> Result<Vec<(String, RgbImage)>, InputError> {
+    let images = crate::image_file::open_pages(path).map_err(|e| match e {
+        ImageError::Io { .. } | ImageError::Folder { .. } => InputError::Io {
+            path: path.display().to_string(),
             reason: describe(&e),
         },
-        other => InputError::Io {
-            path: path.display().to_string(),
-            reason: describe(&other),
-        },
-    })
+        other => InputError::Pages(other),
+    })?;
+    Ok(label_pages(&path.display().to_string(), images))
+}
+
+/// Every page of bytes (a PDF, a multi-page TIFF or one image), with their labels.
+pub fn decode_pages(bytes: &[u8], name: &str) -> Result<Vec<(String, RgbImage)>, InputError> {
+    let images =
+        crate::image_file::decode_pages(bytes.to_vec(), name).map_err(InputError::Pages)?;
+    Ok(label_pages(name, images))
+}
+
+/// One page keeps the source's name; pages of a longer file are `NAME#page=N`.
+fn label_pages(name: &str, images: Vec<RgbImage>) -> Vec<(String, RgbImage)> {
+    let several = images.len() > 1;
+    images
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| match several {
+            true => (format!("{name}#page={}", i + 1), image),
+            false => (name.to_string(), image),
+        })
+        .collect()
 }
 
 /// The error's own words after the file's name ("unknown format", the decoder's reason).
@@ -53,14 +65,9 @@ fn describe(e: &ImageError) -> String {
         ImageError::Io { source, .. } => source.to_string(),
         ImageError::Folder { .. } => "it is a folder".into(),
         ImageError::TooLarge { .. } => format!("larger than {} MB", MAX_FILE_BYTES / (1024 * 1024)),
+        ImageError::Pdf { source, .. } => source.to_string(),
+        ImageError::Page { source, .. } => describe(source),
     }
-}
-
-/// The last part of a path, for labels.
-pub fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// What to load.
@@ -85,10 +92,10 @@ impl Source {
     }
 }
 
-/// A finished load.
+/// A finished load: its pages, each with its label, in order.
 pub struct Loaded {
     pub source: String,
-    pub result: Result<RgbImage, InputError>,
+    pub result: Result<Vec<(String, RgbImage)>, InputError>,
 }
 
 /// Runs loads on short-lived threads and hands results back to the UI.
@@ -122,11 +129,11 @@ impl Loader {
             .name("inkread-loader".into())
             .spawn(move || {
                 let result = match &source {
-                    Source::File(path) => load_image_file(path),
+                    Source::File(path) => load_pages_file(path),
                     Source::Url(url) => fetch_image_bytes(url, &limits)
                         .map_err(InputError::from)
-                        .and_then(|bytes| decode_image(&bytes, url)),
-                    Source::Bytes { name, bytes } => decode_image(bytes, name),
+                        .and_then(|bytes| decode_pages(&bytes, url)),
+                    Source::Bytes { name, bytes } => decode_pages(bytes, name),
                 };
                 let _ = tx.send(Loaded {
                     source: label,
@@ -169,8 +176,8 @@ mod tests {
 
     #[test]
     fn garbage_bytes_are_an_error_not_a_panic() {
-        assert!(decode_image(b"definitely not an image", "x").is_err());
-        assert!(decode_image(&[], "empty").is_err());
+        assert!(decode_pages(b"definitely not an image", "x").is_err());
+        assert!(decode_pages(&[], "empty").is_err());
     }
 
     #[test]
@@ -182,7 +189,8 @@ mod tests {
             image::ImageFormat::Png,
         )
         .unwrap();
-        let rgb = decode_image(&bytes, "t.png").unwrap();
+        let (label, rgb) = decode_pages(&bytes, "t.png").unwrap().remove(0);
+        assert_eq!(label, "t.png");
         assert_eq!(rgb.dimensions(), (3, 2));
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
     }

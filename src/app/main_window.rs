@@ -9,6 +9,7 @@ use std::sync::Arc;
 use egui::{Color32, Key, Modifiers, RichText};
 
 use crate::cancel::CancelToken;
+use crate::export::pdf::{PdfPage, searchable_pdf};
 use crate::pipeline::Stage;
 use crate::reading::{Page, Reading};
 
@@ -19,9 +20,10 @@ use super::models_panel::{ModelsAction, ModelsPanel};
 use super::queue::{ItemState, Queue, QueueAction, QueueItem};
 use super::results::{Results, ResultsAction, SaveFormat, save_reading};
 use super::settings::{STORAGE_KEY, Settings};
+use super::sketch_words::respace_lines;
 use super::sketchpad::{Raster, Sketchpad, Tool};
 use super::url_fetch::looks_like_url;
-use super::viewer::{Confidence, Highlight, Viewer, paint_regions};
+use super::viewer::{Confidence, Highlight, Labels, Viewer, paint_regions};
 use super::worker::{
     Learned, ModelChoice, ModelKind, Outcome, PipelineFactory, Report, Request, Worker,
     describe_stage,
@@ -453,8 +455,14 @@ impl InkreadApp {
                     scale,
                     image,
                 },
-                Outcome::Read(reading),
+                Outcome::Read(mut reading),
             ) => {
+                if let Some(height) = self.sketch.letter_height() {
+                    let to_page = |p: [f32; 2]| {
+                        egui::Pos2::new(origin.x + p[0] / scale, origin.y + p[1] / scale)
+                    };
+                    respace_lines(&mut reading.lines, &self.sketch.strokes, height, to_page);
+                }
                 self.note = Some(lines_found(reading.lines.len(), "the sketch"));
                 self.sketch_reading = Some(SketchReading {
                     job,
@@ -498,9 +506,11 @@ impl InkreadApp {
     fn handle_loads(&mut self) {
         for loaded in self.loader.poll() {
             match loaded.result {
-                Ok(image) => {
+                Ok(pages) => {
                     self.note = None;
-                    self.add_page(loaded.source, image);
+                    for (label, image) in pages {
+                        self.add_page(label, image);
+                    }
                 }
                 Err(e) => self.error = Some(e.to_string()),
             }
@@ -601,6 +611,74 @@ impl InkreadApp {
                 Err(e) => self.error = Some(e.to_string()),
             }
         }
+    }
+
+    fn save_pdf_dialog(&mut self) {
+        let stem = self
+            .shown_reading()
+            .and_then(|r| {
+                let name = r.image.split('#').next().unwrap_or_default();
+                Some(
+                    std::path::Path::new(name)
+                        .file_stem()?
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "reading".into());
+        let picked = rfd::FileDialog::new()
+            .set_file_name(format!("{stem}.pdf"))
+            .add_filter("PDF", &["pdf"])
+            .save_file();
+        if let Some(path) = picked {
+            self.save_pdf_to(&path);
+        }
+    }
+
+    /// Writes the read pages (the sketch in the sketchpad view; every read page of the queue,
+    /// in its order, in the pages view) as a searchable PDF; the outcome is in the status bar.
+    pub fn save_pdf_to(&mut self, path: &std::path::Path) {
+        let pages = self.pdf_pages();
+        let refs: Vec<PdfPage<'_>> = pages
+            .iter()
+            .map(|(image, reading)| PdfPage { image, reading })
+            .collect();
+        let written = searchable_pdf(&refs)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => {
+                let n = pages.len();
+                let s = if n == 1 { "" } else { "s" };
+                self.note = Some(format!("Saved {n} page{s} to {}", path.display()));
+            }
+            Err(e) => self.error = Some(format!("cannot save {}: {e}", path.display())),
+        }
+    }
+
+    /// The images and readings a saved PDF holds; the shown page's text as edited.
+    fn pdf_pages(&self) -> Vec<(Arc<image::RgbImage>, Reading)> {
+        if self.view == View::Draw {
+            return self
+                .sketch_reading
+                .iter()
+                .map(|s| (s.image.clone(), self.results.edited(&s.reading)))
+                .collect();
+        }
+        self.queue
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let reading = item.reading.as_ref()?;
+                let reading = match self.queue.selected == Some(i) {
+                    true => self.results.edited(reading),
+                    false => reading.clone(),
+                };
+                Some((item.image.clone(), reading))
+            })
+            .collect()
     }
 
     fn maybe_live_recognize(&mut self, now: f64) {
@@ -734,7 +812,7 @@ impl InkreadApp {
         ui.separator();
         ui.label(RichText::new("Pages").strong());
         if self.queue.items.is_empty() {
-            ui.label(RichText::new("Drop image files anywhere in the window.").weak());
+            ui.label(RichText::new("Drop images or PDFs anywhere in the window.").weak());
         }
         match self.queue.ui(ui) {
             Some(QueueAction::Select(i)) => {
@@ -791,6 +869,7 @@ impl InkreadApp {
                 }
             }
             Some(ResultsAction::Save(format)) => self.save_dialog(format),
+            Some(ResultsAction::SavePdf) => self.save_pdf_dialog(),
             Some(ResultsAction::Corrected(i)) => self.keep_correction(i),
             None => {}
         }
@@ -891,6 +970,14 @@ impl InkreadApp {
                 self.recognize_sketch();
             }
             ui.checkbox(&mut self.settings.live_recognize, "Live");
+            let read = self.sketch_reading.is_some();
+            if ui
+                .add_enabled(read, egui::Button::new("Copy text"))
+                .on_hover_text("Copy the recognized text (Ctrl+C)")
+                .clicked()
+            {
+                self.copy_all();
+            }
         });
         ui.add_space(4.0);
         let now = ui.input(|i| i.time);
@@ -912,8 +999,13 @@ impl InkreadApp {
                                 s.origin.y + p[1] / s.scale,
                             ))
                         };
+                        // Below the writing, not over it: the strokes stay in view.
+                        let labels = match show_text {
+                            true => Labels::Below,
+                            false => Labels::Hidden,
+                        };
                         hovered = paint_regions(
-                            painter, &s.reading, &map, pointer, highlight, colours, show_text,
+                            painter, &s.reading, &map, pointer, highlight, colours, labels,
                         );
                     }
                 });
@@ -929,9 +1021,11 @@ impl InkreadApp {
         let Some(index) = self.queue.selected.filter(|i| *i < self.queue.items.len()) else {
             ui.centered_and_justified(|ui| {
                 ui.label(
-                    RichText::new("Drop image files here, press Ctrl+V to paste one, or use Open…")
-                        .size(18.0)
-                        .weak(),
+                    RichText::new(
+                        "Drop images or PDFs here, press Ctrl+V to paste one, or use Open…",
+                    )
+                    .size(18.0)
+                    .weak(),
                 );
             });
             return;

@@ -12,6 +12,7 @@ pub mod models_panel;
 pub mod queue;
 pub mod results;
 pub mod settings;
+pub mod sketch_words;
 pub mod sketchpad;
 pub mod url_fetch;
 pub mod viewer;

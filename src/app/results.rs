@@ -17,6 +17,8 @@ pub enum ResultsAction {
     CopyAll,
     CopyLine(usize),
     Save(SaveFormat),
+    /// The read pages as a searchable PDF.
+    SavePdf,
     /// The user finished editing line `i` and it differs from what was recognized.
     Corrected(usize),
 }
@@ -85,22 +87,10 @@ impl Results {
         busy: bool,
     ) -> Option<ResultsAction> {
         let mut action = None;
+        let has_text = !self.lines.is_empty();
         ui.horizontal(|ui| {
             ui.heading("Text");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let has_text = !self.lines.is_empty();
-                if ui
-                    .add_enabled(has_text, egui::Button::new("Save JSON…"))
-                    .clicked()
-                {
-                    action = Some(ResultsAction::Save(SaveFormat::Json));
-                }
-                if ui
-                    .add_enabled(has_text, egui::Button::new("Save TXT…"))
-                    .clicked()
-                {
-                    action = Some(ResultsAction::Save(SaveFormat::Text));
-                }
                 if ui
                     .add_enabled(has_text, egui::Button::new("Copy all"))
                     .on_hover_text("Ctrl+C")
@@ -109,6 +99,28 @@ impl Results {
                     action = Some(ResultsAction::CopyAll);
                 }
             });
+        });
+        // The save buttons on a row of their own: with the heading they do not fit the panel.
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(has_text, egui::Button::new("Save TXT…"))
+                .clicked()
+            {
+                action = Some(ResultsAction::Save(SaveFormat::Text));
+            }
+            if ui
+                .add_enabled(has_text, egui::Button::new("Save JSON…"))
+                .clicked()
+            {
+                action = Some(ResultsAction::Save(SaveFormat::Json));
+            }
+            if ui
+                .add_enabled(has_text, egui::Button::new("Save PDF…"))
+                .on_hover_text("The read pages with their text, searchable and copyable")
+                .clicked()
+            {
+                action = Some(ResultsAction::SavePdf);
+            }
         });
         ui.separator();
         if self.lines.is_empty() {

@@ -346,7 +346,7 @@ impl Sketchpad {
 impl Sketchpad {
     /// The typical height of the letters drawn: the median height of the strokes, leaving
     /// out flat ones (bars, dots) that say nothing about size. `None` when all are flat.
-    fn letter_height(&self) -> Option<f32> {
+    pub fn letter_height(&self) -> Option<f32> {
         let mut heights: Vec<f32> = self
             .strokes
             .iter()

@@ -94,7 +94,8 @@ pub fn fetch_image_bytes(url: &str, limits: &FetchLimits) -> Result<Vec<u8>, Fet
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if !content_type.starts_with("image/") {
+    // Scanned pages are often served as PDFs.
+    if !(content_type.starts_with("image/") || content_type.starts_with("application/pdf")) {
         return Err(FetchError::NotAnImage { url, content_type });
     }
     response

@@ -33,6 +33,23 @@ impl Confidence {
 }
 
 /// Paints every line's polygon (and its text when asked); returns the line under the pointer.
+/// Where a region's recognized text is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labels {
+    Hidden,
+    /// Over the region, on a pale tag that hides the page beneath (scans: compare in place).
+    Over,
+    /// On a tag just below the region, so the ink stays in view (the sketchpad's strokes).
+    Below,
+}
+
+impl Labels {
+    /// The setting "show text on regions" for a page.
+    pub fn over_if(show: bool) -> Labels {
+        if show { Labels::Over } else { Labels::Hidden }
+    }
+}
+
 pub fn paint_regions(
     painter: &egui::Painter,
     reading: &Reading,
@@ -40,7 +57,7 @@ pub fn paint_regions(
     pointer: Option<Pos2>,
     highlight: Highlight,
     colours: Confidence,
-    show_text: bool,
+    labels: Labels,
 ) -> Option<usize> {
     let mut under_pointer = None;
     for (i, line) in reading.lines.iter().enumerate() {
@@ -77,8 +94,11 @@ pub fn paint_regions(
             let points: Vec<Pos2> = baseline.iter().map(|p| to_screen(*p)).collect();
             painter.add(egui::Shape::line(points, Stroke::new(width + 1.0, colour)));
         }
-        if show_text && !line.text.is_empty() {
-            paint_label(painter, &screen, &line.text, colour, lit);
+        match labels {
+            _ if line.text.is_empty() => {}
+            Labels::Hidden => {}
+            Labels::Over => paint_label(painter, &screen, &line.text, colour, lit),
+            Labels::Below => paint_tag_below(painter, &screen, &line.text, colour, lit),
         }
     }
     under_pointer
@@ -136,6 +156,33 @@ fn paint_label(painter: &egui::Painter, screen: &[Pos2], text: &str, colour: Col
     painter.rect_filled(tag, 3.0, bg);
     painter.rect_stroke(tag, 3.0, Stroke::new(1.0, colour), egui::StrokeKind::Inside);
     painter.galley(min + Vec2::new(3.0, 1.0), galley, Color32::BLACK);
+}
+
+/// The text on a tag under the region, at a readable size, leaving the region uncovered.
+fn paint_tag_below(
+    painter: &egui::Painter,
+    screen: &[Pos2],
+    text: &str,
+    colour: Color32,
+    lit: bool,
+) {
+    let bounds = Rect::from_points(screen);
+    let size = (bounds.height() * 0.5).clamp(13.0, 28.0);
+    let galley = painter.layout_no_wrap(
+        text.to_owned(),
+        egui::FontId::proportional(size),
+        Color32::BLACK,
+    );
+    let min = Pos2::new(bounds.left(), bounds.bottom() + 3.0);
+    let tag = Rect::from_min_size(min, galley.size() + Vec2::new(8.0, 4.0));
+    let bg = if lit {
+        Color32::from_rgb(255, 248, 200)
+    } else {
+        Color32::from_white_alpha(235)
+    };
+    painter.rect_filled(tag, 3.0, bg);
+    painter.rect_stroke(tag, 3.0, Stroke::new(1.0, colour), egui::StrokeKind::Inside);
+    painter.galley(min + Vec2::new(4.0, 2.0), galley, Color32::BLACK);
 }
 
 /// Even-odd rule; polygons are small, so the simple loop is enough.
@@ -241,7 +288,13 @@ impl Viewer {
             let to_screen = |p: Point| image_rect.min + Vec2::new(p[0], p[1]) * zoom;
             let pointer = response.hover_pos();
             events.hovered = paint_regions(
-                &painter, reading, &to_screen, pointer, highlight, colours, show_text,
+                &painter,
+                reading,
+                &to_screen,
+                pointer,
+                highlight,
+                colours,
+                Labels::over_if(show_text),
             );
             if response.clicked() {
                 events.clicked = Some(events.hovered);

@@ -1,7 +1,9 @@
 //! `inkread read`: finds the lines in each image and reads them. A single-line image skips
 //! detection (`--mode auto`); `--model DIR` reads with a TrOCR folder in the Hugging Face
 //! layout instead of a catalog model. Missing default models are installed on first use.
+//! A PDF or a multi-page TIFF is read page by page; `--format pdf` writes a searchable PDF.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -10,6 +12,7 @@ use anyhow::Context;
 use super::models_cmd::{ProgressView, report};
 use crate::cancel::CancelToken;
 use crate::device::{self, DeviceChoice};
+use crate::export::pdf::{PdfPage, searchable_pdf};
 use crate::export::{self, Format};
 use crate::models::{InstallEvent, Installer};
 use crate::pipeline::build::PipelineBuilder;
@@ -39,6 +42,32 @@ impl From<ReadMode> for Mode {
     }
 }
 
+/// What `read` writes: an export format, or a searchable PDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReadFormat {
+    #[default]
+    Text,
+    Json,
+    Hocr,
+    PageXml,
+    Alto,
+    Pdf,
+}
+
+impl ReadFormat {
+    /// The text export, or `None` for the PDF.
+    fn export(self) -> Option<Format> {
+        match self {
+            Self::Text => Some(Format::Text),
+            Self::Json => Some(Format::Json),
+            Self::Hocr => Some(Format::Hocr),
+            Self::PageXml => Some(Format::PageXml),
+            Self::Alto => Some(Format::Alto),
+            Self::Pdf => None,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ReadArgs {
     /// A TrOCR model folder in the Hugging Face layout (config.json, model.safetensors or
@@ -54,9 +83,14 @@ pub struct ReadArgs {
     pub detector: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub mode: ReadMode,
-    /// text, json (one JSON object per image and line), hocr, page-xml or alto.
+    /// text, json (one JSON object per page), hocr, page-xml, alto or pdf (the pages with an
+    /// invisible text layer). Several pages make one hOCR, ALTO or PDF document; PAGE-XML
+    /// holds one page a file (with -o, OUT-1.xml, OUT-2.xml...).
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: ReadFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// TrOCR beam width; 1 is greedy. Defaults to the model's generation_config.json.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub beams: Option<u32>,
@@ -65,18 +99,17 @@ pub struct ReadArgs {
     pub max_tokens: Option<u32>,
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,
-    /// Images to read.
+    /// Images to read: PNG, JPEG, WebP, TIFF (every page), BMP, GIF or PDF (every page).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
 }
 
 pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
     // Images first: a typo in a path should not wait for a model to load.
-    let pages = args
-        .images
-        .iter()
-        .map(|p| load_page(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut pages = Vec::new();
+    for path in &args.images {
+        pages.extend(load_pages(path)?);
+    }
     let mode = Mode::from(args.mode);
     let needs_detector = pages.iter().any(|(p, _)| wants_detection(&p.image, mode));
     let selected = device::select(args.device)?;
@@ -96,14 +129,75 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
     };
     let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
     let cancel = CancelToken::new();
+    let streamed =
+        args.output.is_none() && matches!(args.format, ReadFormat::Text | ReadFormat::Json);
     let several = pages.len() > 1;
+    let mut readings = Vec::new();
     for (i, (page, decode_ms)) in pages.iter().enumerate() {
         let mut reading = pipeline.read(page, mode, &cancel, &mut |_| {})?;
         reading.timings_ms.insert("decode_image".into(), *decode_ms);
         if i == 0 {
             reading.timings_ms.insert("load_model".into(), load_ms);
         }
-        print_reading(&reading, args.format, several);
+        // Text and JSON on a terminal come page by page, as each is read.
+        if streamed && let Some(format) = args.format.export() {
+            print_reading(&reading, format, several);
+        } else {
+            readings.push(reading);
+        }
+    }
+    if streamed {
+        return Ok(());
+    }
+    let images: Vec<&image::RgbImage> = pages.iter().map(|(p, _)| &p.image).collect();
+    write_output(args, &images, &readings)
+}
+
+/// Everything read, in the chosen format, to `-o` or standard output.
+fn write_output(
+    args: &ReadArgs,
+    images: &[&image::RgbImage],
+    readings: &[Reading],
+) -> anyhow::Result<()> {
+    let bytes = match args.format.export() {
+        None => {
+            let pages: Vec<PdfPage<'_>> = images
+                .iter()
+                .zip(readings)
+                .map(|(image, reading)| PdfPage { image, reading })
+                .collect();
+            searchable_pdf(&pages)?
+        }
+        Some(Format::PageXml) if readings.len() > 1 && args.output.is_some() => {
+            return write_page_files(args.output.as_deref().unwrap_or(Path::new("")), readings);
+        }
+        Some(Format::Json) => readings
+            .iter()
+            .map(|r| serde_json::to_string(r).map(|j| j + "\n"))
+            .collect::<Result<String, _>>()?
+            .into_bytes(),
+        Some(format) => export::export_pages(readings, format).into_bytes(),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .context("cannot write to standard output")?,
+    }
+    Ok(())
+}
+
+/// PAGE-XML holds one page a file: `out.xml` becomes `out-1.xml`, `out-2.xml`...
+fn write_page_files(output: &Path, readings: &[Reading]) -> anyhow::Result<()> {
+    let stem = output.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = output
+        .extension()
+        .map_or("xml".into(), |e| e.to_string_lossy());
+    for (i, reading) in readings.iter().enumerate() {
+        let path = output.with_file_name(format!("{stem}-{}.{ext}", i + 1));
+        std::fs::write(&path, export::export(reading, Format::PageXml))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -178,15 +272,30 @@ fn with_progress<T>(
     Ok(result?)
 }
 
-/// Reads an image file, telling a missing file apart from one that is not an image.
-fn load_page(path: &Path) -> anyhow::Result<(Page, f64)> {
+/// Reads a file's pages, each with its decode time; the pages of a file with several are
+/// named `FILE#page=N` (the PDF convention for a page of a file).
+fn load_pages(path: &Path) -> anyhow::Result<Vec<(Page, f64)>> {
     let started = Instant::now();
-    let image = crate::pipeline::preprocess::open_rgb(path)?;
-    let page = Page {
-        image,
-        source: path.display().to_string(),
-    };
-    Ok((page, started.elapsed().as_secs_f64() * 1000.0))
+    let images = crate::image_file::open_pages(path)?;
+    let each_ms = started.elapsed().as_secs_f64() * 1000.0 / images.len().max(1) as f64;
+    let several = images.len() > 1;
+    let pages = images
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let source = page_label(path, several.then_some(i + 1));
+            (Page { image, source }, each_ms)
+        })
+        .collect();
+    Ok(pages)
+}
+
+/// The path, with `#page=N` for a page of a file with several.
+pub fn page_label(path: &Path, page: Option<usize>) -> String {
+    match page {
+        Some(n) => format!("{}#page={n}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 fn print_reading(reading: &Reading, format: Format, with_name: bool) {

@@ -2,6 +2,7 @@
 //! Coordinates in the XML formats are whole page pixels; every text and attribute value
 //! is escaped, and characters XML 1.0 forbids are dropped.
 
+pub mod pdf;
 mod xml;
 
 use std::fmt::Write as _;
@@ -71,6 +72,16 @@ pub fn export(reading: &Reading, format: Format) -> String {
     }
 }
 
+/// Several pages in one output: hOCR and ALTO as one multi-page document; the other formats
+/// as each page's export in turn (PAGE-XML holds one page a file: see [`export`]).
+pub fn export_pages(readings: &[Reading], format: Format) -> String {
+    match format {
+        Format::Hocr => hocr_document(readings),
+        Format::Alto => alto_document(readings),
+        other => readings.iter().map(|r| export(r, other)).collect(),
+    }
+}
+
 fn int(v: f32) -> i64 {
     if v.is_finite() { v.round() as i64 } else { 0 }
 }
@@ -114,8 +125,12 @@ fn lines_bbox(reading: &Reading) -> [i64; 4] {
 }
 
 fn hocr(reading: &Reading) -> String {
+    hocr_document(std::slice::from_ref(reading))
+}
+
+/// One hOCR document with an `ocr_page` per reading, numbered from 1.
+fn hocr_document(readings: &[Reading]) -> String {
     let mut out = String::new();
-    let e = escape;
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\">\n");
     out.push_str(
@@ -128,9 +143,25 @@ fn hocr(reading: &Reading) -> String {
         env!("CARGO_PKG_VERSION")
     );
     out.push_str("<meta name=\"ocr-capabilities\" content=\"ocr_page ocr_carea ocr_line ocrx_word\"/>\n</head>\n<body>\n");
+    for (i, reading) in readings.iter().enumerate() {
+        hocr_page(&mut out, reading, i);
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The page's `ocr_page`; ids of page `index` > 0 are prefixed so they stay unique.
+fn hocr_page(out: &mut String, reading: &Reading, index: usize) {
+    let e = escape;
+    let p = if index == 0 {
+        String::new()
+    } else {
+        format!("p{}_", index + 1)
+    };
     let _ = writeln!(
         out,
-        "<div class=\"ocr_page\" id=\"page_1\" title=\"image &quot;{}&quot;; bbox 0 0 {} {}; ppageno 0\">",
+        "<div class=\"ocr_page\" id=\"page_{}\" title=\"image &quot;{}&quot;; bbox 0 0 {} {}; ppageno {index}\">",
+        index + 1,
         e(&reading.image.replace('"', "'")),
         reading.width,
         reading.height
@@ -138,13 +169,13 @@ fn hocr(reading: &Reading) -> String {
     let [bx0, by0, bx1, by1] = lines_bbox(reading);
     let _ = writeln!(
         out,
-        "<div class=\"ocr_carea\" id=\"block_1\" title=\"bbox {bx0} {by0} {bx1} {by1}\">"
+        "<div class=\"ocr_carea\" id=\"{p}block_1\" title=\"bbox {bx0} {by0} {bx1} {by1}\">"
     );
     for (i, line) in reading.lines.iter().enumerate() {
         let [x0, y0, x1, y1] = int_bbox(line, reading);
         let _ = write!(
             out,
-            "<span class=\"ocr_line\" id=\"line_{}\" title=\"bbox {x0} {y0} {x1} {y1}; x_wconf {}\">",
+            "<span class=\"ocr_line\" id=\"{p}line_{}\" title=\"bbox {x0} {y0} {x1} {y1}; x_wconf {}\">",
             i + 1,
             wconf(line.confidence)
         );
@@ -156,7 +187,7 @@ fn hocr(reading: &Reading) -> String {
             }
             let _ = write!(
                 out,
-                "<span class=\"ocrx_word\" id=\"word_{}_{}\" title=\"x_wconf {}\">{}</span>",
+                "<span class=\"ocrx_word\" id=\"{p}word_{}_{}\" title=\"x_wconf {}\">{}</span>",
                 i + 1,
                 j + 1,
                 wconf(word.confidence),
@@ -168,8 +199,7 @@ fn hocr(reading: &Reading) -> String {
         }
         out.push_str("</span>\n");
     }
-    out.push_str("</div>\n</div>\n</body>\n</html>\n");
-    out
+    out.push_str("</div>\n</div>\n");
 }
 
 /// hOCR's x_wconf is a whole percentage.
@@ -246,20 +276,43 @@ fn polygon_or_box(line: &Line, reading: &Reading) -> String {
 }
 
 fn alto(reading: &Reading) -> String {
+    alto_document(std::slice::from_ref(reading))
+}
+
+/// One ALTO document with a `Page` per reading; the source file named is the first page's.
+fn alto_document(readings: &[Reading]) -> String {
     let e = escape;
+    let Some(first) = readings.first() else {
+        return String::new();
+    };
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<alto xmlns=\"http://www.loc.gov/standards/alto/ns-v4#\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.loc.gov/standards/alto/ns-v4# http://www.loc.gov/standards/alto/v4/alto-4-2.xsd\">\n");
     let _ = writeln!(
         out,
         "  <Description>\n    <MeasurementUnit>pixel</MeasurementUnit>\n    <sourceImageInformation>\n      <fileName>{}</fileName>\n    </sourceImageInformation>\n    <Processing ID=\"proc_1\">\n      <processingDateTime>{}</processingDateTime>\n      <processingSoftware>\n        <softwareName>inkread</softwareName>\n        <softwareVersion>{}</softwareVersion>\n      </processingSoftware>\n    </Processing>\n  </Description>",
-        e(&reading.image),
+        e(&first.image),
         xml::utc_timestamp(),
         env!("CARGO_PKG_VERSION")
     );
+    out.push_str("  <Layout>\n");
+    for (i, reading) in readings.iter().enumerate() {
+        alto_page(&mut out, reading, i + 1);
+    }
+    out.push_str("  </Layout>\n</alto>\n");
+    out
+}
+
+/// Page `number`; ids past the first page are prefixed so they stay unique.
+fn alto_page(out: &mut String, reading: &Reading, number: usize) {
+    let p = if number == 1 {
+        String::new()
+    } else {
+        format!("p{number}_")
+    };
     let _ = writeln!(
         out,
-        "  <Layout>\n    <Page ID=\"page_1\" PHYSICAL_IMG_NR=\"1\" WIDTH=\"{w}\" HEIGHT=\"{h}\">\n      <PrintSpace HPOS=\"0\" VPOS=\"0\" WIDTH=\"{w}\" HEIGHT=\"{h}\">",
+        "    <Page ID=\"page_{number}\" PHYSICAL_IMG_NR=\"{number}\" WIDTH=\"{w}\" HEIGHT=\"{h}\">\n      <PrintSpace HPOS=\"0\" VPOS=\"0\" WIDTH=\"{w}\" HEIGHT=\"{h}\">",
         w = reading.width,
         h = reading.height
     );
@@ -267,24 +320,23 @@ fn alto(reading: &Reading) -> String {
         let [x0, y0, x1, y1] = lines_bbox(reading);
         let _ = writeln!(
             out,
-            "        <TextBlock ID=\"block_1\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\">",
+            "        <TextBlock ID=\"{p}block_1\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\">",
             x1 - x0,
             y1 - y0
         );
         for (i, line) in reading.lines.iter().enumerate() {
-            alto_line(&mut out, reading, line, i + 1);
+            alto_line(out, reading, line, &format!("{p}line_{}", i + 1));
         }
         out.push_str("        </TextBlock>\n");
     }
-    out.push_str("      </PrintSpace>\n    </Page>\n  </Layout>\n</alto>\n");
-    out
+    out.push_str("      </PrintSpace>\n    </Page>\n");
 }
 
-fn alto_line(out: &mut String, reading: &Reading, line: &Line, number: usize) {
+fn alto_line(out: &mut String, reading: &Reading, line: &Line, id: &str) {
     let [x0, y0, x1, y1] = int_bbox(line, reading);
     let _ = writeln!(
         out,
-        "          <TextLine ID=\"line_{number}\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\"{}>\n            <Shape><Polygon POINTS=\"{}\"/></Shape>",
+        "          <TextLine ID=\"{id}\" HPOS=\"{x0}\" VPOS=\"{y0}\" WIDTH=\"{}\" HEIGHT=\"{}\"{}>\n            <Shape><Polygon POINTS=\"{}\"/></Shape>",
         x1 - x0,
         y1 - y0,
         // ALTO 4 takes the baseline as a points list.
@@ -314,7 +366,7 @@ fn alto_line(out: &mut String, reading: &Reading, line: &Line, number: usize) {
         }
         let _ = writeln!(
             out,
-            "            <String ID=\"line_{number}_w{}\" CONTENT=\"{}\" WC=\"{}\"/>",
+            "            <String ID=\"{id}_w{}\" CONTENT=\"{}\" WC=\"{}\"/>",
             j + 1,
             escape(text),
             conf_attr(*confidence)
