@@ -19,3 +19,8 @@ pub mod reading;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The tests' skip rule (see the file), shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/support/skip.rs"]
+pub(crate) mod test_skip;
