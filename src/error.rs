@@ -16,6 +16,21 @@ pub enum Error {
     NotAnImage { path: PathBuf, reason: String },
     #[error("model: {0}")]
     Model(String),
+    /// A recognizer gave more or fewer results than it was given lines: pairing them up
+    /// anyway would put every later text on the wrong line.
+    #[error("model {model} returned {got} results for {expected} lines")]
+    ResultCount {
+        model: String,
+        expected: usize,
+        got: usize,
+    },
+    /// A network's output could not be copied back to the host as the expected numbers.
+    #[error("{what}: cannot read the network's output")]
+    TensorData {
+        what: String,
+        #[source]
+        source: burn::tensor::DataError,
+    },
     #[error("the job was cancelled")]
     Cancelled,
     #[error("{0}")]

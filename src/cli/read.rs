@@ -70,15 +70,15 @@ pub struct ReadArgs {
     pub images: Vec<PathBuf>,
 }
 
+/// Reads the images one at a time (decode, read, print, let go), so memory holds one image
+/// however many are named, and each result appears as soon as it is done. Every path is
+/// checked (exists, looks like an image) before any model loads, so a typo fails at once;
+/// the models load when the first image needs them.
 pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
-    // Images first: a typo in a path should not wait for a model to load.
-    let pages = args
-        .images
-        .iter()
-        .map(|p| load_page(p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    for path in &args.images {
+        probe_image(path)?;
+    }
     let mode = Mode::from(args.mode);
-    let needs_detector = pages.iter().any(|(p, _)| wants_detection(&p.image, mode));
     let selected = device::select(args.device)?;
     let installer = Installer::from_env()?;
     let builder = PipelineBuilder {
@@ -86,26 +86,53 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
         device: selected.device.clone(),
         trocr: trocr_options(args),
     };
-    let load_started = Instant::now();
-    let mut pipeline = Pipeline {
-        recognizer: recognizer(args, &builder)?,
-        detector: match needs_detector {
-            true => Some(detector(args, &builder)?),
-            false => None,
-        },
-    };
-    let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
     let cancel = CancelToken::new();
-    let several = pages.len() > 1;
-    for (i, (page, decode_ms)) in pages.iter().enumerate() {
-        let mut reading = pipeline.read(page, mode, &cancel, &mut |_| {})?;
-        reading.timings_ms.insert("decode_image".into(), *decode_ms);
-        if i == 0 {
+    let several = args.images.len() > 1;
+    let mut pipeline: Option<Pipeline> = None;
+    for path in &args.images {
+        let (page, decode_ms) = load_page(path)?;
+        let load_started = Instant::now();
+        let mut loaded_now = pipeline.is_none();
+        let pipeline = match &mut pipeline {
+            Some(p) => p,
+            empty => empty.insert(Pipeline {
+                recognizer: recognizer(args, &builder)?,
+                detector: None,
+            }),
+        };
+        if pipeline.detector.is_none() && wants_detection(&page.image, mode) {
+            pipeline.detector = Some(detector(args, &builder)?);
+            loaded_now = true;
+        }
+        let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
+        let mut reading = pipeline.read(&page, mode, &cancel, &mut |_| {})?;
+        reading.timings_ms.insert("decode_image".into(), decode_ms);
+        if loaded_now {
             reading.timings_ms.insert("load_model".into(), load_ms);
         }
         print_reading(&reading, args.format, several);
     }
     Ok(())
+}
+
+/// Fails fast, before any model loads, on a path that is missing or is not an image (by
+/// its first bytes; the full decode comes when the image's turn comes).
+fn probe_image(path: &Path) -> crate::Result<()> {
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(io)?
+        .with_guessed_format()
+        .map_err(io)?;
+    match reader.format() {
+        Some(_) => Ok(()),
+        None => Err(crate::Error::NotAnImage {
+            path: path.to_path_buf(),
+            reason: "unknown file format".into(),
+        }),
+    }
 }
 
 fn wants_detection(image: &image::RgbImage, mode: Mode) -> bool {
@@ -189,6 +216,8 @@ fn load_page(path: &Path) -> anyhow::Result<(Page, f64)> {
     Ok((page, started.elapsed().as_secs_f64() * 1000.0))
 }
 
+/// One result, printed (and flushed) as soon as it is done. JSON is one object per image
+/// (JSON Lines); hOCR, PAGE XML and ALTO are one whole document per image, as before.
 fn print_reading(reading: &Reading, format: Format, with_name: bool) {
     match format {
         // One object per line of output, so several images stream as JSON Lines.
@@ -199,4 +228,6 @@ fn print_reading(reading: &Reading, format: Format, with_name: bool) {
         Format::Text if with_name => println!("{}: {}", reading.image, reading.text()),
         other => print!("{}", export::export(reading, other)),
     }
+    // Piped stdout is block-buffered: flush so a reader sees each image when it is done.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }
