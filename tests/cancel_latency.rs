@@ -3,7 +3,7 @@
 //! returning `Cancelled` is the latency (docs/BENCH.md). A measurement, not a check run by
 //! default (each network runs for seconds):
 //!
-//!     cargo test --release --test cancel_latency -- --ignored --nocapture --test-threads 1
+//!     cargo test --test cancel_latency -- --ignored --nocapture --test-threads 1
 //!
 //! CRAFT and TrOCR run with made-up weights of the real shapes (the same arithmetic as the
 //! real ones); the others use the installed models.
