@@ -57,10 +57,12 @@ impl TrocrRecognizer {
                 dir.display()
             )));
         }
-        let model_dir = TrocrModelDir::open(dir).map_err(|e| Error::Model(e.to_string()))?;
+        let model_dir = TrocrModelDir::open(dir)
+            .map_err(|e| Error::model_because(format!("TrOCR folder {}", dir.display()), e))?;
         let tokenizer = TrocrTokenizer::open(dir)?;
         let spec = image_spec(&model_dir.preprocessor)?;
-        let model = load_model(&model_dir, device).map_err(|e| Error::Model(e.to_string()))?;
+        let model = load_model(&model_dir, device)
+            .map_err(|e| Error::model_because(format!("TrOCR weights in {}", dir.display()), e))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -43,7 +43,7 @@ pub enum TokenizerError {
 
 impl From<TokenizerError> for crate::Error {
     fn from(e: TokenizerError) -> Self {
-        crate::Error::Model(e.to_string())
+        crate::Error::model_because("TrOCR tokenizer", e)
     }
 }
 
