@@ -89,7 +89,7 @@ pub fn decode_pages(bytes: Vec<u8>, name: &str) -> Result<Vec<RgbImage>, ImageEr
 }
 
 /// PDF readers accept the header anywhere in the first kilobyte.
-fn is_pdf(bytes: &[u8]) -> bool {
+pub fn is_pdf(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(1024)]
         .windows(5)
         .any(|w| w == b"%PDF-")

@@ -22,3 +22,8 @@ pub mod tiff_pages;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// The tests' skip rule (see the file), shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/support/skip.rs"]
+pub(crate) mod test_skip;

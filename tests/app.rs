@@ -5,6 +5,7 @@
 
 mod support {
     pub mod fakes;
+    pub mod skip;
 }
 
 use std::io::{BufRead, BufReader, Write};
@@ -589,10 +590,10 @@ fn snapshots_of_the_main_states() {
     let render = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| harness.render()));
     match render {
         Ok(Ok(_)) => {}
-        Ok(Err(e)) => return eprintln!("SKIP snapshots: cannot render with wgpu: {e}"),
+        Ok(Err(e)) => return support::skip::skip(format!("cannot render with wgpu: {e}")),
         Err(_) => {
-            return eprintln!(
-                "SKIP snapshots: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)"
+            return support::skip::skip(
+                "no wgpu adapter (install mesa-vulkan-drivers for lavapipe)",
             );
         }
     }

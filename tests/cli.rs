@@ -1,5 +1,7 @@
 //! Runs the built `inkread` binary: reading fixture lines, the JSON shape, and clean errors.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -127,7 +129,7 @@ fn reference_texts(variant: &str, search: &str) -> Option<Vec<String>> {
         .join(variant)
         .join("reference.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("skipping: {} missing", path.display());
+        support::skip(format!("{} missing", path.display()));
         return None;
     };
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{GrayImage, RgbImage};
+use inkread::cancel::CancelToken;
 use serde_json::Value;
 
 use inkread::models::easyocr::{
@@ -34,7 +35,7 @@ fn eval_dir() -> Option<PathBuf> {
     if eval.is_dir() {
         Some(eval)
     } else {
-        eprintln!("SKIP: eval set {} is missing", eval.display());
+        support::skip(format!("eval set {} is missing", eval.display()));
         None
     }
 }
@@ -130,13 +131,13 @@ fn reduce_line(img: &RgbImage) -> GrayImage {
     })
 }
 
-/// An eval image named by a fixture's `source`, or `None` (with a SKIP line).
+/// An eval image named by a fixture's `source`, or `None` (after `support::skip`).
 fn eval_image(v: &Value) -> Option<RgbImage> {
     let path = eval_dir()?.join(v["source"].as_str().unwrap());
     match image::open(&path) {
         Ok(img) => Some(img.to_rgb8()),
         Err(e) => {
-            eprintln!("SKIP: cannot open {}: {e}", path.display());
+            support::skip(format!("cannot open {}: {e}", path.display()));
             None
         }
     }
@@ -196,7 +197,7 @@ fn craft_maps_match_pytorch() {
             TensorData::new(input.data, [1, 3, input.height, input.width]),
             &device,
         );
-        let maps = net.forward(x);
+        let maps = net.forward(x, &CancelToken::new()).unwrap();
         let expected = floats(&v, "output");
         let plane = expected.len() / 2;
         let text = max_abs_diff(&to_vec(maps.text), &expected[..plane]);
@@ -308,7 +309,7 @@ fn page_timing_on_cpu() {
         .unwrap()
         .to_rgb8();
     let started = Instant::now();
-    let (text, link) = detector.score_maps(&page).unwrap();
+    let (text, link) = detector.score_maps(&page, &CancelToken::new()).unwrap();
     eprintln!(
         "CRAFT {}x{} page: {:.2} s, maps {}x{}",
         page.width(),

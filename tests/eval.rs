@@ -2,6 +2,8 @@
 //! and the shared evaluation data read by the oracle detector and a recognizer that returns
 //! the ground truth (CER must then be 0).
 
+mod support;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
@@ -278,7 +280,7 @@ fn shared_eval_dir() -> Option<PathBuf> {
 #[test]
 fn oracle_detection_and_true_text_give_zero_error_on_the_shared_data() {
     let Some(dir) = shared_eval_dir() else {
-        eprintln!("SKIP: no shared eval data (set INKREAD_SHARED_DIR to the folder holding eval/)");
+        support::skip("no shared eval data (set INKREAD_SHARED_DIR to the folder holding eval/)");
         return;
     };
     let pages = dir.join("pages/manifest.tsv");
@@ -324,4 +326,51 @@ fn oracle_detection_and_true_text_give_zero_error_on_the_shared_data() {
         "{:?}",
         report.overall
     );
+}
+
+/// Reads every line but the first: a recognizer that lost a result.
+struct DropsFirst;
+
+impl Recognizer for DropsFirst {
+    fn name(&self) -> &str {
+        "drops-first"
+    }
+    fn recognize(
+        &mut self,
+        lines: &[RgbImage],
+        cancel: &CancelToken,
+        on_line: &mut dyn FnMut(usize),
+    ) -> inkread::Result<Vec<LineText>> {
+        let mut texts = ColourRecognizer.recognize(lines, cancel, on_line)?;
+        texts.remove(0);
+        Ok(texts)
+    }
+}
+
+#[test]
+fn a_recognizer_losing_a_line_is_an_error_naming_it_not_a_shifted_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let mut pipeline = fake_pipeline();
+    pipeline.recognizer = Box::new(DropsFirst);
+    let page = inkread::reading::Page {
+        image: image::open(dir.path().join("pages/toy/page.png"))
+            .unwrap()
+            .to_rgb8(),
+        source: "page.png".into(),
+    };
+    let result = pipeline.read(
+        &page,
+        inkread::pipeline::Mode::Page,
+        &CancelToken::new(),
+        &mut |_| {},
+    );
+    match result {
+        Err(inkread::Error::ResultCount {
+            model,
+            expected: 3,
+            got: 2,
+        }) => assert_eq!(model, "drops-first"),
+        other => panic!("expected ResultCount, got {other:?}"),
+    }
 }

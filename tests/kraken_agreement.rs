@@ -40,7 +40,7 @@ fn close(a: Point, b: Point) -> bool {
 #[ignore = "measurement over the eval pages; run with --ignored"]
 fn lines_agree_with_kraken() {
     let Some(reference) = std::env::var_os("KRAKEN_REFERENCE_DIR").map(PathBuf::from) else {
-        eprintln!("SKIP (kraken agreement NOT MEASURED): set KRAKEN_REFERENCE_DIR");
+        support::skip("kraken agreement not measured: set KRAKEN_REFERENCE_DIR");
         return;
     };
     let Some(model) = support::model_file(BLLA_MODEL_ID, BLLA_FILE) else {
@@ -62,7 +62,7 @@ fn lines_agree_with_kraken() {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let page_path = eval.join(v["source"].as_str().unwrap());
         let Ok(page) = image::open(&page_path) else {
-            eprintln!("SKIP {}: cannot open", page_path.display());
+            support::skip(format!("{}: cannot open", page_path.display()));
             continue;
         };
         let ours = detector

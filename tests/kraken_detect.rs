@@ -118,7 +118,7 @@ fn segments_the_synthetic_page_as_kraken_does() {
 #[ignore = "benchmark; run with --ignored"]
 fn bench_stages_on_a_page() {
     let Some(page_path) = std::env::var_os("KRAKEN_BENCH_PAGE") else {
-        eprintln!("SKIP: set KRAKEN_BENCH_PAGE");
+        support::skip("set KRAKEN_BENCH_PAGE");
         return;
     };
     let Some(model) = support::model_file(BLLA_MODEL_ID, BLLA_FILE) else {

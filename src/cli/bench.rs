@@ -75,14 +75,15 @@ fn bench_trocr(args: &TrocrBenchArgs) -> anyhow::Result<()> {
     };
     let pixels = Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), dev);
 
+    let never = crate::cancel::CancelToken::new();
     let run_once = || -> anyhow::Result<(f64, f64)> {
         let started = Instant::now();
-        let states = model.encode(pixels.clone());
+        let states = model.encode(pixels.clone(), &never)?;
         sync(dev)?;
         let encoder_s = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let states2 = model.encode(pixels.clone());
-        let out = generate(&model, states2, &options, &special);
+        let states2 = model.encode(pixels.clone(), &never)?;
+        let out = generate(&model, states2, &options, &special, &never)?;
         let generate_s = started.elapsed().as_secs_f64();
         anyhow::ensure!(
             out.iter().all(|g| g.ids.len() == tokens + 1),

@@ -104,14 +104,15 @@ pub struct ReadArgs {
     pub images: Vec<PathBuf>,
 }
 
+/// Reads the images one at a time (decode, read, print, let go), so memory holds one image
+/// however many are named, and each result appears as soon as it is done. Every path is
+/// checked (exists, looks like an image) before any model loads, so a typo fails at once;
+/// the models load when the first image needs them.
 pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
-    // Images first: a typo in a path should not wait for a model to load.
-    let mut pages = Vec::new();
     for path in &args.images {
-        pages.extend(load_pages(path)?);
+        probe_image(path)?;
     }
     let mode = Mode::from(args.mode);
-    let needs_detector = pages.iter().any(|(p, _)| wants_detection(&p.image, mode));
     let selected = device::select(args.device)?;
     let installer = Installer::from_env()?;
     let builder = PipelineBuilder {
@@ -119,37 +120,49 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
         device: selected.device.clone(),
         trocr: trocr_options(args),
     };
-    let load_started = Instant::now();
-    let mut pipeline = Pipeline {
-        recognizer: recognizer(args, &builder)?,
-        detector: match needs_detector {
-            true => Some(detector(args, &builder)?),
-            false => None,
-        },
-    };
-    let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
     let cancel = CancelToken::new();
     let streamed =
         args.output.is_none() && matches!(args.format, ReadFormat::Text | ReadFormat::Json);
-    let several = pages.len() > 1;
-    let mut readings = Vec::new();
-    for (i, (page, decode_ms)) in pages.iter().enumerate() {
-        let mut reading = pipeline.read(page, mode, &cancel, &mut |_| {})?;
-        reading.timings_ms.insert("decode_image".into(), *decode_ms);
-        if i == 0 {
-            reading.timings_ms.insert("load_model".into(), load_ms);
-        }
-        // Text and JSON on a terminal come page by page, as each is read.
-        if streamed && let Some(format) = args.format.export() {
-            print_reading(&reading, format, several);
-        } else {
-            readings.push(reading);
+    let mut pipeline: Option<Pipeline> = None;
+    let (mut images, mut readings) = (Vec::new(), Vec::new());
+    for path in &args.images {
+        let pages = load_pages(path)?;
+        let several = args.images.len() > 1 || pages.len() > 1;
+        for (page, decode_ms) in pages {
+            let load_started = Instant::now();
+            let mut loaded_now = pipeline.is_none();
+            let pipeline = match &mut pipeline {
+                Some(p) => p,
+                empty => empty.insert(Pipeline {
+                    recognizer: recognizer(args, &builder)?,
+                    detector: None,
+                }),
+            };
+            if pipeline.detector.is_none() && wants_detection(&page.image, mode) {
+                pipeline.detector = Some(detector(args, &builder)?);
+                loaded_now = true;
+            }
+            let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
+            let mut reading = pipeline.read(&page, mode, &cancel, &mut |_| {})?;
+            reading.timings_ms.insert("decode_image".into(), decode_ms);
+            if loaded_now {
+                reading.timings_ms.insert("load_model".into(), load_ms);
+            }
+            // Text and JSON on a terminal come page by page, as each is read; the other
+            // formats are one document (or one PDF) for every page.
+            match args.format.export() {
+                Some(format) if streamed => print_reading(&reading, format, several),
+                _ => {
+                    images.push(page.image);
+                    readings.push(reading);
+                }
+            }
         }
     }
     if streamed {
         return Ok(());
     }
-    let images: Vec<&image::RgbImage> = pages.iter().map(|(p, _)| &p.image).collect();
+    let images: Vec<&image::RgbImage> = images.iter().collect();
     write_output(args, &images, &readings)
 }
 
@@ -200,6 +213,33 @@ fn write_page_files(output: &Path, readings: &[Reading]) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Fails fast, before any model loads, on a path that is missing or is not an image (by
+/// its first bytes; the full decode comes when the image's turn comes).
+fn probe_image(path: &Path) -> crate::Result<()> {
+    let io = |source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(io)?
+        .with_guessed_format()
+        .map_err(io)?;
+    let pdf = || {
+        let mut head = Vec::with_capacity(1024);
+        std::fs::File::open(path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 1024), &mut head))
+            .is_ok_and(|_| crate::image_file::is_pdf(&head))
+    };
+    match reader.format() {
+        Some(_) => Ok(()),
+        None if pdf() => Ok(()),
+        None => Err(crate::Error::NotAnImage {
+            path: path.to_path_buf(),
+            reason: "unknown file format".into(),
+        }),
+    }
 }
 
 fn wants_detection(image: &image::RgbImage, mode: Mode) -> bool {
@@ -298,6 +338,8 @@ pub fn page_label(path: &Path, page: Option<usize>) -> String {
     }
 }
 
+/// One result, printed (and flushed) as soon as it is done. JSON is one object per image
+/// (JSON Lines); hOCR, PAGE XML and ALTO are one whole document per image, as before.
 fn print_reading(reading: &Reading, format: Format, with_name: bool) {
     match format {
         // One object per line of output, so several images stream as JSON Lines.
@@ -308,4 +350,6 @@ fn print_reading(reading: &Reading, format: Format, with_name: bool) {
         Format::Text if with_name => println!("{}: {}", reading.image, reading.text()),
         other => print!("{}", export::export(reading, other)),
     }
+    // Piped stdout is block-buffered: flush so a reader sees each image when it is done.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }

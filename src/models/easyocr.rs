@@ -54,6 +54,18 @@ impl PthWeights {
         })
     }
 
+    /// Reads every tensor's bytes once (opening reads only the pickle): a file that names
+    /// data it does not hold fails here. Returns the bytes read.
+    pub fn check_readable(&self) -> Result<usize> {
+        let file = self.path.display();
+        self.tensors.iter().try_fold(0, |total, (name, t)| {
+            let bytes = t
+                .read()
+                .map_err(|e| Error::Model(format!("{file}: tensor {name}: {e}")))?;
+            Ok(total + bytes.len())
+        })
+    }
+
     /// Names in the file (after stripping `module.`), sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.tensors.keys().map(String::as_str).collect();

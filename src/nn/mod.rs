@@ -11,5 +11,8 @@ use burn::tensor::Tensor;
 pub fn into_f32_vec<const D: usize>(t: Tensor<D>) -> crate::Result<Vec<f32>> {
     t.into_data()
         .try_into_vec::<f32>()
-        .map_err(|e| crate::Error::Model(format!("network output is not f32: {e:?}")))
+        .map_err(|source| crate::Error::TensorData {
+            what: "network output as f32".into(),
+            source,
+        })
 }

@@ -116,7 +116,7 @@ impl PipelineBuilder<'_> {
         let dir = self
             .installer
             .ensure_installed(id, on_event)
-            .map_err(|e| Error::Model(format!("{id}: {e}")))?;
+            .map_err(|e| Error::model_because(format!("installing {id}"), e))?;
         Ok((entry, dir))
     }
 }

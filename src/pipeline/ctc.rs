@@ -52,7 +52,7 @@ pub enum CtcError {
 
 impl From<CtcError> for crate::Error {
     fn from(e: CtcError) -> Self {
-        crate::Error::Model(e.to_string())
+        crate::Error::model_because("CTC decoding", e)
     }
 }
 

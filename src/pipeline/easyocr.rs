@@ -226,14 +226,19 @@ impl CraftDetector {
     }
 
     /// Text and link maps at half the canvas resolution; `scale` maps back to page pixels.
-    pub fn score_maps(&self, page: &RgbImage) -> Result<(ScoreMap, ScoreMap)> {
+    /// [`crate::Error::Cancelled`] within one convolution stage of `cancel`.
+    pub fn score_maps(
+        &self,
+        page: &RgbImage,
+        cancel: &CancelToken,
+    ) -> Result<(ScoreMap, ScoreMap)> {
         let o = &self.options;
         let input = craft_input(page, o.post.width, o.mag_ratio);
         let x = Tensor::<4>::from_data(
             TensorData::new(input.data, [1, 3, input.height, input.width]),
             &self.device,
         );
-        let maps = self.net.forward(x);
+        let maps = self.net.forward(x, cancel)?;
         let [_, h, w] = maps.text.dims();
         let scale = 2.0 / input.ratio;
         let to_map = |t: Tensor<3>| -> Result<ScoreMap> {
@@ -255,7 +260,7 @@ impl Detector for CraftDetector {
 
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {
         cancel.check()?;
-        let (text, link) = self.score_maps(page)?;
+        let (text, link) = self.score_maps(page, cancel)?;
         cancel.check()?;
         Ok(regions_from_craft(&text, &link, &self.options.post))
     }
@@ -328,10 +333,17 @@ impl CrnnRecognizer {
     ) -> Result<Vec<CtcProbabilities>> {
         let mut order: Vec<usize> = (0..scaled.len()).collect();
         order.sort_by_key(|&i| scaled[i].width());
-        in_sorted_batches(&order, self.batch_size, cancel, on_line, |chunk| {
-            let batch: Vec<GrayImage> = chunk.iter().map(|&i| scaled[i].clone()).collect();
-            self.run_batch(&batch)
-        })
+        in_sorted_batches(
+            &self.name,
+            &order,
+            self.batch_size,
+            cancel,
+            on_line,
+            |chunk| {
+                let batch: Vec<GrayImage> = chunk.iter().map(|&i| scaled[i].clone()).collect();
+                self.run_batch(&batch)
+            },
+        )
     }
 
     /// The text of lines already grey and at the network's height (training's validation).

@@ -122,6 +122,7 @@ impl Pipeline {
             progress(Stage::Recognizing { done, total })
         })?;
         timings.insert("recognize".into(), ms_since(started));
+        batching::check_count(self.recognizer.name(), geometry.len(), texts.len())?;
         progress(Stage::Done);
         let lines = geometry
             .into_iter()

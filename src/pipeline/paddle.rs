@@ -154,8 +154,9 @@ impl PaddleDetector {
         })
     }
 
-    /// The text-probability map of a page, with the scale back to page pixels.
-    pub fn probability_map(&self, page: &RgbImage) -> Result<ScoreMap> {
+    /// The text-probability map of a page, with the scale back to page pixels;
+    /// [`Error::Cancelled`] within one backbone block of `cancel`.
+    pub fn probability_map(&self, page: &RgbImage, cancel: &CancelToken) -> Result<ScoreMap> {
         let (pw, ph) = page.dimensions();
         if pw == 0 || ph == 0 {
             return Err(Error::Other("the page is empty".into()));
@@ -165,7 +166,7 @@ impl PaddleDetector {
         let resized = resize_bilinear(page, w, h);
         let prob = self
             .net
-            .forward(to_network_input(&[&resized], &self.device));
+            .forward(to_network_input(&[&resized], &self.device), cancel)?;
         let data = into_f32_vec(prob)?;
         Ok(ScoreMap {
             width: w as usize,
@@ -183,7 +184,7 @@ impl Detector for PaddleDetector {
 
     fn detect(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<Region>> {
         cancel.check()?;
-        let map = self.probability_map(page)?;
+        let map = self.probability_map(page, cancel)?;
         cancel.check()?;
         Ok(regions_from_probability(&map, &self.params))
     }
@@ -228,10 +229,17 @@ impl PaddleRecognizer {
         let ratio = |img: &RgbImage| img.width() as f32 / img.height().max(1) as f32;
         let mut order: Vec<usize> = (0..lines.len()).collect();
         order.sort_by(|&a, &b| ratio(&lines[a]).total_cmp(&ratio(&lines[b])));
-        in_sorted_batches(&order, self.batch_size, cancel, on_line, |batch| {
-            let images: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
-            self.run_batch(&images)
-        })
+        in_sorted_batches(
+            self.name(),
+            &order,
+            self.batch_size,
+            cancel,
+            on_line,
+            |batch| {
+                let images: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
+                self.run_batch(&images)
+            },
+        )
     }
 
     fn run_batch(&self, images: &[&RgbImage]) -> Result<Vec<CtcProbabilities>> {

@@ -57,10 +57,12 @@ impl TrocrRecognizer {
                 dir.display()
             )));
         }
-        let model_dir = TrocrModelDir::open(dir).map_err(|e| Error::Model(e.to_string()))?;
+        let model_dir = TrocrModelDir::open(dir)
+            .map_err(|e| Error::model_because(format!("TrOCR folder {}", dir.display()), e))?;
         let tokenizer = TrocrTokenizer::open(dir)?;
         let spec = image_spec(&model_dir.preprocessor)?;
-        let model = load_model(&model_dir, device).map_err(|e| Error::Model(e.to_string()))?;
+        let model = load_model(&model_dir, device)
+            .map_err(|e| Error::model_because(format!("TrOCR weights in {}", dir.display()), e))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -77,14 +79,15 @@ impl TrocrRecognizer {
         })
     }
 
-    /// Reads one batch of line images.
-    pub fn read_batch(&self, lines: &[RgbImage]) -> Result<Vec<LineText>> {
+    /// Reads one batch of line images; a cancel takes effect within one encoder layer or
+    /// one decoding step.
+    pub fn read_batch(&self, lines: &[RgbImage], cancel: &CancelToken) -> Result<Vec<LineText>> {
         if lines.is_empty() {
             return Ok(Vec::new());
         }
         let pixels = preprocess::to_tensor(lines, &self.spec, &self.device)?;
-        let states = self.model.encode(pixels);
-        let generated = generate(&self.model, states, &self.generate, &self.special);
+        let states = self.model.encode(pixels, cancel)?;
+        let generated = generate(&self.model, states, &self.generate, &self.special, cancel)?;
         generated
             .iter()
             .map(|g| {
@@ -117,7 +120,9 @@ impl Recognizer for TrocrRecognizer {
         let mut out = Vec::with_capacity(lines.len());
         for batch in lines.chunks(self.batch_size) {
             cancel.check()?;
-            out.extend(self.read_batch(batch)?);
+            let texts = self.read_batch(batch, cancel)?;
+            super::batching::check_count(&self.name, batch.len(), texts.len())?;
+            out.extend(texts);
             on_line(out.len());
         }
         Ok(out)

@@ -29,7 +29,7 @@ pub fn base_network(
         .get(base)
         .ok_or_else(|| crate::Error::Model(format!("unknown base model '{base}'")))?;
     let install_error =
-        |e: crate::models::InstallError| crate::Error::Model(format!("{base}: {e}"));
+        |e: crate::models::InstallError| crate::Error::model_because(base.to_string(), e);
     if entry
         .sources
         .iter()

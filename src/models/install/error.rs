@@ -98,6 +98,23 @@ impl InstallError {
                 | InstallError::OfflineMode { .. }
         )
     }
+
+    /// True when the source could not be reached at all (no network, the host refusing or
+    /// failing, `HF_HUB_OFFLINE`), so nothing is known to be wrong with the catalog entry or
+    /// the files. A hash or size mismatch, a release that is gone (404) or a pip failure is
+    /// not: the tests skip on this and fail on everything else.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            InstallError::Offline { .. }
+            | InstallError::OfflineMode { .. }
+            | InstallError::Interrupted { .. } => true,
+            InstallError::Http { status, .. } => *status >= 500 || *status == 429,
+            InstallError::AllSourcesFailed { attempts, .. } => {
+                !attempts.is_empty() && attempts.iter().all(|(_, e)| e.is_unreachable())
+            }
+            _ => false,
+        }
+    }
 }
 
 fn is_disk_full(e: &std::io::Error) -> bool {

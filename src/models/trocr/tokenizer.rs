@@ -43,7 +43,7 @@ pub enum TokenizerError {
 
 impl From<TokenizerError> for crate::Error {
     fn from(e: TokenizerError) -> Self {
-        crate::Error::Model(e.to_string())
+        crate::Error::model_because("TrOCR tokenizer", e)
     }
 }
 
@@ -450,10 +450,10 @@ mod tests {
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
         let dir = shared.join("models/trocr-base-handwritten");
         if !dir.join("vocab.json").is_file() {
-            eprintln!(
-                "SKIP: {} not present (the shared folder is absent)",
+            crate::test_skip::skip(format!(
+                "{} not present (the shared folder is absent)",
                 dir.display()
-            );
+            ));
             return;
         }
         // Copy only vocab + merges so tokenizer.derived.json or others cannot interfere.
@@ -487,7 +487,7 @@ mod tests {
         for variant in variants {
             let dir = root.join(variant);
             let Ok(text) = std::fs::read_to_string(dir.join("reference.json")) else {
-                eprintln!("skipping {variant}: no reference.json");
+                crate::test_skip::skip(format!("{variant}: no reference.json"));
                 continue;
             };
             let reference: serde_json::Value = serde_json::from_str(&text).unwrap();

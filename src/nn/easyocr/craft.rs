@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor};
 use super::TensorSource;
 use super::layers::{ConvSpec, load_conv, relu};
 use crate::Result;
+use crate::cancel::CancelToken;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -123,45 +124,56 @@ impl Craft {
 
     /// `x`: `[batch, 3, H, W]`, ImageNet-normalised on the 0..255 scale, H and W multiples
     /// of [`CRAFT_STRIDE_MULTIPLE`]. Returns raw scores (not clamped), as EasyOCR uses them.
-    pub fn forward(&self, x: Tensor<4>) -> CraftMaps {
-        let [half, quarter, eighth, sixteenth] = self.encode(x);
-        let fc = self
-            .fc7
-            .forward(self.fc6.forward(max_pool(sixteenth.clone(), 3, 1, 1)));
+    /// `cancel` is checked before every convolution stage (a page takes tens of seconds on a
+    /// CPU; a cancel waits for one stage).
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<CraftMaps> {
+        let [half, quarter, eighth, sixteenth] = self.encode(x, cancel)?;
+        cancel.check()?;
+        let fc = self.fc6.forward(max_pool(sixteenth.clone(), 3, 1, 1));
+        cancel.check()?;
+        let fc = self.fc7.forward(fc);
+        cancel.check()?;
         let mut y = self.decode(0, Tensor::cat(vec![fc, sixteenth], 1));
         for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
+            cancel.check()?;
             let [_, _, h, w] = skip.dims();
             y = self.decode(stage + 1, Tensor::cat(vec![upsample(y, h, w), skip], 1));
         }
         let n = self.head.len();
         for conv in &self.head[..n - 1] {
+            cancel.check()?;
             y = relu(conv.forward(y));
         }
+        cancel.check()?;
         let maps = self.head[n - 1].forward(y);
         let [b, _, h, w] = maps.dims();
-        CraftMaps {
+        Ok(CraftMaps {
             text: maps.clone().narrow(1, 0, 1).reshape([b, h, w]),
             link: maps.narrow(1, 1, 1).reshape([b, h, w]),
-        }
+        })
     }
 
     /// VGG16-BN features at 1/2, 1/4, 1/8 and 1/16 of the input. The first three are taken
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
-    fn encode(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
+    fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
-        let x = relu(v[0].forward(x));
-        let x = relu(v[1].forward(x));
-        let x = relu(v[2].forward(max_pool(x, 2, 2, 0)));
-        let half = relu(v[3].forward(x));
-        let x = relu(v[4].forward(max_pool(half.clone(), 2, 2, 0)));
-        let quarter = relu(v[5].forward(x));
-        let x = relu(v[6].forward(quarter.clone()));
-        let x = relu(v[7].forward(max_pool(x, 2, 2, 0)));
-        let eighth = relu(v[8].forward(x));
-        let x = relu(v[9].forward(eighth.clone()));
-        let x = relu(v[10].forward(max_pool(x, 2, 2, 0)));
-        let sixteenth = v[11].forward(x);
-        [half, quarter, eighth, sixteenth]
+        let conv = |i: usize, x: Tensor<4>| -> Result<Tensor<4>> {
+            cancel.check()?;
+            Ok(v[i].forward(x))
+        };
+        let x = relu(conv(0, x)?);
+        let x = relu(conv(1, x)?);
+        let x = relu(conv(2, max_pool(x, 2, 2, 0))?);
+        let half = relu(conv(3, x)?);
+        let x = relu(conv(4, max_pool(half.clone(), 2, 2, 0))?);
+        let quarter = relu(conv(5, x)?);
+        let x = relu(conv(6, quarter.clone())?);
+        let x = relu(conv(7, max_pool(x, 2, 2, 0))?);
+        let eighth = relu(conv(8, x)?);
+        let x = relu(conv(9, eighth.clone())?);
+        let x = relu(conv(10, max_pool(x, 2, 2, 0))?);
+        let sixteenth = conv(11, x)?;
+        Ok([half, quarter, eighth, sixteenth])
     }
 
     fn decode(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {

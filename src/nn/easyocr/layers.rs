@@ -112,7 +112,10 @@ fn fold_batch_norm(
 pub fn floats(src: &mut dyn TensorSource, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
     let data = src.tensor(name, shape)?;
     data.try_into_vec::<f32>()
-        .map_err(|e| Error::Model(format!("tensor {name}: not float32 ({e:?})")))
+        .map_err(|source| Error::TensorData {
+            what: format!("tensor {name} as float32"),
+            source,
+        })
 }
 
 /// A tensor on `device`, checked against `shape`.

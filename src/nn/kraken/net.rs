@@ -235,6 +235,21 @@ impl SegNet {
         self.blocks.iter().fold(x, Self::block)
     }
 
+    /// [`Self::forward`], checking `cancel` before each layer: [`crate::Error::Cancelled`]
+    /// within one layer of a cancel.
+    pub fn forward_cancellable(
+        &self,
+        x: Tensor<4>,
+        cancel: &crate::cancel::CancelToken,
+    ) -> crate::Result<Tensor<4>> {
+        let mut x = x;
+        for block in &self.blocks {
+            cancel.check()?;
+            x = Self::block(x, block);
+        }
+        Ok(x)
+    }
+
     /// [`Self::forward`] with the time each layer took (waiting for its output), for
     /// benchmarks: `(layer kind, seconds)` in order.
     pub fn forward_profiled(&self, x: Tensor<4>) -> (Tensor<4>, Vec<(&'static str, f64)>) {

@@ -5,6 +5,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, activation};
 
+use crate::cancel::CancelToken;
+
 use super::layers::{SqueezeExcite, upsample_nearest};
 use super::lcnet::LcNetV3;
 
@@ -53,8 +55,10 @@ pub struct DbNet {
 }
 
 impl DbNet {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let features = self.backbone.forward(x);
+    /// The text-probability map; `cancel` is checked between backbone blocks and stages.
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+        let features = self.backbone.forward(x, cancel)?;
+        cancel.check()?;
         let mut levels: Vec<Tensor<4>> = features
             .into_iter()
             .zip(&self.lateral)
@@ -76,6 +80,7 @@ impl DbNet {
             .rev()
             .collect();
         debug_assert_eq!(fused.len(), n);
-        self.head.forward(Tensor::cat(fused, 1))
+        cancel.check()?;
+        Ok(self.head.forward(Tensor::cat(fused, 1)))
     }
 }

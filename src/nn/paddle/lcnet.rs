@@ -6,6 +6,8 @@ use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
+use crate::cancel::CancelToken;
+
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
 /// One re-parameterised convolution: `conv → affine → [hard swish → affine]`.
@@ -57,17 +59,19 @@ pub struct LcNetV3 {
 }
 
 impl LcNetV3 {
-    /// The feature maps after each tapped block, shallowest first.
-    pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+    /// The feature maps after each tapped block, shallowest first; `cancel` is checked
+    /// before each block.
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Vec<Tensor<4>>> {
         let mut x = self.stem.forward(x);
         let mut features = Vec::with_capacity(self.taps.len());
         for (i, block) in self.blocks.iter().enumerate() {
+            cancel.check()?;
             x = block.forward(x);
             if self.taps.contains(&i) {
                 features.push(x.clone());
             }
         }
-        features
+        Ok(features)
     }
 
     /// The output of the last block.

@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use super::activation::{Activation, apply};
 use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
+use crate::cancel::CancelToken;
 use crate::models::trocr::config::{EncoderConfig, EncoderKind};
 
 #[derive(Module, Debug)]
@@ -140,8 +141,13 @@ impl VisionEncoder {
         })
     }
 
-    /// `[B, C, H, W]` pixels to `[B, tokens, hidden]` states after the final layer norm.
-    pub fn forward(&self, pixel_values: Tensor<4>) -> Tensor<3> {
+    /// `[B, C, H, W]` pixels to `[B, tokens, hidden]` states after the final layer norm;
+    /// `cancel` is checked before each transformer layer, so a cancel waits for one layer.
+    pub fn forward(
+        &self,
+        pixel_values: Tensor<4>,
+        cancel: &CancelToken,
+    ) -> crate::Result<Tensor<3>> {
         let patches = self.patch_embedding.forward(pixel_values);
         let [batch, width, grid_h, grid_w] = patches.dims();
         let patches = patches
@@ -156,9 +162,10 @@ impl VisionEncoder {
         let dims = x.dims();
         let mut x = x + self.position_embeddings.val().expand(dims);
         for layer in &self.layers {
+            cancel.check()?;
             x = layer.forward(x);
         }
-        self.layernorm.forward(x)
+        Ok(self.layernorm.forward(x))
     }
 }
 

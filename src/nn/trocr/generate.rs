@@ -6,7 +6,10 @@
 //! the host, mirroring transformers' vectorised beam search step by step.
 
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DataError, Device, Int, Tensor, TensorData};
+
+use crate::cancel::CancelToken;
+use crate::{Error, Result};
 
 use super::TrocrModel;
 use super::kv_cache::SelfAttentionCache;
@@ -55,38 +58,40 @@ pub struct Generated {
     pub token_probs: Vec<f32>,
 }
 
-/// Decodes every image of `encoder_states` (`[B, S, C]`, the encoder's output).
+/// Decodes every image of `encoder_states` (`[B, S, C]`, the encoder's output);
+/// [`Error::Cancelled`] once `cancel` is (checked before each decoding step).
 pub fn generate(
     model: &TrocrModel,
     encoder_states: Tensor<3>,
     opts: &GenerateOptions,
     tokens: &SpecialTokens,
-) -> Vec<Generated> {
+    cancel: &CancelToken,
+) -> Result<Vec<Generated>> {
     let batch = encoder_states.dims()[0];
     // Positions past the learned table do not exist; transformers would fail there too.
     let max_new = opts
         .max_new_tokens
         .min(model.max_positions().saturating_sub(1));
     if batch == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if max_new == 0 {
-        return vec![
+        return Ok(vec![
             Generated {
                 ids: vec![tokens.decoder_start],
                 token_probs: Vec::new()
             };
             batch
-        ];
+        ]);
     }
     let opts = GenerateOptions {
         max_new_tokens: max_new,
         ..opts.clone()
     };
     if opts.num_beams <= 1 {
-        greedy(model, encoder_states, &opts, tokens)
+        greedy(model, encoder_states, &opts, tokens, cancel)
     } else {
-        beam_search(model, encoder_states, &opts, tokens)
+        beam_search(model, encoder_states, &opts, tokens, cancel)
     }
 }
 
@@ -95,7 +100,8 @@ fn greedy(
     encoder_states: Tensor<3>,
     opts: &GenerateOptions,
     tokens: &SpecialTokens,
-) -> Vec<Generated> {
+    cancel: &CancelToken,
+) -> Result<Vec<Generated>> {
     let device = encoder_states.device();
     let batch = encoder_states.dims()[0];
     let cross = model.cross_keys_values(encoder_states);
@@ -109,6 +115,7 @@ fn greedy(
     let mut finished = vec![false; batch];
     let mut last: Vec<u32> = vec![tokens.decoder_start; batch];
     for step in 0..opts.max_new_tokens {
+        cancel.check()?;
         let logits = last_logits(model, &last, &cross, &mut cache, &device);
         let vocab = logits.dims()[1];
         // The probabilities are those of the processed scores, as transformers reports them
@@ -116,8 +123,8 @@ fn greedy(
         let scores = logits + eos_bias(step, opts, tokens.eos, batch, vocab, &device);
         let chosen = scores.clone().argmax(1);
         let probs = softmax(scores, 1).gather(1, chosen.clone());
-        let chosen = int_values(chosen);
-        let probs = float_values(probs);
+        let chosen = int_values(chosen, "chosen tokens")?;
+        let probs = float_values(probs, "token probabilities")?;
         for row in 0..batch {
             // Finished rows keep running (padded) as in transformers, but add nothing.
             if finished[row] {
@@ -134,7 +141,7 @@ fn greedy(
             break;
         }
     }
-    lines
+    Ok(lines)
 }
 
 /// Runs one decoder step on the last token of every row; returns logits `[rows, vocab]`.
@@ -209,7 +216,8 @@ fn beam_search(
     encoder_states: Tensor<3>,
     opts: &GenerateOptions,
     tokens: &SpecialTokens,
-) -> Vec<Generated> {
+    cancel: &CancelToken,
+) -> Result<Vec<Generated>> {
     let device = encoder_states.device();
     let batch = encoder_states.dims()[0];
     let beams = opts.num_beams;
@@ -233,6 +241,7 @@ fn beam_search(
     let max_length = 1 + opts.max_new_tokens;
     let mut cur_len = 1;
     loop {
+        cancel.check()?;
         let last: Vec<u32> = items
             .iter()
             .flat_map(|item| {
@@ -251,7 +260,7 @@ fn beam_search(
             opts,
             tokens,
             &device,
-        );
+        )?;
         let reaches_max = cur_len + 1 >= max_length;
         let mut all_hit = true;
         let mut source_rows = Vec::with_capacity(batch * beams);
@@ -288,10 +297,10 @@ fn beam_search(
             break;
         }
     }
-    items
+    Ok(items
         .into_iter()
         .map(|item| best_line(item, tokens.decoder_start))
-        .collect()
+        .collect())
 }
 
 /// The `2 * num_beams` best continuations of each item over all its beams, best first.
@@ -306,7 +315,7 @@ fn top_candidates(
     opts: &GenerateOptions,
     tokens: &SpecialTokens,
     device: &Device,
-) -> Vec<Vec<Candidate>> {
+) -> Result<Vec<Vec<Candidate>>> {
     let beams = opts.num_beams;
     let rows = last.len();
     let logits = last_logits(model, last, cross, cache, device);
@@ -325,9 +334,9 @@ fn top_candidates(
     let (values, indices) = accumulated
         .reshape([items.len(), beams * vocab])
         .topk_with_indices(keep, 1);
-    let values = float_values(values);
-    let indices = int_values(indices);
-    values
+    let values = float_values(values, "beam scores")?;
+    let indices = int_values(indices, "beam tokens")?;
+    Ok(values
         .chunks(keep)
         .zip(indices.chunks(keep))
         .map(|(vals, idxs)| {
@@ -340,7 +349,7 @@ fn top_candidates(
                 })
                 .collect()
         })
-        .collect()
+        .collect())
 }
 
 /// The `num_beams` best candidates that did not stop (stopped ones are penalised, as in
@@ -440,16 +449,25 @@ fn best_line(item: BeamItem, start: u32) -> Generated {
     }
 }
 
-fn float_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A decoder output on the host; a failed read is an error, not an empty list that a later
+/// index would turn into a panic.
+fn float_values<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
-        .unwrap_or_default()
+        .map_err(|source| read_error(what, source))
 }
 
-fn int_values<const D: usize>(t: Tensor<D, Int>) -> Vec<i64> {
+fn int_values<const D: usize>(t: Tensor<D, Int>, what: &str) -> Result<Vec<i64>> {
     t.into_data()
         .convert::<i64>()
         .try_to_vec::<i64>()
-        .unwrap_or_default()
+        .map_err(|source| read_error(what, source))
+}
+
+fn read_error(what: &str, source: DataError) -> Error {
+    Error::TensorData {
+        what: format!("TrOCR decoding: {what}"),
+        source,
+    }
 }

@@ -62,9 +62,14 @@ impl TrocrModel {
         Module::num_params(self)
     }
 
-    /// `[B, 3, H, W]` normalised pixels to the encoder's `last_hidden_state` `[B, S, C]`.
-    pub fn encode(&self, pixel_values: Tensor<4>) -> Tensor<3> {
-        self.encoder.forward(pixel_values)
+    /// `[B, 3, H, W]` normalised pixels to the encoder's `last_hidden_state` `[B, S, C]`;
+    /// [`crate::Error::Cancelled`] once `cancel` is (checked between encoder layers).
+    pub fn encode(
+        &self,
+        pixel_values: Tensor<4>,
+        cancel: &crate::cancel::CancelToken,
+    ) -> crate::Result<Tensor<3>> {
+        self.encoder.forward(pixel_values, cancel)
     }
 
     /// Cross-attention keys and values for every decoder layer, computed once per image.

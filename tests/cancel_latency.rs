@@ -1,0 +1,235 @@
+//! How long Cancel takes to bite inside each network's forward pass on the CPU: a pass is
+//! started on a thread, cancelled after a delay, and the time from `cancel()` to the pass
+//! returning `Cancelled` is the latency (docs/BENCH.md). A measurement, not a check run by
+//! default (each network runs for seconds):
+//!
+//!     cargo test --test cancel_latency -- --ignored --nocapture --test-threads 1
+//!
+//! CRAFT and TrOCR run with made-up weights of the real shapes (the same arithmetic as the
+//! real ones); the others use the installed models.
+
+mod support;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+use inkread::cancel::CancelToken;
+use inkread::nn::easyocr::fresh::FreshWeights;
+use inkread::nn::trocr::TrocrModel;
+use inkread::nn::trocr::generate::{GenerateOptions, SpecialTokens, generate};
+use inkread::pipeline::easyocr::{CraftDetector, CrnnRecognizer};
+use inkread::pipeline::paddle::{PaddleDetector, PaddleRecognizer};
+use inkread::pipeline::{Detector, Recognizer};
+
+/// The promise: Cancel takes effect within this, on this CPU.
+const BOUND: Duration = Duration::from_millis(250);
+
+/// Runs `job` with a token cancelled `delay` after the start; `None` when the job finished
+/// first, else the time from the cancel to the job returning (which must be `Cancelled`).
+fn latency_after(
+    delay: Duration,
+    job: impl FnOnce(&CancelToken) -> inkread::Result<()> + Send + 'static,
+) -> Option<Duration> {
+    let cancel = CancelToken::new();
+    let (send, receive) = mpsc::channel();
+    let token = cancel.clone();
+    let worker = std::thread::spawn(move || {
+        let result = job(&token);
+        let _ = send.send((result, Instant::now()));
+    });
+    if let Ok((result, _)) = receive.recv_timeout(delay) {
+        worker.join().unwrap();
+        result.unwrap();
+        return None;
+    }
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    let (result, ended) = receive.recv().unwrap();
+    worker.join().unwrap();
+    assert!(
+        matches!(result, Err(inkread::Error::Cancelled)),
+        "{result:?}"
+    );
+    Some(ended.duration_since(cancelled_at))
+}
+
+/// Cancels `job` at several points of its pass; prints and returns the worst latency.
+fn measure(
+    network: &str,
+    delays_ms: &[u64],
+    job: impl Fn(&CancelToken) -> inkread::Result<()> + Send + Sync + Clone + 'static,
+) -> Duration {
+    let started = Instant::now();
+    job(&CancelToken::new()).unwrap();
+    let whole = started.elapsed();
+    let mut worst = Duration::ZERO;
+    let mut measured = Vec::new();
+    for &ms in delays_ms {
+        let job = job.clone();
+        if let Some(latency) = latency_after(Duration::from_millis(ms), move |c| job(c)) {
+            worst = worst.max(latency);
+            measured.push(format!("{ms} ms: {:.0} ms", latency.as_secs_f64() * 1e3));
+        }
+    }
+    println!(
+        "{network}: whole pass {:.2} s; cancel latency at {}; worst {:.0} ms",
+        whole.as_secs_f64(),
+        measured.join(", "),
+        worst.as_secs_f64() * 1e3
+    );
+    assert!(
+        !measured.is_empty(),
+        "{network}: every pass ended before the cancel"
+    );
+    worst
+}
+
+fn sample_page() -> RgbImage {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-page.png");
+    image::open(path).unwrap().to_rgb8()
+}
+
+/// Line-sized strips of the sample page, for the recognizers.
+fn strips(count: usize) -> Vec<RgbImage> {
+    let page = sample_page();
+    (0..count)
+        .map(|i| {
+            let y = (i as u32 * 37) % (page.height() - 48);
+            image::imageops::crop_imm(&page, 40, y, 600, 48).to_image()
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn craft_detector() {
+    let device = Device::flex();
+    let net = inkread::nn::easyocr::craft::Craft::load(&mut FreshWeights::new(1), &device).unwrap();
+    let detector = std::sync::Arc::new(std::sync::Mutex::new(CraftDetector::new(net, device)));
+    let page = std::sync::Arc::new(sample_page());
+    let worst = measure("CRAFT (1 page)", &[500, 2000, 6000], move |c| {
+        detector.lock().unwrap().detect(&page, c).map(|_| ())
+    });
+    assert!(worst < BOUND, "CRAFT: {worst:?}");
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn dbnet_detector() {
+    let Some(model) = support::model_file("ppocr-v4-det", "ch_PP-OCRv4_det_infer.onnx") else {
+        return;
+    };
+    let detector = PaddleDetector::load(&model, Device::flex()).unwrap();
+    let detector = std::sync::Arc::new(std::sync::Mutex::new(detector));
+    let page = std::sync::Arc::new(sample_page());
+    let worst = measure("DBNet (PP-OCRv4 det, 1 page)", &[100, 300, 700], move |c| {
+        detector.lock().unwrap().detect(&page, c).map(|_| ())
+    });
+    assert!(worst < BOUND, "DBNet: {worst:?}");
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn kraken_segmenter() {
+    let Some(model) = support::model_file("kraken-blla", "blla.mlmodel") else {
+        return;
+    };
+    let device = Device::flex();
+    let (net, km) = inkread::models::kraken::load_segmenter(&model, &device).unwrap();
+    let input = inkread::pipeline::blla::prepare_input(&sample_page(), km.spec.height as u32);
+    let shape = [1, 3, input.height, input.width];
+    let data = std::sync::Arc::new(input.data);
+    let net = std::sync::Arc::new(net);
+    let worst = measure(
+        "kraken blla segmenter (1 page)",
+        &[300, 1500, 4000],
+        move |c| {
+            let x = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &device);
+            let out = net.forward_cancellable(x, c)?;
+            inkread::nn::into_f32_vec(out).map(|_| ())
+        },
+    );
+    assert!(worst < BOUND, "kraken: {worst:?}");
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn trocr_base_encoder_and_decoding() {
+    let shared = std::env::var_os("INKREAD_SHARED_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let config_path = shared.join("models/trocr-base-handwritten/config.json");
+    let Ok(text) = std::fs::read_to_string(&config_path) else {
+        return support::skip(format!("{} missing", config_path.display()));
+    };
+    let config = inkread::models::trocr::config::TrocrConfig::from_json_str(&text).unwrap();
+    let device = Device::flex();
+    let model = std::sync::Arc::new(TrocrModel::init(&config, &device));
+    let options = GenerateOptions {
+        num_beams: 1,
+        max_new_tokens: 24,
+        // Made-up weights may say eos at once: suppress it so every step runs.
+        min_new_tokens: 24,
+        ..GenerateOptions::default()
+    };
+    let tokens = SpecialTokens {
+        decoder_start: 2,
+        eos: 2,
+        pad: 1,
+    };
+    let batch = 4;
+    let worst = measure(
+        "TrOCR-base (4 lines: encoder, then 24 greedy steps)",
+        &[300, 1500, 4000, 8000],
+        move |c| {
+            let pixels = Tensor::<4>::zeros([batch, 3, 384, 384], &device);
+            let states = model.encode(pixels, c)?;
+            generate(&model, states, &options, &tokens, c).map(|_| ())
+        },
+    );
+    assert!(worst < BOUND, "TrOCR: {worst:?}");
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn ppocr_recognizer() {
+    let Some(model) = support::model_file("ppocr-v4-rec", "ch_PP-OCRv4_rec_infer.onnx") else {
+        return;
+    };
+    let recognizer = PaddleRecognizer::load(&model, Device::flex()).unwrap();
+    let recognizer = std::sync::Arc::new(std::sync::Mutex::new(recognizer));
+    let lines = std::sync::Arc::new(strips(48));
+    let worst = measure("PP-OCRv4 rec (48 lines)", &[200, 800, 2000], move |c| {
+        recognizer
+            .lock()
+            .unwrap()
+            .recognize(&lines, c, &mut |_| {})
+            .map(|_| ())
+    });
+    assert!(worst < BOUND, "PP-OCR rec: {worst:?}");
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn crnn_recognizer() {
+    let Some(model) = support::model_file("easyocr-english-g2", "english_g2.pth") else {
+        return;
+    };
+    let recognizer = CrnnRecognizer::load(&model, &Device::flex()).unwrap();
+    let recognizer = std::sync::Arc::new(std::sync::Mutex::new(recognizer));
+    let lines = std::sync::Arc::new(strips(48));
+    let worst = measure(
+        "EasyOCR english_g2 CRNN (48 lines)",
+        &[200, 800, 2000],
+        move |c| {
+            recognizer
+                .lock()
+                .unwrap()
+                .recognize(&lines, c, &mut |_| {})
+                .map(|_| ())
+        },
+    );
+    assert!(worst < BOUND, "CRNN: {worst:?}");
+}
