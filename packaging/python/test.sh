@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${INKREAD_PY_VENV:-${CARGO_TARGET_DIR:-target}/py-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+export PATH="$venv/bin:$PATH"   # the build backend runs the venv's maturin
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q 'maturin>=1.9,<2' 'pytest>=7' 'psutil>=5' \
   'pyspark==4.0.1' 'pyarrow>=12' 'pandas>=1.5'
