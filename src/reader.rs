@@ -33,8 +33,9 @@ pub enum ReaderError {
     #[error("cannot load {id}: {source}")]
     Load {
         id: String,
+        // Boxed: the library's error is large, and this type travels by value.
         #[source]
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
     #[error(transparent)]
     Image(#[from] ImageError),
@@ -42,7 +43,7 @@ pub enum ReaderError {
     Read {
         source_name: String,
         #[source]
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
 }
 
@@ -84,7 +85,7 @@ impl Reader {
         };
         let load = |id: &str, source| ReaderError::Load {
             id: id.to_owned(),
-            source,
+            source: Box::new(source),
         };
         let recognizer = builder
             .recognizer(&recognizer_id, &mut |_| {})
@@ -133,7 +134,7 @@ impl Reader {
             .read(&page, self.mode, cancel, &mut |_| {})
             .map_err(|source| ReaderError::Read {
                 source_name: page.source.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 
