@@ -170,30 +170,60 @@ const CROP_PADDING: f32 = 0.1;
 /// No crop side grows beyond this, whatever a detector returns.
 const MAX_CROP_SIDE: f32 = 16384.0;
 
-/// An upright image of the line: the polygon's text quadrilateral (its 4 corners, or the
-/// min-area rectangle of a longer outline) is mapped by a perspective transform onto a
-/// rectangle as wide and tall as the quad's longer sides, with a little padding around.
+/// How a line's crop maps onto the page: the crop's size and, for each crop pixel, the page
+/// point it samples.
+pub struct CropFrame {
+    pub width: u32,
+    pub height: u32,
+    pad: f32,
+    w: f32,
+    h: f32,
+    quad: [Point; 4],
+}
+
+impl CropFrame {
+    /// The frame of the polygon's text quadrilateral (its 4 corners, or the min-area
+    /// rectangle of a longer outline), as wide and tall as the quad's longer sides, with a
+    /// little padding around. `None` for an empty polygon.
+    pub fn of(polygon: &[Point]) -> Option<Self> {
+        let quad = text_quad(polygon)?;
+        let [tl, tr, br, bl] = quad;
+        let w = distance(tl, tr).max(distance(bl, br)).max(1.0);
+        let h = distance(tl, bl).max(distance(tr, br)).max(1.0);
+        let pad = (CROP_PADDING * h).round();
+        Some(Self {
+            width: (w.round() + 2.0 * pad).clamp(1.0, MAX_CROP_SIDE) as u32,
+            height: (h.round() + 2.0 * pad).clamp(1.0, MAX_CROP_SIDE) as u32,
+            pad,
+            w,
+            h,
+            quad,
+        })
+    }
+
+    /// The page point (continuous coordinates, pixel i spans [i, i + 1)) under the centre
+    /// of crop pixel `(x, y)`.
+    pub fn page_point(&self) -> impl Fn(f32, f32) -> Point + Send + Sync + use<> {
+        let to_page = square_to_quad(&self.quad);
+        let (pad, w, h) = (self.pad, self.w, self.h);
+        move |x, y| to_page((x + 0.5 - pad) / w, (y + 0.5 - pad) / h)
+    }
+}
+
+/// An upright image of the line (see [`CropFrame`]), mapped by a perspective transform.
 /// Pixels beyond the page repeat its edge. Never panics; an empty polygon gives a 1×1 image.
 pub fn crop_line(image: &RgbImage, polygon: &[Point]) -> RgbImage {
-    let Some(quad) = text_quad(polygon) else {
+    let Some(frame) = CropFrame::of(polygon) else {
         return RgbImage::from_pixel(1, 1, Rgb([255, 255, 255]));
     };
-    let [tl, tr, br, bl] = quad;
-    let w = distance(tl, tr).max(distance(bl, br)).max(1.0);
-    let h = distance(tl, bl).max(distance(tr, br)).max(1.0);
-    let pad = (CROP_PADDING * h).round();
-    let out_w = (w.round() + 2.0 * pad).clamp(1.0, MAX_CROP_SIDE) as u32;
-    let out_h = (h.round() + 2.0 * pad).clamp(1.0, MAX_CROP_SIDE) as u32;
-    let to_page = square_to_quad(&quad);
-    let mut out = RgbImage::new(out_w, out_h);
+    let mut out = RgbImage::new(frame.width, frame.height);
     if image.width() == 0 || image.height() == 0 {
         return out;
     }
-    // imageproc samples with pixel centres at integer coordinates; the quad is in continuous
-    // page coordinates, where pixel i spans [i, i + 1).
+    // imageproc samples with pixel centres at integer coordinates.
+    let page_point = frame.page_point();
     let mapping = move |u: f32, v: f32| {
-        let (s, t) = ((u + 0.5 - pad) / w, (v + 0.5 - pad) / h);
-        let p = to_page(s, t);
+        let p = page_point(u, v);
         (p[0] - 0.5, p[1] - 0.5)
     };
     warp_into_with(

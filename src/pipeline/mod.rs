@@ -58,6 +58,7 @@ pub mod easyocr;
 mod frame;
 pub mod geometry;
 pub mod lines;
+pub mod masked_crop;
 pub mod paddle;
 pub mod preprocess;
 mod reading_order;
@@ -101,9 +102,14 @@ impl Pipeline {
         // A line read whole goes to the recognizer untouched: no padding, no resampling.
         let (geometry, crops): (Vec<lines::LineGeometry>, Vec<RgbImage>) = match found {
             Some(geometry) => {
+                let crop = if masked_crop::enabled() {
+                    masked_crop::crop_line_masked
+                } else {
+                    lines::crop_line
+                };
                 let crops = geometry
                     .iter()
-                    .map(|g| lines::crop_line(&page.image, &g.polygon))
+                    .map(|g| crop(&page.image, &g.polygon))
                     .collect();
                 (geometry, crops)
             }

@@ -13,6 +13,7 @@ use super::heatmap::{Map, upsample_sigmoid};
 use super::order::reading_order;
 use super::polygon::{PolygonParams, line_polygons};
 use super::prepare::{input_size, to_inverted_planes};
+use super::regions::vectorize_regions;
 use super::resize::resize_lanczos_pil;
 use crate::cancel::CancelToken;
 use crate::models::kraken::{KrakenModel, load_segmenter};
@@ -156,7 +157,11 @@ impl BllaDetector {
         let started = Instant::now();
         let energy = seam_energy(&pm.scaled);
         let baselines: Vec<Vec<Point>> = found.iter().map(|(_, b)| b.clone()).collect();
-        let polygons = line_polygons(&baselines, &energy, &self.polygons);
+        let regions: Vec<Vec<Point>> = (self.model.meta.class_mapping.regions.values())
+            .filter_map(|&i| pm.maps.get(i))
+            .flat_map(vectorize_regions)
+            .collect();
+        let polygons = line_polygons(&baselines, &regions, &energy, &self.polygons);
         self.last_times.polygons = started.elapsed().as_secs_f64();
         let [sx, sy] = pm.scale;
         // kraken scales back and truncates to whole pixels.

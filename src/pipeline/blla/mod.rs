@@ -6,11 +6,15 @@ pub mod baselines;
 pub mod detector;
 pub mod features;
 pub mod heatmap;
+pub mod line_frame;
 pub mod order;
 pub mod polygon;
 pub mod prepare;
+pub mod regions;
 pub mod resize;
 pub mod ridge;
+pub mod roi;
+pub mod seam;
 pub mod skeleton;
 
 pub use detector::{BllaDetector, BllaLine};
