@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+pub use crate::pdf_pages::PageOf;
+use crate::pdf_pages::Stopped;
+
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: u64 = 200 * 1024 * 1024;
 /// Images larger than this many pixels on a side are refused before they are decoded.
@@ -60,32 +63,65 @@ pub fn open_pages(path: &Path) -> Result<Vec<RgbImage>, ImageError> {
 
 /// Decodes bytes as their pages (see [`open_pages`]); `name` is for messages.
 pub fn decode_pages(bytes: Vec<u8>, name: &str) -> Result<Vec<RgbImage>, ImageError> {
+    let mut all = Vec::new();
+    each_page(bytes, name, |_, image| {
+        all.push(image);
+        Ok::<(), ImageError>(())
+    })?;
+    Ok(all)
+}
+
+/// [`each_page`] of a file.
+pub fn each_page_of_file<E: From<ImageError>>(
+    path: &Path,
+    visit: impl FnMut(PageOf, RgbImage) -> Result<(), E>,
+) -> Result<(), E> {
+    let (bytes, name) = read_file(path)?;
+    each_page(bytes, &name, visit)
+}
+
+/// Decodes the pages of a PDF, a multi-page TIFF or any one image, handing each to `visit`
+/// before the next is decoded: a long document is never held in memory whole.
+pub fn each_page<E: From<ImageError>>(
+    bytes: Vec<u8>,
+    name: &str,
+    mut visit: impl FnMut(PageOf, RgbImage) -> Result<(), E>,
+) -> Result<(), E> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ImageError::TooLarge { name: name.into() });
+        return Err(ImageError::TooLarge { name: name.into() }.into());
     }
     if is_pdf(&bytes) {
-        return crate::pdf_pages::pages(bytes, MAX_SIDE).map_err(|source| ImageError::Pdf {
-            name: name.into(),
-            source,
+        return crate::pdf_pages::each_page(bytes, MAX_SIDE, visit).map_err(|stop| match stop {
+            Stopped::Visit(e) => e,
+            Stopped::Pdf(source) => ImageError::Pdf {
+                name: name.into(),
+                source,
+            }
+            .into(),
         });
     }
     let directories = crate::tiff_pages::directory_offsets(&bytes);
     if directories.len() < 2 {
-        return Ok(vec![decode(&bytes, name)?]);
+        let image = decode(&bytes, name)?;
+        return visit(PageOf::ONLY, image);
     }
-    directories
-        .iter()
-        .enumerate()
-        .map(|(i, &offset)| {
-            decode(&crate::tiff_pages::page_file(&bytes, offset), name).map_err(|e| {
-                ImageError::Page {
-                    name: name.into(),
-                    page: i + 1,
-                    source: Box::new(e),
-                }
-            })
-        })
-        .collect()
+    let count = directories.len();
+    for (i, &offset) in directories.iter().enumerate() {
+        let page = crate::tiff_pages::page_file(&bytes, offset);
+        let image = decode(&page, name).map_err(|e| ImageError::Page {
+            name: name.into(),
+            page: i + 1,
+            source: Box::new(e),
+        })?;
+        visit(
+            PageOf {
+                number: i + 1,
+                count,
+            },
+            image,
+        )?;
+    }
+    Ok(())
 }
 
 /// PDF readers accept the header anywhere in the first kilobyte.

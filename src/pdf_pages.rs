@@ -51,18 +51,66 @@ pub enum PdfError {
 /// Every page of the PDF in `bytes`, in order; pages are numbered from 1 in errors.
 /// `max_side` bounds each image's longer side (a larger page is rendered smaller).
 pub fn pages(bytes: Vec<u8>, max_side: u32) -> Result<Vec<RgbImage>, PdfError> {
-    let pdf = Pdf::new(bytes).map_err(load_error)?;
+    let mut all = Vec::new();
+    each_page(bytes, max_side, |_, image| {
+        all.push(image);
+        Ok::<(), PdfError>(())
+    })
+    .map_err(|stop| match stop {
+        Stopped::Pdf(e) | Stopped::Visit(e) => e,
+    })?;
+    Ok(all)
+}
+
+/// Why [`each_page`] stopped early: the PDF failed, or the visitor did.
+#[derive(Debug)]
+pub enum Stopped<E> {
+    Pdf(PdfError),
+    Visit(E),
+}
+
+/// Hands each page to `visit` (with the page count) as soon as it is rendered, so a long
+/// document never lies in memory whole: a 300 dpi page is about 25 MB of pixels.
+pub fn each_page<E>(
+    bytes: Vec<u8>,
+    max_side: u32,
+    mut visit: impl FnMut(PageOf, RgbImage) -> Result<(), E>,
+) -> Result<(), Stopped<E>> {
+    let pdf = Pdf::new(bytes).map_err(|e| Stopped::Pdf(load_error(e)))?;
     let pages = pdf.pages();
     if pages.is_empty() {
-        return Err(PdfError::NoPages);
+        return Err(Stopped::Pdf(PdfError::NoPages));
     }
     let cache = RenderCache::new();
     let settings = InterpreterSettings::default();
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, page)| page_image(page, i + 1, &cache, &settings, max_side))
-        .collect()
+    let count = pages.len();
+    for (i, page) in pages.iter().enumerate() {
+        let image = page_image(page, i + 1, &cache, &settings, max_side).map_err(Stopped::Pdf)?;
+        visit(
+            PageOf {
+                number: i + 1,
+                count,
+            },
+            image,
+        )
+        .map_err(Stopped::Visit)?;
+    }
+    Ok(())
+}
+
+/// Which page of how many (numbered from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageOf {
+    pub number: usize,
+    pub count: usize,
+}
+
+impl PageOf {
+    /// The page of a file that has one.
+    pub const ONLY: PageOf = PageOf {
+        number: 1,
+        count: 1,
+    };
 }
 
 fn load_error(e: LoadPdfError) -> PdfError {

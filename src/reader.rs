@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use burn::tensor::Device;
+
 use crate::cancel::CancelToken;
 use crate::device::{self, DeviceChoice, DeviceError};
 use crate::image_file::{self, ImageError};
@@ -49,23 +51,21 @@ pub enum ReaderError {
 
 /// Loaded models, ready to read one image after another.
 pub struct Reader {
+    installer: Installer,
+    device: Device,
+    device_name: String,
     pipeline: Pipeline,
     mode: Mode,
-    detector_id: Option<String>,
+    detector_id: String,
     recognizer_id: String,
-    device: String,
 }
 
 impl Reader {
-    /// Installs what is missing (the defaults, or the models asked for) and loads them.
+    /// Installs what is missing (the defaults, or the models asked for) and loads them. A
+    /// reader made for lines (`Mode::Line`) loads its detector only if a read asks for pages.
     pub fn open(options: &ReaderOptions) -> Result<Reader, ReaderError> {
         let selected = device::select(options.device)?;
         let installer = Installer::from_env().map_err(ReaderError::Store)?;
-        let builder = PipelineBuilder {
-            installer: &installer,
-            device: selected.device.clone(),
-            trocr: TrocrOptions::default(),
-        };
         let recognizer_id = match &options.recognizer {
             Some(id) => id.clone(),
             None => {
@@ -75,71 +75,104 @@ impl Reader {
                 installer.recognizer_to_use().id.clone()
             }
         };
-        // A reader for line images never needs a detector; any other may meet a page.
-        let detector_id = match options.mode {
-            Mode::Line => None,
-            _ => Some(match &options.detector {
-                Some(id) => id.clone(),
-                None => installer.detector_to_use().id.clone(),
-            }),
-        };
-        let load = |id: &str, source| ReaderError::Load {
-            id: id.to_owned(),
-            source: Box::new(source),
-        };
-        let recognizer = builder
+        let detector_id = installer.detector_id_for(options.detector.as_deref());
+        let recognizer = builder(&installer, &selected.device)
             .recognizer(&recognizer_id, &mut |_| {})
-            .map_err(|e| load(&recognizer_id, e))?;
-        let detector = match &detector_id {
-            Some(id) => Some(builder.detector(id, &mut |_| {}).map_err(|e| load(id, e))?),
-            None => None,
-        };
-        Ok(Reader {
+            .map_err(|e| load_error(&recognizer_id, e))?;
+        let mut reader = Reader {
+            installer,
+            device: selected.device,
+            device_name: selected.description,
             pipeline: Pipeline {
-                detector,
+                detector: None,
                 recognizer,
             },
             mode: options.mode,
             detector_id,
             recognizer_id,
-            device: selected.description,
-        })
+        };
+        if options.mode != Mode::Line {
+            reader.load_detector()?;
+        }
+        Ok(reader)
     }
 
-    /// Reads an image file (any format the app opens).
-    pub fn read_path(&mut self, path: &Path, cancel: &CancelToken) -> Result<Reading, ReaderError> {
-        let image = image_file::open(path)?;
-        self.read_image(image, path.display().to_string(), cancel)
+    /// Reads an image file (any format the app opens): one reading per page, so a PDF or a
+    /// multi-page TIFF gives several, named `FILE#page=N` as `inkread read` names them.
+    /// `mode` overrides the reader's own for this call.
+    pub fn read_path(
+        &mut self,
+        path: &Path,
+        mode: Option<Mode>,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Reading>, ReaderError> {
+        let pages = image_file::open_pages(path)?;
+        self.read_pages(pages, &path.display().to_string(), mode, cancel)
     }
 
-    /// Reads an encoded image held in memory; `name` says where it came from (a path, a URL).
+    /// Reads an encoded image (or PDF) held in memory; `name` says where it came from.
     pub fn read_bytes(
         &mut self,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         name: &str,
+        mode: Option<Mode>,
         cancel: &CancelToken,
-    ) -> Result<Reading, ReaderError> {
-        let image = image_file::decode(bytes, name)?;
-        self.read_image(image, name.to_owned(), cancel)
+    ) -> Result<Vec<Reading>, ReaderError> {
+        let pages = image_file::decode_pages(bytes, name)?;
+        self.read_pages(pages, name, mode, cancel)
+    }
+
+    fn read_pages(
+        &mut self,
+        images: Vec<image::RgbImage>,
+        name: &str,
+        mode: Option<Mode>,
+        cancel: &CancelToken,
+    ) -> Result<Vec<Reading>, ReaderError> {
+        let several = images.len() > 1;
+        images
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let source = match several {
+                    true => format!("{name}#page={}", i + 1),
+                    false => name.to_owned(),
+                };
+                self.read_image(Page { image, source }, mode.unwrap_or(self.mode), cancel)
+            })
+            .collect()
     }
 
     fn read_image(
         &mut self,
-        image: image::RgbImage,
-        source: String,
+        page: Page,
+        mode: Mode,
         cancel: &CancelToken,
     ) -> Result<Reading, ReaderError> {
-        let page = Page { image, source };
+        let (w, h) = page.image.dimensions();
+        if self.pipeline.detector.is_none() && !mode.reads_whole(w, h) {
+            self.load_detector()?;
+        }
         self.pipeline
-            .read(&page, self.mode, cancel, &mut |_| {})
+            .read(&page, mode, cancel, &mut |_| {})
             .map_err(|source| ReaderError::Read {
                 source_name: page.source.clone(),
                 source: Box::new(source),
             })
     }
 
-    pub fn detector_id(&self) -> Option<&str> {
-        self.detector_id.as_deref()
+    fn load_detector(&mut self) -> Result<(), ReaderError> {
+        let id = &self.detector_id;
+        let detector = builder(&self.installer, &self.device)
+            .detector(id, &mut |_| {})
+            .map_err(|e| load_error(id, e))?;
+        self.pipeline.detector = Some(detector);
+        Ok(())
+    }
+
+    /// The detector pages are read with (loaded once a page needs it).
+    pub fn detector_id(&self) -> &str {
+        &self.detector_id
     }
 
     pub fn recognizer_id(&self) -> &str {
@@ -148,6 +181,21 @@ impl Reader {
 
     /// The device in words ("CPU (Flex)" or the GPU's name).
     pub fn device(&self) -> &str {
-        &self.device
+        &self.device_name
+    }
+}
+
+fn builder<'a>(installer: &'a Installer, device: &Device) -> PipelineBuilder<'a> {
+    PipelineBuilder {
+        installer,
+        device: device.clone(),
+        trocr: TrocrOptions::default(),
+    }
+}
+
+fn load_error(id: &str, source: crate::Error) -> ReaderError {
+    ReaderError::Load {
+        id: id.to_owned(),
+        source: Box::new(source),
     }
 }

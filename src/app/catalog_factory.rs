@@ -10,6 +10,7 @@ use super::worker::{
 use crate::cancel::CancelToken;
 use crate::models::catalog::{Role, Source};
 use crate::models::easyocr::ENGLISH_G2_MODEL_ID;
+use crate::models::install::AUTO;
 use crate::models::personal::discover;
 use crate::models::{InstallEvent, Installer};
 use crate::pipeline::build::PipelineBuilder;
@@ -66,28 +67,25 @@ impl PipelineFactory for CatalogFactory {
 
     fn models(&self) -> Vec<ModelChoice> {
         let installer = self.current();
-        installer
-            .catalog
-            .models()
-            .iter()
-            .map(|m| ModelChoice {
-                id: m.id.clone(),
-                name: m.name.clone(),
-                kind: match m.role() {
-                    Role::Detector => ModelKind::Detector,
-                    Role::Recognizer => ModelKind::Recognizer,
-                },
-                installed: installer.installed_dir(&m.id).is_some(),
-                size_bytes: Some(m.size_mb * 1_000_000),
-                personal: m
-                    .sources
-                    .iter()
-                    .any(|s| matches!(s, Source::Trained { .. })),
-                reads: m.reads_label(),
-                source: m.sources.first().map(Source::label).unwrap_or_default(),
-                licence: m.licence.clone(),
-            })
-            .collect()
+        let auto = auto_choice(&installer);
+        let models = installer.catalog.models().iter().map(|m| ModelChoice {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            kind: match m.role() {
+                Role::Detector => ModelKind::Detector,
+                Role::Recognizer => ModelKind::Recognizer,
+            },
+            installed: installer.installed_dir(&m.id).is_some(),
+            size_bytes: Some(m.size_mb * 1_000_000),
+            personal: m
+                .sources
+                .iter()
+                .any(|s| matches!(s, Source::Trained { .. })),
+            reads: m.reads_label(),
+            source: m.sources.first().map(Source::label).unwrap_or_default(),
+            licence: m.licence.clone(),
+        });
+        auto.into_iter().chain(models).collect()
     }
 
     fn device_name(&self) -> String {
@@ -97,7 +95,7 @@ impl PipelineFactory for CatalogFactory {
     fn default_models(&self) -> DefaultChoice {
         DefaultChoice {
             recognizer: Some(self.installer.recognizer_to_use().id.clone()),
-            detector: Some(self.installer.detector_to_use().id.clone()),
+            detector: Some(self.installer.detector_id_for(None)),
         }
     }
 
@@ -134,8 +132,10 @@ impl PipelineFactory for CatalogFactory {
                 });
             }
         };
-        self.installer
-            .install_cancellable(id, &mut on_event, cancel)?;
+        for id in models_behind(&self.installer, id) {
+            self.installer
+                .install_cancellable(&id, &mut on_event, cancel)?;
+        }
         Ok(())
     }
 
@@ -278,6 +278,41 @@ impl CatalogFactory {
 
 /// Learning from corrections trains from the recognizer in use when it is a CRNN Inkread can
 /// train (EasyOCR's or a personal one), else from EasyOCR's English CRNN.
+/// The detector choice `auto`, when the catalog has a page detector: PP-OCRv4's detector
+/// decides per image, kraken's segmenter reads document pages (`pipeline::auto_detect`).
+fn auto_choice(installer: &Installer) -> Option<ModelChoice> {
+    let catalog = &installer.catalog;
+    let pages = catalog.page_detector()?;
+    let scout = catalog.default_detector();
+    let parts = [scout, pages];
+    Some(ModelChoice {
+        id: AUTO.to_owned(),
+        name: format!("Automatic: {} for pages, else {}", pages.name, scout.name),
+        kind: ModelKind::Detector,
+        installed: parts
+            .iter()
+            .all(|m| installer.installed_dir(&m.id).is_some()),
+        size_bytes: Some(parts.iter().map(|m| m.size_mb * 1_000_000).sum()),
+        personal: false,
+        reads: pages.reads_label(),
+        source: parts
+            .iter()
+            .filter_map(|m| m.sources.first().map(Source::label))
+            .collect::<Vec<_>>()
+            .join(" + "),
+        licence: format!("{} + {}", pages.licence, scout.licence),
+    })
+}
+
+/// The catalog models an install of `id` means (`auto` is two).
+fn models_behind(installer: &Installer, id: &str) -> Vec<String> {
+    let catalog = &installer.catalog;
+    match catalog.page_detector() {
+        Some(pages) if id == AUTO => vec![catalog.default_detector().id.clone(), pages.id.clone()],
+        _ => vec![id.to_owned()],
+    }
+}
+
 fn trainable_base(installer: &Installer, current: &str) -> String {
     let trainable = installer.catalog.get(current).is_some_and(|m| {
         m.id == ENGLISH_G2_MODEL_ID

@@ -57,6 +57,7 @@ pub fn run(args: &ModelsArgs) -> anyhow::Result<()> {
 fn list(installer: &Installer) -> anyhow::Result<()> {
     let detector = installer.catalog.default_detector().id.clone();
     let recognizer = installer.catalog.default_recognizer().id.clone();
+    let page_detector = installer.catalog.page_detector().map(|m| m.id.clone());
     println!(
         "{:<26} {:<10} {:<6} {:>8}  {:<13} NAME",
         "ID", "ROLE", "KIND", "SIZE", "STATUS"
@@ -69,6 +70,8 @@ fn list(installer: &Installer) -> anyhow::Result<()> {
         };
         let default = if m.id == detector || m.id == recognizer {
             " (default)"
+        } else if Some(&m.id) == page_detector.as_ref() {
+            " (default for pages)"
         } else {
             ""
         };
@@ -95,7 +98,10 @@ fn pull(installer: &Installer, id: &str) -> anyhow::Result<()> {
     let mut on_event = |e: InstallEvent| view.show(e);
     let done: Vec<Installed> = if id == "default" {
         let d = installer.ensure_defaults(&mut on_event)?;
-        vec![d.detector, d.recognizer]
+        [d.detector, d.recognizer]
+            .into_iter()
+            .chain(d.page_detector)
+            .collect()
     } else {
         vec![installer.install(id, &mut on_event)?]
     };

@@ -17,7 +17,7 @@ use crate::export::{self, Format};
 use crate::models::{InstallEvent, Installer};
 use crate::pipeline::build::PipelineBuilder;
 use crate::pipeline::trocr::{TrocrOptions, TrocrRecognizer};
-use crate::pipeline::{Detector, Mode, Pipeline, Recognizer, lines};
+use crate::pipeline::{Detector, Mode, Pipeline, Recognizer};
 use crate::reading::{Page, Reading};
 
 /// How to treat each image (clap's view of [`Mode`]).
@@ -78,7 +78,8 @@ pub struct ReadArgs {
     /// handwriting model, else the catalog's default.
     #[arg(long, value_name = "ID")]
     pub recognizer: Option<String>,
-    /// Detector model id. Default: the catalog's default detector.
+    /// Detector model id, or `auto` (the default): kraken's segmenter for document pages,
+    /// PP-OCRv4's detector for the rest (`ppocr-v4-det` is faster on printed pages).
     #[arg(long, value_name = "ID")]
     pub detector: Option<String>,
     #[arg(long, value_enum, default_value_t)]
@@ -120,50 +121,78 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
         device: selected.device.clone(),
         trocr: trocr_options(args),
     };
-    let cancel = CancelToken::new();
     let streamed =
         args.output.is_none() && matches!(args.format, ReadFormat::Text | ReadFormat::Json);
-    let mut pipeline: Option<Pipeline> = None;
+    let mut reading = PageReader {
+        args,
+        builder,
+        mode,
+        cancel: CancelToken::new(),
+        pipeline: None,
+    };
     let (mut images, mut readings) = (Vec::new(), Vec::new());
     for path in &args.images {
-        let pages = load_pages(path)?;
-        let several = args.images.len() > 1 || pages.len() > 1;
-        for (page, decode_ms) in pages {
-            let load_started = Instant::now();
-            let mut loaded_now = pipeline.is_none();
-            let pipeline = match &mut pipeline {
-                Some(p) => p,
-                empty => empty.insert(Pipeline {
-                    recognizer: recognizer(args, &builder)?,
-                    detector: None,
-                }),
-            };
-            if pipeline.detector.is_none() && wants_detection(&page.image, mode) {
-                pipeline.detector = Some(detector(args, &builder)?);
-                loaded_now = true;
-            }
-            let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
-            let mut reading = pipeline.read(&page, mode, &cancel, &mut |_| {})?;
-            reading.timings_ms.insert("decode_image".into(), decode_ms);
-            if loaded_now {
-                reading.timings_ms.insert("load_model".into(), load_ms);
-            }
+        let mut decode_started = Instant::now();
+        crate::image_file::each_page_of_file(path, |of, image| -> anyhow::Result<()> {
+            let decode_ms = decode_started.elapsed().as_secs_f64() * 1000.0;
+            let source = page_label(path, (of.count > 1).then_some(of.number));
+            let page = Page { image, source };
+            let mut result = reading.read(&page)?;
+            result.timings_ms.insert("decode_image".into(), decode_ms);
             // Text and JSON on a terminal come page by page, as each is read; the other
             // formats are one document (or one PDF) for every page.
             match args.format.export() {
-                Some(format) if streamed => print_reading(&reading, format, several),
+                Some(format) if streamed => {
+                    let several = args.images.len() > 1 || of.count > 1;
+                    print_reading(&result, format, several)
+                }
                 _ => {
                     images.push(page.image);
-                    readings.push(reading);
+                    readings.push(result);
                 }
             }
-        }
+            decode_started = Instant::now();
+            Ok(())
+        })?;
     }
     if streamed {
         return Ok(());
     }
     let images: Vec<&image::RgbImage> = images.iter().collect();
     write_output(args, &images, &readings)
+}
+
+/// The models, loaded when the first page needs them (the detector when a page does).
+struct PageReader<'a> {
+    args: &'a ReadArgs,
+    builder: PipelineBuilder<'a>,
+    mode: Mode,
+    cancel: CancelToken,
+    pipeline: Option<Pipeline>,
+}
+
+impl PageReader<'_> {
+    fn read(&mut self, page: &Page) -> anyhow::Result<Reading> {
+        let load_started = Instant::now();
+        let mut loaded_now = self.pipeline.is_none();
+        let pipeline = match &mut self.pipeline {
+            Some(p) => p,
+            empty => empty.insert(Pipeline {
+                recognizer: recognizer(self.args, &self.builder)?,
+                detector: None,
+            }),
+        };
+        if pipeline.detector.is_none() && wants_detection(&page.image, self.mode) {
+            pipeline.detector = Some(detector(self.args, &self.builder)?);
+            loaded_now = true;
+        }
+        let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
+        let mut reading = pipeline.read(page, self.mode, &self.cancel, &mut |_| {})?;
+        if loaded_now {
+            reading.timings_ms.insert("load_model".into(), load_ms);
+        }
+        Ok(reading)
+    }
 }
 
 /// Everything read, in the chosen format, to `-o` or standard output.
@@ -243,11 +272,7 @@ fn probe_image(path: &Path) -> crate::Result<()> {
 }
 
 fn wants_detection(image: &image::RgbImage, mode: Mode) -> bool {
-    match mode {
-        Mode::Line => false,
-        Mode::Page => true,
-        Mode::Auto => !lines::looks_like_single_line(image.width(), image.height()),
-    }
+    !mode.reads_whole(image.width(), image.height())
 }
 
 fn trocr_options(args: &ReadArgs) -> TrocrOptions {
@@ -277,10 +302,7 @@ fn recognizer(args: &ReadArgs, builder: &PipelineBuilder) -> anyhow::Result<Box<
 }
 
 fn detector(args: &ReadArgs, builder: &PipelineBuilder) -> anyhow::Result<Box<dyn Detector>> {
-    let id = match &args.detector {
-        Some(id) => id.clone(),
-        None => builder.installer.detector_to_use().id.clone(),
-    };
+    let id = builder.installer.detector_id_for(args.detector.as_deref());
     with_progress(|on_event| builder.detector(&id, on_event))
 }
 
@@ -288,7 +310,8 @@ fn detector(args: &ReadArgs, builder: &PipelineBuilder) -> anyhow::Result<Box<dy
 fn install_defaults(installer: &Installer) -> anyhow::Result<()> {
     let catalog = &installer.catalog;
     let missing = [catalog.default_detector(), catalog.default_recognizer()]
-        .iter()
+        .into_iter()
+        .chain(catalog.page_detector())
         .any(|m| installer.installed_dir(&m.id).is_none());
     if !missing {
         return Ok(());
@@ -300,6 +323,9 @@ fn install_defaults(installer: &Installer) -> anyhow::Result<()> {
     let done = done.context("cannot install the default models")?;
     report(&done.detector);
     report(&done.recognizer);
+    if let Some(page_detector) = &done.page_detector {
+        report(page_detector);
+    }
     Ok(())
 }
 
@@ -310,24 +336,6 @@ fn with_progress<T>(
     let result = load(&mut |e| view.show(e));
     view.finish();
     Ok(result?)
-}
-
-/// Reads a file's pages, each with its decode time; the pages of a file with several are
-/// named `FILE#page=N` (the PDF convention for a page of a file).
-fn load_pages(path: &Path) -> anyhow::Result<Vec<(Page, f64)>> {
-    let started = Instant::now();
-    let images = crate::image_file::open_pages(path)?;
-    let each_ms = started.elapsed().as_secs_f64() * 1000.0 / images.len().max(1) as f64;
-    let several = images.len() > 1;
-    let pages = images
-        .into_iter()
-        .enumerate()
-        .map(|(i, image)| {
-            let source = page_label(path, several.then_some(i + 1));
-            (Page { image, source }, each_ms)
-        })
-        .collect();
-    Ok(pages)
 }
 
 /// The path, with `#page=N` for a page of a file with several.

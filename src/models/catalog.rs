@@ -227,6 +227,9 @@ impl ModelEntry {
 #[serde(deny_unknown_fields)]
 struct Defaults {
     detector: String,
+    /// Reads document pages under `auto`; the default detector takes everything else.
+    #[serde(default)]
+    page_detector: Option<String>,
     recognizer: String,
     #[serde(default)]
     preferred_recognizers: Vec<String>,
@@ -340,6 +343,9 @@ impl Catalog {
             None => Err(format!("default `{id}` is not in the catalog")),
         };
         check_role(&self.defaults.detector, Role::Detector)?;
+        if let Some(id) = &self.defaults.page_detector {
+            check_role(id, Role::Detector)?;
+        }
         check_role(&self.defaults.recognizer, Role::Recognizer)?;
         for id in &self.defaults.preferred_recognizers {
             check_role(id, Role::Recognizer)?;
@@ -374,6 +380,14 @@ impl Catalog {
 
     pub fn default_detector(&self) -> &ModelEntry {
         self.get_checked(&self.defaults.detector)
+    }
+
+    /// The detector for document pages under `auto`, if the catalog names one.
+    pub fn page_detector(&self) -> Option<&ModelEntry> {
+        self.defaults
+            .page_detector
+            .as_deref()
+            .map(|id| self.get_checked(id))
     }
 
     /// The recognizer installed on first run. See [`Catalog::preferred_recognizers`] for the

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
+use super::auto_detect::AutoDetector;
 use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
 use crate::models::catalog::{Catalog, Kind, ModelEntry, Role, Source};
+use crate::models::install::AUTO;
 use crate::models::{InstallEvent, Installer};
 use crate::{Error, Result};
 
@@ -38,11 +40,15 @@ impl PipelineBuilder<'_> {
         })
     }
 
+    /// A detector by catalog id, or `auto` (see [`super::auto_detect`]).
     pub fn detector(
         &self,
         id: &str,
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<Box<dyn Detector>> {
+        if id == AUTO {
+            return self.auto_detector(on_event);
+        }
         let (entry, dir) = self.install(id, on_event)?;
         let weights = weight_file(&dir, entry)?;
         match entry.kind {
@@ -60,6 +66,24 @@ impl PipelineBuilder<'_> {
             )?)),
             _ => Err(Error::Model(format!("{id} is not a detector"))),
         }
+    }
+
+    /// The default detector as the scout, the catalog's page detector for document pages.
+    fn auto_detector(&self, on_event: &mut dyn FnMut(InstallEvent)) -> Result<Box<dyn Detector>> {
+        let catalog = &self.installer.catalog;
+        let scout = self.detector(&catalog.default_detector().id, on_event)?;
+        let Some(pages) = catalog.page_detector() else {
+            return Ok(scout);
+        };
+        let (entry, dir) = self.install(&pages.id, on_event)?;
+        if entry.kind != Kind::Blla {
+            return Err(Error::Model(format!(
+                "the page detector {} is not a kraken segmenter",
+                entry.id
+            )));
+        }
+        let pages = super::blla::BllaDetector::load(&weight_file(&dir, entry)?, &self.device)?;
+        Ok(Box::new(AutoDetector::new(scout, pages)))
     }
 
     pub fn recognizer(

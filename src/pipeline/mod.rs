@@ -47,6 +47,7 @@ pub trait Recognizer: Send {
     ) -> Result<Vec<LineText>>;
 }
 
+pub mod auto_detect;
 mod batching;
 pub mod blla;
 pub mod build;
@@ -79,6 +80,17 @@ pub enum Mode {
     /// Decide from the image's shape (a short wide strip is one line).
     #[default]
     Auto,
+}
+
+impl Mode {
+    /// Whether an image of this size is read whole, as one line, without a detector.
+    pub fn reads_whole(self, width: u32, height: u32) -> bool {
+        match self {
+            Mode::Line => true,
+            Mode::Page => false,
+            Mode::Auto => lines::looks_like_single_line(width, height),
+        }
+    }
 }
 
 /// A detector (optional: without one every image is read as a single line) and a recognizer.
@@ -157,11 +169,7 @@ impl Pipeline {
         timings: &mut std::collections::BTreeMap<String, f64>,
     ) -> Result<Option<Vec<lines::LineGeometry>>> {
         let (w, h) = page.image.dimensions();
-        let single = match mode {
-            Mode::Line => true,
-            Mode::Page => false,
-            Mode::Auto => lines::looks_like_single_line(w, h),
-        };
+        let single = mode.reads_whole(w, h);
         let Some(detector) = self.detector.as_mut().filter(|_| !single) else {
             return Ok(None);
         };

@@ -36,6 +36,9 @@ enum ImageSource {
     Path(PathBuf),
 }
 
+/// One file of `read_many_json`: its pages' JSON, or the error message.
+type FileResult = (Option<Vec<String>>, Option<String>);
+
 /// Models loaded once, read many times; safe to share between Python threads (one read
 /// runs at a time per Reader).
 #[pyclass(name = "Reader", module = "inkread._inkread")]
@@ -67,39 +70,45 @@ impl PyReader {
         })
     }
 
-    /// Reads one image; returns the reading as JSON text.
-    #[pyo3(signature = (source, name=None))]
+    /// Reads one file or encoded image; returns one reading a page (a PDF or a multi-page
+    /// TIFF has several), each as JSON text. `mode` overrides the reader's for this call.
+    #[pyo3(signature = (source, name=None, mode=None))]
     fn read_json(
         &self,
         py: Python<'_>,
         source: ImageSource,
         name: Option<String>,
-    ) -> PyResult<String> {
-        py.detach(|| self.read_one(&source, name.as_deref()))
+        mode: Option<&str>,
+    ) -> PyResult<Vec<String>> {
+        let mode = mode.map(parse_mode).transpose()?;
+        py.detach(|| self.read_one(source, name.as_deref(), mode))
             .map_err(error)
     }
 
-    /// Reads several images; for each, `(json, None)` or `(None, error message)`, so one bad
-    /// file does not lose the others.
+    /// Reads several files; for each, `(pages' json, None)` or `(None, error message)`, so
+    /// one bad file does not lose the others.
+    #[pyo3(signature = (sources, mode=None))]
     fn read_many_json(
         &self,
         py: Python<'_>,
         sources: Vec<ImageSource>,
-    ) -> Vec<(Option<String>, Option<String>)> {
-        py.detach(|| {
+        mode: Option<&str>,
+    ) -> PyResult<Vec<FileResult>> {
+        let mode = mode.map(parse_mode).transpose()?;
+        Ok(py.detach(|| {
             sources
-                .iter()
-                .map(|s| match self.read_one(s, None) {
+                .into_iter()
+                .map(|s| match self.read_one(s, None, mode) {
                     Ok(json) => (Some(json), None),
                     Err(e) => (None, Some(e)),
                 })
                 .collect()
-        })
+        }))
     }
 
     #[getter]
-    fn detector(&self) -> Option<String> {
-        self.lock().detector_id().map(str::to_owned)
+    fn detector(&self) -> String {
+        self.lock().detector_id().to_owned()
     }
 
     #[getter]
@@ -119,17 +128,25 @@ impl PyReader {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn read_one(&self, source: &ImageSource, name: Option<&str>) -> Result<String, String> {
+    fn read_one(
+        &self,
+        source: ImageSource,
+        name: Option<&str>,
+        mode: Option<Mode>,
+    ) -> Result<Vec<String>, String> {
         let cancel = CancelToken::new();
         let mut reader = self.lock();
-        let reading = match source {
+        let readings = match source {
             ImageSource::Bytes(bytes) => {
-                reader.read_bytes(bytes, name.unwrap_or("<bytes>"), &cancel)
+                reader.read_bytes(bytes, name.unwrap_or("<bytes>"), mode, &cancel)
             }
-            ImageSource::Path(path) => reader.read_path(path, &cancel),
+            ImageSource::Path(path) => reader.read_path(&path, mode, &cancel),
         }
         .map_err(|e| full_message(&e))?;
-        serde_json::to_string(&reading).map_err(|e| e.to_string())
+        readings
+            .iter()
+            .map(|r| serde_json::to_string(r).map_err(|e| e.to_string()))
+            .collect()
     }
 }
 
@@ -180,7 +197,7 @@ fn list_models_json() -> PyResult<String> {
     serde_json::to_string(&models).map_err(error)
 }
 
-/// Installs a model (or "default": the default detector and recognizer) if missing;
+/// Installs a model (or "default": the default detectors and recognizer) if missing;
 /// returns the folders it is in.
 #[pyfunction]
 fn pull_model(py: Python<'_>, id: String) -> PyResult<Vec<PathBuf>> {
@@ -190,7 +207,11 @@ fn pull_model(py: Python<'_>, id: String) -> PyResult<Vec<PathBuf>> {
             let done = installer
                 .ensure_defaults(&mut |_| {})
                 .map_err(|e| full_message(&e))?;
-            return Ok(vec![done.detector.dir, done.recognizer.dir]);
+            let page_detector = done.page_detector.map(|d| d.dir);
+            return Ok([done.detector.dir, done.recognizer.dir]
+                .into_iter()
+                .chain(page_detector)
+                .collect());
         }
         let done = installer
             .install(&id, &mut |_| {})

@@ -14,6 +14,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("INKREAD_SHARED_DIR", REPO.parent / "shared"))
 PRINTED = SHARED / "eval" / "pages" / "printed"
+# These tests check the bindings, not the detectors: the fast print detector keeps the suite
+# short (the default, auto, reads these pages with kraken-blla: about 3.6x as long a page).
+DETECTOR = "ppocr-v4-det"
+
+
+# A two-page scanned PDF that scripts/make_pdf_fixtures.py made (committed with the tests).
+TWO_PAGE_PDF = REPO / "tests" / "fixtures" / "pdf" / "two_scans.pdf"
 
 
 def inkread_binary() -> Path:
@@ -37,7 +44,8 @@ def cli_readings(printed_pages):
     binary = inkread_binary()
     assert binary.is_file(), f"{binary} is missing: build it with `cargo build` first"
     out = subprocess.run(
-        [str(binary), "read", "--format", "json", "--device", "cpu", *map(str, printed_pages)],
+        [str(binary), "read", "--format", "json", "--device", "cpu", "--detector", DETECTOR]
+        + list(map(str, printed_pages)),
         check=True,
         capture_output=True,
         text=True,
@@ -45,3 +53,15 @@ def cli_readings(printed_pages):
     readings = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert len(readings) == len(printed_pages)
     return {r["image"]: r for r in readings}
+
+
+def cli_read(*args) -> list:
+    """What `inkread read --format json --device cpu ARGS` prints, one dict a page."""
+    binary = inkread_binary()
+    out = subprocess.run(
+        [str(binary), "read", "--format", "json", "--device", "cpu", *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]

@@ -6,11 +6,12 @@ import time
 import pytest
 
 import inkread
+from conftest import DETECTOR, TWO_PAGE_PDF, cli_read
 
 
 @pytest.fixture(scope="module")
 def reader():
-    return inkread.Reader(device="cpu")
+    return inkread.Reader(detector=DETECTOR, device="cpu")
 
 
 def same_lines(ours, theirs):
@@ -95,3 +96,33 @@ def test_unknown_options_are_clear_errors():
         inkread.Reader(device="tpu")
     with pytest.raises(inkread.InkreadError, match="unknown mode"):
         inkread.Reader(mode="paragraph")
+
+
+def test_a_pdf_gives_every_page_as_the_cli_does(reader):
+    pages = reader.read_pages(TWO_PAGE_PDF)
+    cli = cli_read("--detector", DETECTOR, TWO_PAGE_PDF)
+    assert [p["image"] for p in pages] == [f"{TWO_PAGE_PDF}#page={n}" for n in (1, 2)]
+    assert [p["image"] for p in cli] == [p["image"] for p in pages]
+    for ours, theirs in zip(pages, cli):
+        assert ours["lines"], "each page of the fixture has text"
+        same_lines(ours, theirs)
+    from_bytes = reader.read_pages(TWO_PAGE_PDF.read_bytes(), name="scan.pdf")
+    assert [p["image"] for p in from_bytes] == ["scan.pdf#page=1", "scan.pdf#page=2"]
+    with pytest.raises(inkread.InkreadError, match="has 2 pages: read_pages"):
+        reader.read(TWO_PAGE_PDF)
+    many = reader.read_many([TWO_PAGE_PDF, b"not an image"])
+    assert [m["image"] for m in many[:2]] == [p["image"] for p in pages]
+    assert "error" in many[2]
+
+
+def test_mode_can_change_per_call(printed_pages):
+    page = printed_pages[0]
+    line_reader = inkread.Reader(detector=DETECTOR, device="cpu", mode="line")
+    whole = line_reader.read(page)
+    assert len(whole["lines"]) == 1, "mode=line reads the image as one line"
+    # The detector loads when a call first asks for a page.
+    as_page = line_reader.read(page, mode="page")
+    assert len(as_page["lines"]) > 5
+    assert line_reader.detector == DETECTOR
+    with pytest.raises(inkread.InkreadError, match="unknown mode"):
+        line_reader.read(page, mode="paragraph")

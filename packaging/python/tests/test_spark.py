@@ -15,6 +15,7 @@ import pytest
 import pyspark  # noqa: E402,F401
 
 import inkread.spark  # noqa: E402
+from conftest import DETECTOR, TWO_PAGE_PDF, cli_read  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,8 @@ def by_name(rows):
 
 
 def test_spark_reads_what_the_cli_reads(spark, folder, printed_pages, cli_readings):
-    rows = by_name(inkread.spark.read_images(images_df(spark, folder)).collect())
+    df = images_df(spark, folder)
+    rows = by_name(inkread.spark.read_images(df, detector=DETECTOR).collect())
     assert len(rows) == len(printed_pages) + 1
     for page in printed_pages:
         row = rows[page.name]
@@ -73,7 +75,7 @@ def test_spark_reads_what_the_cli_reads(spark, folder, printed_pages, cli_readin
 
 def test_paths_without_content_are_opened_by_the_workers(spark, printed_pages, cli_readings):
     df = spark.createDataFrame([(str(p),) for p in printed_pages[:2]], "path string")
-    rows = by_name(inkread.spark.read_images(df, content_col=None).collect())
+    rows = by_name(inkread.spark.read_images(df, content_col=None, detector=DETECTOR).collect())
     for page in printed_pages[:2]:
         expected = [l["text"] for l in cli_readings[str(page)]["lines"]]
         assert [l["text"] for l in rows[page.name]["lines"]] == expected
@@ -87,6 +89,17 @@ def python_workers():
         if "pyspark.daemon" in cmd:
             workers.extend(proc.children())
     return sorted(workers, key=lambda p: p.create_time())
+
+
+def test_a_pdf_gives_one_row_a_page(spark):
+    df = spark.read.format("binaryFile").load(str(TWO_PAGE_PDF))
+    rows = inkread.spark.read_images(df, detector=DETECTOR).collect()
+    cli = cli_read("--detector", DETECTOR, TWO_PAGE_PDF)
+    assert sorted(r["path"].rsplit("#", 1)[1] for r in rows) == ["page=1", "page=2"]
+    for row in rows:
+        assert row["error"] is None
+        page = int(row["path"].rsplit("=", 1)[1])
+        assert row["text"] == "\n".join(l["text"] for l in cli[page - 1]["lines"])
 
 
 def test_a_killed_worker_is_retried_and_each_page_read_once(spark, folder, printed_pages):
@@ -110,7 +123,7 @@ def test_a_killed_worker_is_retried_and_each_page_read_once(spark, folder, print
     # Fresh workers for this job, so the one killed is busy with it.
     spark.sparkContext.setLocalProperty("inkread.test", "kill")
     killer.start()
-    rows = inkread.spark.read_images(images_df(spark, folder)).collect()
+    rows = inkread.spark.read_images(images_df(spark, folder), detector=DETECTOR).collect()
     killer.join(timeout=1)
     assert killed, "no Python worker was found to kill"
     names = [os.path.basename(r["path"]) for r in rows]

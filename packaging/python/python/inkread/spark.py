@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = ["read_images", "COLUMNS", "OUTPUT_SCHEMA_DDL"]
 
 COLUMNS = ["path", "text", "lines", "detector", "recognizer", "reading", "error", "seconds"]
 
-# One row per image. `reading` is the whole reading as `inkread read --format json` prints
-# it, for exports (PAGE-XML, ALTO) with inkread.export.
+# One row per page (an image file has one, a PDF one a page). `reading` is the whole reading
+# as `inkread read --format json` prints it, for exports (PAGE-XML, ALTO) with inkread.export.
 OUTPUT_SCHEMA_DDL = (
     "path string, text string, "
     "lines array<struct<text: string, confidence: float, "
@@ -117,18 +117,27 @@ def read_images(
             rows = []
             for record in batch.itertuples(index=False):
                 path = str(record[0])
-                started = time.perf_counter()
-                reading, error = None, setup_error
-                if reader is not None:
-                    try:
-                        source = bytes(record[1]) if has_content else _local_path(path)
-                        reading = reader.read(source, name=path)
-                    except Exception as e:
-                        error = str(e)
-                rows.append(_row(path, reading, error, time.perf_counter() - started, reader))
+                source = (lambda: bytes(record[1])) if has_content else (lambda: _local_path(path))
+                rows.extend(_read_file(reader, path, source, setup_error))
             yield pd.DataFrame(rows, columns=COLUMNS)
 
     return df.select(*columns).mapInPandas(run, OUTPUT_SCHEMA_DDL)
+
+
+def _read_file(reader, path: str, source, setup_error: Optional[str]) -> List[dict]:
+    """The rows of one file: one a page (a PDF's pages are ``PATH#page=N``, as the command
+    line names them), or one row with the error."""
+    if reader is None:
+        return [_row(path, None, setup_error, 0.0, None)]
+    started = time.perf_counter()
+    try:
+        pages = reader.read_pages(source(), name=path)
+    except Exception as e:
+        return [_row(path, None, str(e), time.perf_counter() - started, reader)]
+    each = (time.perf_counter() - started) / len(pages)
+    if len(pages) == 1:
+        return [_row(path, pages[0], None, each, reader)]
+    return [_row(f"{path}#page={i}", page, None, each, reader) for i, page in enumerate(pages, 1)]
 
 
 def _local_path(path: str) -> str:
