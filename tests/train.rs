@@ -18,10 +18,12 @@ use inkread::cancel::CancelToken;
 use inkread::models::Installer;
 use inkread::models::catalog::Catalog;
 use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID, load_english_g2};
+use inkread::models::personal::{ModelCard, PartialEpoch};
 use inkread::nn::easyocr::Crnn;
 use inkread::pipeline::Recognizer;
 use inkread::pipeline::easyocr::CrnnRecognizer;
 use inkread::train::step::{Batch, adamw, ctc_loss_of_logits, for_training, train_step};
+use inkread::train::trainer::publish_checkpoint;
 use inkread::train::{TrainError, TrainEvent, TrainRun, train};
 
 fn fixtures() -> PathBuf {
@@ -247,23 +249,23 @@ fn train_until_killed(
     installer: &Installer,
     id: &str,
 ) -> Result<inkread::train::TrainOutcome, TrainError> {
+    kill_in_second_epoch(installer, &small_run(id, 2))
+}
+
+fn kill_in_second_epoch(
+    installer: &Installer,
+    run: &TrainRun,
+) -> Result<inkread::train::TrainOutcome, TrainError> {
     let cancel = CancelToken::new();
     let stop = cancel.clone();
-    train(
-        installer,
-        &small_run(id, 2),
-        false,
-        &Device::flex(),
-        &cancel,
-        &mut |e| {
-            if let TrainEvent::Step {
-                epoch: 1, step: 1, ..
-            } = e
-            {
-                stop.cancel();
-            }
-        },
-    )
+    train(installer, run, false, &Device::flex(), &cancel, &mut |e| {
+        if let TrainEvent::Step {
+            epoch: 1, step: 1, ..
+        } = e
+        {
+            stop.cancel();
+        }
+    })
 }
 
 fn lines_manifest() -> PathBuf {
@@ -433,6 +435,54 @@ fn a_corrupt_checkpoint_is_refused_and_nothing_is_lost() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let run = TrainRun {
+        val: vec![lines_manifest()],
+        ..small_run("partial", 2)
+    };
+    let killed = kill_in_second_epoch(&installer, &run);
+    assert!(matches!(killed, Err(TrainError::Cancelled)), "{killed:?}");
+    // Epoch 1 was published; remove it so that the checkpoint has nothing to beat.
+    personal_installer(&installer).remove("partial").unwrap();
+    let publish = |events: &mut Vec<TrainEvent>| {
+        publish_checkpoint(
+            &personal_installer(&installer),
+            "partial",
+            &Device::flex(),
+            &CancelToken::new(),
+            &mut |e| events.push(e),
+        )
+        .unwrap()
+    };
+    let outcome = publish(&mut Vec::new());
+    let dir = outcome.model_dir.expect("the checkpoint was published");
+    let card = ModelCard::read(&dir).unwrap();
+    assert_eq!(card.epochs, 1);
+    assert_eq!(
+        card.partial_epoch,
+        Some(PartialEpoch {
+            batches_done: 1,
+            batches: 2
+        })
+    );
+    assert!(card.validation_cer.is_some());
+    assert_eq!(card.validation_cer, outcome.best_cer);
+    // The same checkpoint again does not read better than itself: nothing is replaced.
+    let mut events = Vec::new();
+    let again = publish(&mut events);
+    assert_eq!(again.model_dir, Some(dir));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Published { .. })),
+        "{events:?}"
+    );
 }
 
 /// Burn 0.22.1's default conv2d weight gradient is a convolution whose kernel is the output

@@ -10,12 +10,25 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cancel::CancelToken;
 use crate::device::{DeviceChoice, select};
 use crate::models::Installer;
+use crate::train::trainer::publish_checkpoint;
 use crate::train::{TrainEvent, TrainRun, train};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TrainCommand {
     /// Trains a line recognizer (CTC) and registers it as a personal model.
     Recognizer(RecognizerArgs),
+    /// Publishes a run's latest checkpoint (taken inside an epoch) as its personal model,
+    /// if it reads the validation lines better than the one published: a long run, stopped
+    /// or still going, is usable before its epoch ends.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The run (its --out id).
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +81,44 @@ pub struct RecognizerArgs {
 }
 
 pub fn run(command: &TrainCommand) -> anyhow::Result<()> {
-    let TrainCommand::Recognizer(args) = command;
+    match command {
+        TrainCommand::Recognizer(args) => recognizer(args),
+        TrainCommand::Publish(args) => publish(args),
+    }
+}
+
+fn publish(args: &PublishArgs) -> anyhow::Result<()> {
+    let selected = select(args.device)?;
+    let installer = Installer::from_env().context("cannot load the model catalog")?;
+    let mut view = TrainView::default();
+    let outcome = publish_checkpoint(
+        &installer,
+        &args.id,
+        &selected.device,
+        &CancelToken::new(),
+        &mut |e| view.show(e),
+    )?;
+    view.finish();
+    let cer = outcome.best_cer.map_or("no validation lines".into(), |c| {
+        format!("validation CER {:.2} %", 100.0 * c)
+    });
+    match outcome.model_dir {
+        Some(dir) if !view.published => eprintln!(
+            "{}: checkpoint {cer}, not better than the model published in {}",
+            args.id,
+            dir.display()
+        ),
+        Some(dir) => eprintln!(
+            "{}: checkpoint {cer}; installed in {}",
+            args.id,
+            dir.display()
+        ),
+        None => eprintln!("{}: nothing published", args.id),
+    }
+    Ok(())
+}
+
+fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
     let selected = select(args.device)?;
     eprintln!("inkread: training on {}", selected.description);
     let installer = Installer::from_env().context("cannot load the model catalog")?;
@@ -130,6 +180,7 @@ fn absolute(path: &std::path::Path) -> PathBuf {
 #[derive(Default)]
 struct TrainView {
     bar: Option<ProgressBar>,
+    published: bool,
 }
 
 impl TrainView {
@@ -204,6 +255,7 @@ impl TrainView {
                 dir,
                 validation_cer,
             } => {
+                self.published = true;
                 let cer =
                     validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
                 eprintln!("best so far{cer}: saved to {}", dir.display());

@@ -35,12 +35,23 @@ pub struct ModelCard {
     /// Epochs trained, and the epoch whose weights these are (the best on validation).
     pub epochs: usize,
     pub best_epoch: usize,
+    /// Set when these weights are a checkpoint taken inside the epoch after `epochs`
+    /// (`inkread train publish`): how many of its batches were done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_epoch: Option<PartialEpoch>,
     /// Validation character error rate of these weights, when there was validation data.
     pub validation_cer: Option<f64>,
     pub seed: u64,
     /// When training finished, RFC 3339 in UTC.
     pub created: String,
     pub weights_sha256: String,
+}
+
+/// How far into an epoch a checkpoint was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    pub batches_done: usize,
+    pub batches: usize,
 }
 
 impl ModelCard {
@@ -57,10 +68,13 @@ impl ModelCard {
         let cer = self.validation_cer.map_or(String::new(), |c| {
             format!(", validation CER {:.1} %", 100.0 * c)
         });
+        let partial = self.partial_epoch.map_or(String::new(), |p| {
+            format!(" and {} of {} batches", p.batches_done, p.batches)
+        });
         ModelEntry {
             id: self.id.clone(),
             name: format!(
-                "Personal recognizer (from {base}, {} epochs{cer})",
+                "Personal recognizer (from {base}, {} epochs{partial}{cer})",
                 self.epochs
             ),
             kind: Kind::Ctc,

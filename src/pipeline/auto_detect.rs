@@ -49,8 +49,10 @@ pub fn is_document_page(regions: &[Region], page_height: u32, kraken_height: u32
         .filter_map(|r| min_area_rect(&r.polygon).map(|rect| rect.min_side()))
         .collect();
     if heights.is_empty() {
-        // Nothing the print detector sees: faint or unusual writing, kraken's case.
-        return true;
+        // Nothing the print detector sees: on a scan (at least kraken's height, so not
+        // enlarged) faint or unusual writing, kraken's case; on a small image (an empty
+        // sketch), nothing worth enlarging for kraken, which would take many seconds.
+        return page_height >= kraken_height;
     }
     heights.sort_by(f32::total_cmp);
     let median = heights[heights.len() / 2];
@@ -121,7 +123,11 @@ mod tests {
     }
 
     #[test]
-    fn nothing_found_is_kraken_s_case() {
+    fn nothing_found_is_kraken_s_case_on_a_scan_only() {
         assert!(is_document_page(&[], 2000, 1800));
+        assert!(
+            !is_document_page(&[], 400, 1800),
+            "an empty sketch is not enlarged"
+        );
     }
 }

@@ -85,6 +85,24 @@ fn expand_folders(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrainError> {
     Ok(out)
 }
 
+/// The validation lines alone, to score a checkpoint.
+pub fn load_validation(
+    val: &[Sample],
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<DataSet, TrainError> {
+    let total = val.len();
+    let val_lines = load_lines(val, cancel, &mut |done| {
+        on_event(TrainEvent::Loading { done, total })
+    })?;
+    Ok(DataSet {
+        train_lines: Vec::new(),
+        train_classes: Vec::new(),
+        val_lines,
+        val_texts: val.iter().map(|s| s.text.clone()).collect(),
+    })
+}
+
 /// Encodes and loads the samples. Training lines too narrow for their text (CTC needs a
 /// frame per character) are left out and counted in a [`TrainEvent::LeftOut`].
 pub fn load(

@@ -23,7 +23,7 @@ use super::step::{Batch, adamw, for_training, train_step};
 use crate::cancel::CancelToken;
 use crate::eval::metrics::{Errors, char_errors};
 use crate::models::Installer;
-use crate::models::personal::{CRNN_G2, ModelCard};
+use crate::models::personal::{CRNN_G2, ModelCard, PartialEpoch};
 use crate::nn::easyocr::Crnn;
 use crate::pipeline::easyocr::CrnnRecognizer;
 
@@ -146,6 +146,75 @@ pub fn train(
         ad,
     };
     state.run_epochs(installer, cancel, on_event)
+}
+
+/// Validates the run's latest checkpoint and publishes it when it reads the validation
+/// lines better than the model published so far, as the end of an epoch would. For a long
+/// run stopped (or still going) inside an epoch: what it has learned is usable now. The
+/// run itself is untouched and publishes again at its next epoch's end if better.
+pub fn publish_checkpoint(
+    installer: &Installer,
+    id: &str,
+    device: &Device,
+    cancel: &CancelToken,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, TrainError> {
+    let dir = run_dir(installer, id);
+    let stored: TrainRun = std::fs::read_to_string(dir.join("run.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(|| TrainError::NothingToResume { dir: dir.clone() })?;
+    let (run, alphabet, net, _) = start_or_resume(installer, &stored, true, &dir, device)?;
+    let (train_samples, val_samples) = dataset::read_samples(&run)?;
+    let data = dataset::load_validation(&val_samples, cancel, on_event)?;
+    let ad = device.clone().autodiff();
+    let (net, optim, progress) = checkpoint::load(&dir, net, optimizer(), &ad)?
+        .ok_or_else(|| TrainError::NothingToResume { dir: dir.clone() })?;
+    let state = LoopState {
+        run: &run,
+        dir: &dir,
+        data: &data,
+        alphabet: &alphabet,
+        net,
+        optim,
+        progress,
+        device,
+        ad,
+    };
+    on_event(TrainEvent::Validating {
+        epoch: state.progress.epoch,
+    });
+    let cer = state.validate(cancel)?;
+    let published = installer
+        .installed_dir(id)
+        .and_then(|d| ModelCard::read(&d))
+        .and_then(|card| card.validation_cer);
+    let outcome = |model_dir| TrainOutcome {
+        model_dir,
+        best_cer: cer,
+        epochs_done: state.progress.epoch,
+        stopped_early: false,
+    };
+    if let (Some(new), Some(old)) = (cer, published)
+        && new >= old
+    {
+        return Ok(outcome(installer.installed_dir(id)));
+    }
+    let mut card = state.card();
+    card.training_lines = train_samples.len();
+    card.validation_cer = cer;
+    card.best_epoch = state.progress.epoch + 1;
+    let batches = train_samples.len().div_ceil(run.batch.max(1));
+    card.partial_epoch = (state.progress.step > 0).then_some(PartialEpoch {
+        batches_done: state.progress.step,
+        batches,
+    });
+    let dir = publish(installer, &state.net, card)?;
+    on_event(TrainEvent::Published {
+        dir: dir.clone(),
+        validation_cer: cer,
+    });
+    Ok(outcome(Some(dir)))
 }
 
 /// The stored run, alphabet and starting network, or a new run's (written to `dir`).
@@ -423,6 +492,7 @@ impl LoopState<'_> {
             seed: self.run.seed,
             created: now_utc(),
             weights_sha256: String::new(),
+            partial_epoch: None,
         }
     }
 }
