@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use super::auto_detect::AutoDetector;
+use super::auto_recognize::AutoRecognizer;
 use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
 use crate::models::catalog::{Catalog, Kind, ModelEntry, Role, Source};
@@ -91,6 +92,9 @@ impl PipelineBuilder<'_> {
         id: &str,
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<Box<dyn Recognizer>> {
+        if id == AUTO {
+            return self.auto_recognizer(on_event);
+        }
         let (entry, dir) = self.install(id, on_event)?;
         match entry.kind {
             Kind::Trocr => Ok(Box::new(TrocrRecognizer::open(
@@ -127,6 +131,20 @@ impl PipelineBuilder<'_> {
             }
             _ => Err(Error::Model(format!("{id} is not a recognizer"))),
         }
+    }
+
+    /// The default (print) recognizer and, when one is installed, the best handwriting
+    /// recognizer, line by line (see [`super::auto_recognize`]).
+    fn auto_recognizer(
+        &self,
+        on_event: &mut dyn FnMut(InstallEvent),
+    ) -> Result<Box<dyn Recognizer>> {
+        let print = self.recognizer(&self.installer.catalog.default_recognizer().id, on_event)?;
+        let Some(handwriting) = self.installer.handwriting_recognizer() else {
+            return Ok(print);
+        };
+        let handwriting = self.recognizer(&handwriting.id.clone(), on_event)?;
+        Ok(Box::new(AutoRecognizer::new(print, handwriting)))
     }
 
     fn install(

@@ -48,6 +48,7 @@ pub trait Recognizer: Send {
 }
 
 pub mod auto_detect;
+pub mod auto_recognize;
 mod batching;
 pub mod blla;
 pub mod build;

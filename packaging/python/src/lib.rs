@@ -8,6 +8,7 @@ use std::sync::{Mutex, PoisonError};
 
 use clap::ValueEnum;
 use inkread::cancel::CancelToken;
+use inkread::cli::read::ReadMode;
 use inkread::device::DeviceChoice;
 use inkread::export::Format;
 use inkread::models::Installer;
@@ -164,13 +165,11 @@ fn full_message(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// A mode by the names `inkread read --mode` takes.
 fn parse_mode(mode: &str) -> PyResult<Mode> {
-    match mode {
-        "auto" => Ok(Mode::Auto),
-        "page" => Ok(Mode::Page),
-        "line" => Ok(Mode::Line),
-        other => Err(error(format!("unknown mode {other:?}: auto, page or line"))),
-    }
+    ReadMode::from_str(mode, true)
+        .map(Mode::from)
+        .map_err(|_| error(format!("unknown mode {mode:?}: auto, page or line")))
 }
 
 /// The catalog with what is installed, as JSON (a list of objects).

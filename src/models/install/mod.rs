@@ -283,6 +283,13 @@ impl Installer {
     /// pulled), else an installed recognizer made for handwriting (a personal model), else
     /// the default.
     pub fn recognizer_to_use(&self) -> &ModelEntry {
+        self.handwriting_recognizer()
+            .unwrap_or_else(|| self.catalog.default_recognizer())
+    }
+
+    /// The best installed handwriting recognizer: the first installed preferred one (a
+    /// TrOCR), else an installed recognizer made for handwriting (a personal model).
+    pub fn handwriting_recognizer(&self) -> Option<&ModelEntry> {
         let installed = |m: &&ModelEntry| self.installed_dir(&m.id).is_some();
         self.catalog
             .preferred_recognizers()
@@ -294,7 +301,6 @@ impl Installer {
                     .filter(|m| m.role() == Role::Recognizer && m.reads_handwriting())
                     .find(installed)
             })
-            .unwrap_or_else(|| self.catalog.default_recognizer())
     }
 
     /// The detector to read with (the default; kept beside [`Installer::recognizer_to_use`]
