@@ -111,6 +111,15 @@ impl PageOf {
         number: 1,
         count: 1,
     };
+
+    /// How a page of the file `name` is named: the name alone for a file of one page, else
+    /// `NAME#page=N` (the PDF convention for a page of a file).
+    pub fn label(&self, name: &str) -> String {
+        match self.count {
+            1 => name.to_owned(),
+            _ => format!("{name}#page={}", self.number),
+        }
+    }
 }
 
 fn load_error(e: LoadPdfError) -> PdfError {

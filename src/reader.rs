@@ -98,16 +98,21 @@ impl Reader {
     }
 
     /// Reads an image file (any format the app opens): one reading per page, so a PDF or a
-    /// multi-page TIFF gives several, named `FILE#page=N` as `inkread read` names them.
-    /// `mode` overrides the reader's own for this call.
+    /// multi-page TIFF gives several, named `FILE#page=N` as `inkread read` names them, each
+    /// page decoded only when the one before is read. `mode` overrides the reader's own.
     pub fn read_path(
         &mut self,
         path: &Path,
         mode: Option<Mode>,
         cancel: &CancelToken,
     ) -> Result<Vec<Reading>, ReaderError> {
-        let pages = image_file::open_pages(path)?;
-        self.read_pages(pages, &path.display().to_string(), mode, cancel)
+        let name = path.display().to_string();
+        let mut readings = Vec::new();
+        image_file::each_page_of_file(path, |of, image| {
+            readings.push(self.read_page(image, of.label(&name), mode, cancel)?);
+            Ok::<(), ReaderError>(())
+        })?;
+        Ok(readings)
     }
 
     /// Reads an encoded image (or PDF) held in memory; `name` says where it came from.
@@ -118,29 +123,22 @@ impl Reader {
         mode: Option<Mode>,
         cancel: &CancelToken,
     ) -> Result<Vec<Reading>, ReaderError> {
-        let pages = image_file::decode_pages(bytes, name)?;
-        self.read_pages(pages, name, mode, cancel)
+        let mut readings = Vec::new();
+        image_file::each_page(bytes, name, |of, image| {
+            readings.push(self.read_page(image, of.label(name), mode, cancel)?);
+            Ok::<(), ReaderError>(())
+        })?;
+        Ok(readings)
     }
 
-    fn read_pages(
+    fn read_page(
         &mut self,
-        images: Vec<image::RgbImage>,
-        name: &str,
+        image: image::RgbImage,
+        source: String,
         mode: Option<Mode>,
         cancel: &CancelToken,
-    ) -> Result<Vec<Reading>, ReaderError> {
-        let several = images.len() > 1;
-        images
-            .into_iter()
-            .enumerate()
-            .map(|(i, image)| {
-                let source = match several {
-                    true => format!("{name}#page={}", i + 1),
-                    false => name.to_owned(),
-                };
-                self.read_image(Page { image, source }, mode.unwrap_or(self.mode), cancel)
-            })
-            .collect()
+    ) -> Result<Reading, ReaderError> {
+        self.read_image(Page { image, source }, mode.unwrap_or(self.mode), cancel)
     }
 
     fn read_image(

@@ -135,7 +135,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
         let mut decode_started = Instant::now();
         crate::image_file::each_page_of_file(path, |of, image| -> anyhow::Result<()> {
             let decode_ms = decode_started.elapsed().as_secs_f64() * 1000.0;
-            let source = page_label(path, (of.count > 1).then_some(of.number));
+            let source = of.label(&path.display().to_string());
             let page = Page { image, source };
             let mut result = reading.read(&page)?;
             result.timings_ms.insert("decode_image".into(), decode_ms);
@@ -336,14 +336,6 @@ fn with_progress<T>(
     let result = load(&mut |e| view.show(e));
     view.finish();
     Ok(result?)
-}
-
-/// The path, with `#page=N` for a page of a file with several.
-pub fn page_label(path: &Path, page: Option<usize>) -> String {
-    match page {
-        Some(n) => format!("{}#page={n}", path.display()),
-        None => path.display().to_string(),
-    }
 }
 
 /// One result, printed (and flushed) as soon as it is done. JSON is one object per image
