@@ -44,7 +44,9 @@ type FileResult = (Option<Vec<String>>, Option<String>);
 /// runs at a time per Reader).
 #[pyclass(name = "Reader", module = "inkread._inkread")]
 struct PyReader {
-    inner: Mutex<Reader>,
+    // Boxed: the Reader holds a Burn device aligned to 64 bytes, more than Python's
+    // allocator gives the object PyO3 places this struct in (a misaligned-pointer abort).
+    inner: Mutex<Box<Reader>>,
 }
 
 #[pymethods]
@@ -67,7 +69,7 @@ impl PyReader {
         };
         let reader = py.detach(|| Reader::open(&options)).map_err(error)?;
         Ok(PyReader {
-            inner: Mutex::new(reader),
+            inner: Mutex::new(Box::new(reader)),
         })
     }
 
@@ -124,7 +126,7 @@ impl PyReader {
 }
 
 impl PyReader {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Reader> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<Reader>> {
         // A panic while reading cannot leave the models half-written: keep using them.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
