@@ -1,7 +1,7 @@
 """Pages per second for the CLI, the Python package and Spark local[1] / local[2], on the
 same pages, one after the other in one run (docs/SCALE.md).
 
-    python packaging/python/bench/scale.py PAGE... [--out results.json]
+    python packaging/python/bench/scale.py PAGE... [--detector ID] [--out results.json]
 
 Each engine reads every page once after loading its models; model loading is timed apart.
 Spark's figure includes starting the job but not the JVM (the session is started first);
@@ -19,18 +19,18 @@ import time
 from pathlib import Path
 
 
-def cli(binary, pages):
+def cli(binary, pages, detector):
     started = time.perf_counter()
-    subprocess.run([binary, "read", "--device", "cpu", "--format", "json", *pages],
-                   check=True, capture_output=True)
+    subprocess.run([binary, "read", "--device", "cpu", "--format", "json",
+                    "--detector", detector, *pages], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
-def python_package(pages):
+def python_package(pages, detector):
     import inkread
 
     started = time.perf_counter()
-    reader = inkread.Reader(device="cpu")
+    reader = inkread.Reader(detector=detector, device="cpu")
     loaded = time.perf_counter()
     for page in pages:
         reader.read(page)
@@ -38,7 +38,7 @@ def python_package(pages):
     return done - loaded, loaded - started
 
 
-def spark(master, folder):
+def spark(master, folder, detector):
     from pyspark.sql import SparkSession
 
     import inkread.spark
@@ -49,7 +49,7 @@ def spark(master, folder):
     df = session.read.format("binaryFile").load(folder)
     n = df.count()
     started = time.perf_counter()
-    rows = inkread.spark.read_images(df.repartition(max(2, n // 2))).collect()
+    rows = inkread.spark.read_images(df.repartition(max(2, n // 2)), detector=detector).collect()
     elapsed = time.perf_counter() - started
     session.stop()
     assert all(r["error"] is None for r in rows), [r["error"] for r in rows]
@@ -61,6 +61,7 @@ def main():
     parser.add_argument("pages", nargs="+")
     parser.add_argument("--binary", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "debug", "inkread"))
+    parser.add_argument("--detector", default="auto")
     parser.add_argument("--out")
     args = parser.parse_args()
     pages = [str(Path(p).resolve()) for p in args.pages]
@@ -72,12 +73,12 @@ def main():
             link.symlink_to(p)
     n = len(pages)
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "pages": n, "load_before": os.getloadavg()[0]}
-    results["cli_s"] = cli(args.binary, pages)
-    results["python_s"], results["python_load_models_s"] = python_package(pages)
+               "pages": n, "detector": args.detector, "load_before": os.getloadavg()[0]}
+    results["cli_s"] = cli(args.binary, pages, args.detector)
+    results["python_s"], results["python_load_models_s"] = python_package(pages, args.detector)
     results["python_max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for master in ("local[1]", "local[2]"):
-        results[f"spark_{master}_s"] = spark(master, str(folder))
+        results[f"spark_{master}_s"] = spark(master, str(folder), args.detector)
     results["load_after"] = os.getloadavg()[0]
     for key in [k for k in results if k.endswith("_s") and not k.startswith("python_load")]:
         results[key.replace("_s", "_pages_per_s")] = n / results[key]
