@@ -3,7 +3,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 
-pub use crate::models::trocr::config::Activation;
+pub use super::config::Activation;
 
 pub fn apply<const D: usize>(kind: Activation, x: Tensor<D>) -> Tensor<D> {
     match kind {

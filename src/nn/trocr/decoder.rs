@@ -8,9 +8,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::activation::{Activation, apply};
 use super::attention::{Attention, AttentionNames, AttentionShape};
+use super::config::TrocrConfig;
 use super::kv_cache::{CrossKeysValues, SelfAttentionCache};
 use super::params::{ParamSource, embedding, layer_norm};
-use crate::models::trocr::config::TrocrConfig;
 
 /// transformers' `TrOCRLearnedPositionalEmbedding` shifts positions by this many rows.
 pub const POSITION_OFFSET: usize = 2;

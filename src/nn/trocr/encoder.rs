@@ -8,9 +8,9 @@ use burn::tensor::Tensor;
 
 use super::activation::{Activation, apply};
 use super::attention::{Attention, AttentionNames, AttentionShape};
+use super::config::{EncoderConfig, EncoderKind};
 use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
 use crate::cancel::CancelToken;
-use crate::models::trocr::config::{EncoderConfig, EncoderKind};
 
 #[derive(Module, Debug)]
 pub struct EncoderLayer {

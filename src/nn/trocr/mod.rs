@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod generate;
@@ -14,7 +15,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::models::trocr::config::TrocrConfig;
+use config::TrocrConfig;
 use decoder::TrocrDecoder;
 use encoder::VisionEncoder;
 use kv_cache::{CrossKeysValues, SelfAttentionCache};

@@ -301,8 +301,8 @@ impl GenerationConfig {
     }
 
     /// The options `generate` takes, as transformers would decode with this configuration.
-    pub fn generate_options(&self) -> crate::nn::trocr::generate::GenerateOptions {
-        crate::nn::trocr::generate::GenerateOptions {
+    pub fn generate_options(&self) -> super::generate::GenerateOptions {
+        super::generate::GenerateOptions {
             num_beams: self.num_beams,
             max_new_tokens: self.new_token_budget(),
             min_new_tokens: self.min_new_tokens,
@@ -311,8 +311,8 @@ impl GenerationConfig {
         }
     }
 
-    pub fn special_tokens(&self) -> crate::nn::trocr::generate::SpecialTokens {
-        crate::nn::trocr::generate::SpecialTokens {
+    pub fn special_tokens(&self) -> super::generate::SpecialTokens {
+        super::generate::SpecialTokens {
             decoder_start: self.decoder_start_token_id,
             eos: self.eos_token_id,
             pad: self.pad_token_id,
