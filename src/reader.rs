@@ -66,15 +66,12 @@ impl Reader {
     pub fn open(options: &ReaderOptions) -> Result<Reader, ReaderError> {
         let selected = device::select(options.device)?;
         let installer = Installer::from_env().map_err(ReaderError::Store)?;
-        let recognizer_id = match &options.recognizer {
-            Some(id) => id.clone(),
-            None => {
-                installer
-                    .ensure_defaults(&mut |_| {})
-                    .map_err(ReaderError::Defaults)?;
-                installer.recognizer_to_use().id.clone()
-            }
-        };
+        if options.recognizer.is_none() {
+            installer
+                .ensure_defaults(&mut |_| {})
+                .map_err(ReaderError::Defaults)?;
+        }
+        let recognizer_id = installer.recognizer_id_for(options.recognizer.as_deref());
         let detector_id = installer.detector_id_for(options.detector.as_deref());
         let recognizer = builder(&installer, &selected.device)
             .recognizer(&recognizer_id, &mut |_| {})

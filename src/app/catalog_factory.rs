@@ -67,7 +67,9 @@ impl PipelineFactory for CatalogFactory {
 
     fn models(&self) -> Vec<ModelChoice> {
         let installer = self.current();
-        let auto = auto_choice(&installer);
+        let auto = auto_choice(&installer)
+            .into_iter()
+            .chain(auto_recognizer_choice(&installer));
         let models = installer.catalog.models().iter().map(|m| ModelChoice {
             id: m.id.clone(),
             name: m.name.clone(),
@@ -85,7 +87,7 @@ impl PipelineFactory for CatalogFactory {
             source: m.sources.first().map(Source::label).unwrap_or_default(),
             licence: m.licence.clone(),
         });
-        auto.into_iter().chain(models).collect()
+        auto.chain(models).collect()
     }
 
     fn device_name(&self) -> String {
@@ -94,7 +96,7 @@ impl PipelineFactory for CatalogFactory {
 
     fn default_models(&self) -> DefaultChoice {
         DefaultChoice {
-            recognizer: Some(self.installer.recognizer_to_use().id.clone()),
+            recognizer: Some(self.installer.recognizer_id_for(None)),
             detector: Some(self.installer.detector_id_for(None)),
         }
     }
@@ -301,6 +303,27 @@ fn auto_choice(installer: &Installer) -> Option<ModelChoice> {
             .collect::<Vec<_>>()
             .join(" + "),
         licence: format!("{} + {}", pages.licence, scout.licence),
+    })
+}
+
+/// The recognizer choice `auto`, once a handwriting recognizer is installed: each line goes
+/// to it or to the default print recognizer, whichever is surer (`pipeline::auto_recognize`).
+fn auto_recognizer_choice(installer: &Installer) -> Option<ModelChoice> {
+    let handwriting = installer.handwriting_recognizer()?;
+    let print = installer.catalog.default_recognizer();
+    Some(ModelChoice {
+        id: AUTO.to_owned(),
+        name: format!(
+            "Automatic: line by line, {} or {}",
+            handwriting.name, print.name
+        ),
+        kind: ModelKind::Recognizer,
+        installed: installer.installed_dir(&print.id).is_some(),
+        size_bytes: None,
+        personal: false,
+        reads: "print and handwriting, line by line".into(),
+        source: String::new(),
+        licence: String::new(),
     })
 }
 

@@ -10,6 +10,7 @@ use egui::{Color32, Key, Modifiers, RichText};
 
 use crate::cancel::CancelToken;
 use crate::export::pdf::{PdfPage, searchable_pdf};
+use crate::models::install::AUTO;
 use crate::pipeline::Stage;
 use crate::reading::{Page, Reading};
 
@@ -325,21 +326,20 @@ impl InkreadApp {
     }
 
     /// The sketchpad is handwriting by nature: it reads with the chosen recognizer when that
-    /// one reads handwriting, else with the first installed one that does, else the chosen.
+    /// one reads handwriting, else with the first installed one that does (never the
+    /// line-by-line `auto`, which would also try print), else the chosen.
     fn recognizer_for(&self, target: &Target) -> String {
         let chosen = &self.settings.recognizer;
+        let handwriting = |m: &ModelChoice| m.reads_handwriting() && m.id != AUTO;
         if !matches!(target, Target::Sketch { .. })
-            || self
-                .models
-                .find(chosen)
-                .is_some_and(|m| m.reads_handwriting())
+            || self.models.find(chosen).is_some_and(handwriting)
         {
             return chosen.clone();
         }
         self.models
             .models
             .iter()
-            .find(|m| m.kind == ModelKind::Recognizer && m.installed && m.reads_handwriting())
+            .find(|m| m.kind == ModelKind::Recognizer && m.installed && handwriting(m))
             .map_or_else(|| chosen.clone(), |m| m.id.clone())
     }
 

@@ -291,13 +291,12 @@ fn recognizer(args: &ReadArgs, builder: &PipelineBuilder) -> anyhow::Result<Box<
             .with_context(|| format!("cannot load the model in {}", dir.display()))?;
         return Ok(Box::new(r));
     }
-    let id = match &args.recognizer {
-        Some(id) => id.clone(),
-        None => {
-            install_defaults(builder.installer)?;
-            builder.installer.recognizer_to_use().id.clone()
-        }
-    };
+    if args.recognizer.is_none() {
+        install_defaults(builder.installer)?;
+    }
+    let id = builder
+        .installer
+        .recognizer_id_for(args.recognizer.as_deref());
     with_progress(|on_event| builder.recognizer(&id, on_event))
 }
 

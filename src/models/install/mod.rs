@@ -279,12 +279,23 @@ impl Installer {
         })
     }
 
-    /// The recognizer to read with: the first installed preferred one (a TrOCR the user
-    /// pulled), else an installed recognizer made for handwriting (a personal model), else
-    /// the default.
+    /// The recognizer for one line drawn or written by hand (the sketchpad): the best
+    /// installed handwriting recognizer, else the default.
     pub fn recognizer_to_use(&self) -> &ModelEntry {
         self.handwriting_recognizer()
             .unwrap_or_else(|| self.catalog.default_recognizer())
+    }
+
+    /// The recognizer id for a request on pages: the one named, or for none (or [`AUTO`])
+    /// `auto` when a handwriting recognizer is installed (each line goes to the print or
+    /// the handwriting model, whichever is surer: `pipeline::auto_recognize`), else the
+    /// default (print) recognizer.
+    pub fn recognizer_id_for(&self, requested: Option<&str>) -> String {
+        match requested {
+            Some(id) if id != AUTO => id.to_owned(),
+            _ if self.handwriting_recognizer().is_some() => AUTO.to_owned(),
+            _ => self.catalog.default_recognizer().id.clone(),
+        }
     }
 
     /// The best installed handwriting recognizer: the first installed preferred one (a
