@@ -99,9 +99,7 @@ fn publish(args: &PublishArgs) -> anyhow::Result<()> {
         &mut |e| view.show(e),
     )?;
     view.finish();
-    let cer = outcome.best_cer.map_or("no validation lines".into(), |c| {
-        format!("validation CER {:.2} %", 100.0 * c)
-    });
+    let cer = cer_text(outcome.best_cer);
     match outcome.model_dir {
         Some(dir) if !view.published => eprintln!(
             "{}: checkpoint {cer}, not better than the model published in {}",
@@ -147,9 +145,7 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
         &mut |e| view.show(e),
     )?;
     view.finish();
-    let cer = outcome.best_cer.map_or("no validation lines".into(), |c| {
-        format!("validation CER {:.2} %", 100.0 * c)
-    });
+    let cer = cer_text(outcome.best_cer);
     match outcome.model_dir {
         Some(dir) => eprintln!(
             "{}: {} epochs, {cer}{}; installed in {} (use --recognizer {})",
@@ -169,6 +165,13 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// "validation CER 12.34 %", or why there is none.
+fn cer_text(cer: Option<f64>) -> String {
+    cer.map_or("no validation lines".into(), |c| {
+        format!("validation CER {:.2} %", 100.0 * c)
+    })
 }
 
 /// Stored runs must find their data from any working directory.
