@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use inkread::cancel::CancelToken;
 use inkread::models::catalog::Catalog;
-use inkread::models::{InstallError, InstallEvent, Installer, SourceKind, StoreConfig};
+use inkread::models::{
+    FirstHandwriting, InstallError, InstallEvent, Installer, SourceKind, StoreConfig,
+};
 use sha2::{Digest, Sha256};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -317,6 +319,7 @@ fn test_catalog(weights_sha: Option<&str>) -> Catalog {
 [defaults]
 detector = "tiny-det"
 recognizer = "tiny-trocr"
+first_handwriting = "tiny-trocr"
 
 [[model]]
 id = "tiny-trocr"
@@ -324,6 +327,7 @@ name = "Tiny TrOCR"
 kind = "trocr"
 architecture = "test"
 languages = ["en"]
+reads = ["handwriting"]
 licence = "test"
 size_mb = 1
 [[model.sources]]
@@ -802,6 +806,40 @@ fn offline_hub_and_offline_mode_are_reported_as_such() {
         matches!(result, Err(InstallError::OfflineMode { .. })),
         "{result:?}"
     );
+}
+
+#[test]
+fn a_first_run_installs_a_handwriting_recognizer_when_the_hub_answers_and_goes_on_when_not() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = tempfile::tempdir().unwrap();
+    let down = installer(root.path(), &format!("http://127.0.0.1:{port}"), None);
+    match down.ensure_handwriting(&mut |_| {}) {
+        FirstHandwriting::Unavailable { id, error } => {
+            assert_eq!(id, "tiny-trocr");
+            assert!(error.is_unreachable(), "{error}");
+        }
+        other => panic!("a Hub out of reach is reported, not an error: {other:?}"),
+    }
+    assert!(down.handwriting_recognizer().is_none());
+
+    let server = HubServer::start(hub_files(), Mode::Normal);
+    let up = installer(root.path(), &server.endpoint, None);
+    match up.ensure_handwriting(&mut |_| {}) {
+        FirstHandwriting::Installed(model) => assert_eq!(model.id, "tiny-trocr"),
+        other => panic!("the Hub answered: {other:?}"),
+    }
+    assert_eq!(
+        up.handwriting_recognizer().map(|m| m.id.as_str()),
+        Some("tiny-trocr")
+    );
+    assert!(matches!(
+        up.ensure_handwriting(&mut |_| {}),
+        FirstHandwriting::NotTried
+    ));
 }
 
 // ------------------------------------------------------------------------------------------

@@ -82,6 +82,9 @@ pub struct InkreadApp {
     item_jobs: HashMap<u64, u64>,
     /// One cancel token per model being installed.
     install_cancel: HashMap<String, CancelToken>,
+    /// The handwriting recognizer a first start is downloading, if any: its failure is a
+    /// note (the Hub may be out of reach), not an error.
+    first_handwriting: Option<String>,
     pub learning: Learning,
     learn_cancel: Option<CancelToken>,
     error: Option<String>,
@@ -106,7 +109,8 @@ impl InkreadApp {
             device: factory.device_name(),
             ..Default::default()
         };
-        settings.fit_to(&models.models, &factory.default_models());
+        let defaults = factory.default_models();
+        settings.fit_to(&models.models, &defaults);
         let ctx = cc.egui_ctx.clone();
         let wake_ctx = ctx.clone();
         let worker = Worker::spawn(factory, Arc::new(move || wake_ctx.request_repaint()));
@@ -130,6 +134,7 @@ impl InkreadApp {
             sketch_reading: None,
             item_jobs: HashMap::new(),
             install_cancel: HashMap::new(),
+            first_handwriting: None,
             learning: Learning::default(),
             learn_cancel: None,
             error: None,
@@ -138,13 +143,15 @@ impl InkreadApp {
             applied_theme: None,
             ctx,
         };
-        app.install_missing_models();
+        app.install_missing_models(defaults.handwriting);
         app
     }
 
     /// First run: the chosen recognizer and detector start downloading at once, with
-    /// progress in the models panel, so the first reading need not wait for them.
-    fn install_missing_models(&mut self) {
+    /// progress in the models panel, so the first reading need not wait for them; so does
+    /// a handwriting recognizer until one was installed once (one the user deleted later
+    /// stays deleted).
+    fn install_missing_models(&mut self, handwriting: Option<String>) {
         let chosen = [
             Some(self.settings.recognizer.clone()),
             self.settings.detector.clone(),
@@ -152,6 +159,34 @@ impl InkreadApp {
         for id in chosen.into_iter().flatten() {
             if self.models.find(&id).is_some_and(|m| !m.installed) {
                 self.start_install(id);
+            }
+        }
+        let handwriting = handwriting.filter(|_| !self.settings.handwriting_installed);
+        if let Some(id) =
+            handwriting.filter(|id| self.models.find(id).is_some_and(|m| !m.installed))
+        {
+            self.first_handwriting = Some(id.clone());
+            self.start_install(id);
+        }
+    }
+
+    /// A first start's handwriting download ended: on success reading switches to `auto`
+    /// (unless the user chose a recognizer); on failure the app says so and reads on.
+    fn first_handwriting_done(&mut self, id: &str, error: Option<String>) {
+        match error {
+            Some(e) => {
+                self.note = Some(format!(
+                    "No handwriting recognizer installed: {id} could not be downloaded ({e}). \
+                     Print reads well; see Models for other ways to read handwriting."
+                ))
+            }
+            None => {
+                self.settings.handwriting_installed = true;
+                self.note = Some(format!("Installed {id}: handwriting is read with it now"));
+                let auto = self.models.find(AUTO).is_some_and(|m| m.installed);
+                if !self.settings.recognizer_chosen && auto {
+                    self.settings.recognizer = AUTO.to_owned();
+                }
             }
         }
     }
@@ -404,6 +439,11 @@ impl InkreadApp {
                         .install_cancel
                         .remove(&id)
                         .is_some_and(|c| c.is_cancelled());
+                    if self.first_handwriting.as_deref() == Some(&id) && !cancelled {
+                        self.first_handwriting = None;
+                        self.first_handwriting_done(&id, error);
+                        continue;
+                    }
                     match error {
                         Some(_) if cancelled => {
                             self.note = Some(format!("Stopped installing {id}"))

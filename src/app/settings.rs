@@ -60,6 +60,9 @@ pub struct Settings {
     pub detector: Option<String>,
     /// False until a detector choice was made, so the first run can pick a default.
     pub detector_chosen: bool,
+    /// True once a first start installed a handwriting recognizer, so one the user deleted
+    /// later is not downloaded again.
+    pub handwriting_installed: bool,
     pub mode: ReadMode,
     pub theme: Theme,
     /// Lines below this confidence are drawn red.
@@ -82,6 +85,7 @@ impl Default for Settings {
             recognizer_chosen: false,
             detector: None,
             detector_chosen: false,
+            handwriting_installed: false,
             mode: ReadMode::Auto,
             theme: Theme::System,
             low_confidence: 0.5,
@@ -198,6 +202,7 @@ mod tests {
         DefaultChoice {
             recognizer: Some("paddle-rec".into()),
             detector: Some("dbnet".into()),
+            handwriting: None,
         }
     }
 

@@ -47,6 +47,8 @@ impl ModelChoice {
 pub struct DefaultChoice {
     pub recognizer: Option<String>,
     pub detector: Option<String>,
+    /// A handwriting recognizer a first start downloads when none is installed.
+    pub handwriting: Option<String>,
 }
 
 /// Progress of a model download, as the installer reports it.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::models::{InstallEvent, Installed, Installer, SourceKind};
+use crate::models::{FirstHandwriting, InstallEvent, Installed, Installer, SourceKind};
 
 #[derive(Debug, clap::Args)]
 pub struct ModelsArgs {
@@ -96,8 +96,10 @@ fn list(installer: &Installer) -> anyhow::Result<()> {
 fn pull(installer: &Installer, id: &str) -> anyhow::Result<()> {
     let mut view = ProgressView::new();
     let mut on_event = |e: InstallEvent| view.show(e);
+    let mut handwriting = FirstHandwriting::NotTried;
     let done: Vec<Installed> = if id == "default" {
         let d = installer.ensure_defaults(&mut on_event)?;
+        handwriting = installer.ensure_handwriting(&mut on_event);
         [d.detector, d.recognizer]
             .into_iter()
             .chain(d.page_detector)
@@ -109,7 +111,22 @@ fn pull(installer: &Installer, id: &str) -> anyhow::Result<()> {
     for model in done {
         report(&model);
     }
+    report_handwriting(&handwriting);
     Ok(())
+}
+
+/// Says what a first run did about handwriting: installed, or why not and what to do.
+pub(crate) fn report_handwriting(outcome: &FirstHandwriting) {
+    match outcome {
+        FirstHandwriting::NotTried => {}
+        FirstHandwriting::Installed(model) => report(model),
+        FirstHandwriting::Unavailable { id, error } => eprintln!(
+            "inkread: no handwriting recognizer installed: {id} could not be installed ({error}). \
+             Printed text reads well without it; for handwriting, import TrOCR files \
+             (`inkread models import DIR`), train one (`inkread train recognizer`), or try \
+             again later (`inkread models pull {id}`).",
+        ),
+    }
 }
 
 pub(crate) fn report(model: &Installed) {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::models_cmd::{ProgressView, report};
+use super::models_cmd::{ProgressView, report, report_handwriting};
 use crate::cancel::CancelToken;
 use crate::device::{self, DeviceChoice};
 use crate::export::pdf::{PdfPage, searchable_pdf};
@@ -318,12 +318,18 @@ fn install_defaults(installer: &Installer) -> anyhow::Result<()> {
     eprintln!("inkread: installing the default models (first run)");
     let mut view = ProgressView::new();
     let done = installer.ensure_defaults(&mut |e| view.show(e));
+    let handwriting = done
+        .is_ok()
+        .then(|| installer.ensure_handwriting(&mut |e| view.show(e)));
     view.finish();
     let done = done.context("cannot install the default models")?;
     report(&done.detector);
     report(&done.recognizer);
     if let Some(page_detector) = &done.page_detector {
         report(page_detector);
+    }
+    if let Some(handwriting) = &handwriting {
+        report_handwriting(handwriting);
     }
     Ok(())
 }

@@ -156,7 +156,7 @@ impl Source {
 }
 
 /// One model of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
     pub id: String,
@@ -173,6 +173,10 @@ pub struct ModelEntry {
     pub reads: Vec<Script>,
     /// Tried in order.
     pub sources: Vec<Source>,
+    /// Knots (confidence, expected character accuracy) of the recognizer's calibration
+    /// (scripts/calibrate_auto.py), for the `auto` recognizer's choice between two models.
+    #[serde(default)]
+    pub calibration: Option<Vec<[f32; 2]>>,
 }
 
 /// Kinds of writing a model was made for.
@@ -233,6 +237,11 @@ struct Defaults {
     recognizer: String,
     #[serde(default)]
     preferred_recognizers: Vec<String>,
+    /// The handwriting recognizer a first run tries to install besides the defaults. Its
+    /// source may be out of reach (the Hugging Face Hub); the first run then goes on
+    /// without it.
+    #[serde(default)]
+    first_handwriting: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,7 +266,7 @@ pub enum CatalogError {
 }
 
 /// All models, in catalog order, with the defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
     models: Vec<ModelEntry>,
     defaults: Defaults,
@@ -350,6 +359,9 @@ impl Catalog {
         for id in &self.defaults.preferred_recognizers {
             check_role(id, Role::Recognizer)?;
         }
+        if let Some(id) = &self.defaults.first_handwriting {
+            check_role(id, Role::Recognizer)?;
+        }
         Ok(())
     }
 
@@ -394,6 +406,14 @@ impl Catalog {
     /// ones that read instead of it once the user has them.
     pub fn default_recognizer(&self) -> &ModelEntry {
         self.get_checked(&self.defaults.recognizer)
+    }
+
+    /// The handwriting recognizer a first run tries to install, if the catalog names one.
+    pub fn first_handwriting(&self) -> Option<&ModelEntry> {
+        self.defaults
+            .first_handwriting
+            .as_deref()
+            .map(|id| self.get_checked(id))
     }
 
     /// Recognizers that, when installed, are used instead of the default (first wins).

@@ -10,7 +10,8 @@ pub mod personal;
 pub mod trocr;
 
 pub use install::{
-    DefaultModels, InstallError, InstallEvent, Installed, Installer, SourceKind, StoreConfig,
+    DefaultModels, FirstHandwriting, InstallError, InstallEvent, Installed, Installer, SourceKind,
+    StoreConfig,
 };
 
 use std::path::PathBuf;

@@ -83,6 +83,7 @@ impl ModelCard {
             licence: "yours: trained on this machine from your data".into(),
             size_mb: size.div_ceil(1_000_000),
             reads: vec![Script::Handwriting],
+            calibration: None,
             sources: vec![Source::Trained {
                 files: [WEIGHTS_FILE, CARD_FILE]
                     .iter()

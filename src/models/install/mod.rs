@@ -44,6 +44,20 @@ pub struct DefaultModels {
     pub page_detector: Option<Installed>,
 }
 
+/// What a first run did about a handwriting recognizer.
+#[derive(Debug)]
+pub enum FirstHandwriting {
+    /// One is installed already, or the catalog names none to try.
+    NotTried,
+    Installed(Installed),
+    /// The catalog's first handwriting recognizer could not be installed (typically: the
+    /// Hugging Face Hub is out of reach); everything else works without it.
+    Unavailable {
+        id: String,
+        error: InstallError,
+    },
+}
+
 /// The model id that asks for the model Inkread would choose itself.
 pub const AUTO: &str = "auto";
 
@@ -277,6 +291,26 @@ impl Installer {
             recognizer,
             page_detector,
         })
+    }
+
+    /// First run, after [`Installer::ensure_defaults`] (the library's `Reader` does not ask
+    /// for it: a Spark executor should not download 246 MB it was not asked for): installs
+    /// the catalog's first handwriting recognizer unless one is installed. Never fails: the print defaults work without it, and the caller
+    /// says plainly what is missing and why.
+    pub fn ensure_handwriting(&self, on_event: &mut dyn FnMut(InstallEvent)) -> FirstHandwriting {
+        let Some(entry) = self.catalog.first_handwriting() else {
+            return FirstHandwriting::NotTried;
+        };
+        if self.handwriting_recognizer().is_some() {
+            return FirstHandwriting::NotTried;
+        }
+        match self.install(&entry.id, on_event) {
+            Ok(done) => FirstHandwriting::Installed(done),
+            Err(error) => FirstHandwriting::Unavailable {
+                id: entry.id.clone(),
+                error,
+            },
+        }
     }
 
     /// The recognizer for one line drawn or written by hand (the sketchpad): the best
