@@ -478,12 +478,12 @@ fn copy_all_copy_line_and_ctrl_c_go_through_the_clipboard() {
 fn cancel_stops_a_running_job() {
     let mut harness = app_harness(MemoryClipboard::default());
     harness.state_mut().settings.recognizer = SLOW_RECOGNIZER.into();
-    harness.state_mut().sketch.push_stroke(Stroke {
-        points: (0..50)
+    harness.state_mut().sketch.push_stroke(Stroke::new(
+        (0..50)
             .map(|i| Pos2::new(100.0 + i as f32 * 6.0, 100.0 + (i % 5) as f32 * 4.0))
             .collect(),
-        width: 4.0,
-    });
+        4.0,
+    ));
     harness.step();
     harness.get_by_label("Recognize").click();
     harness.step();
@@ -512,10 +512,10 @@ fn cancel_stops_a_running_job() {
 fn a_missing_model_fails_clearly_then_installs_with_progress() {
     let mut harness = app_harness(MemoryClipboard::default());
     harness.state_mut().settings.recognizer = MISSING_RECOGNIZER.into();
-    harness.state_mut().sketch.push_stroke(Stroke {
-        points: vec![Pos2::new(50.0, 50.0), Pos2::new(300.0, 60.0)],
-        width: 5.0,
-    });
+    harness.state_mut().sketch.push_stroke(Stroke::new(
+        vec![Pos2::new(50.0, 50.0), Pos2::new(300.0, 60.0)],
+        5.0,
+    ));
     harness.step();
     harness.state_mut().recognize_sketch();
     wait_for(&mut harness, "the failure", |app| !app.is_busy());

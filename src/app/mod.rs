@@ -14,6 +14,7 @@ pub mod results;
 pub mod settings;
 pub mod sketch_words;
 pub mod sketchpad;
+pub mod stroke;
 pub mod url_fetch;
 pub mod viewer;
 pub mod worker;

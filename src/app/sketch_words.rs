@@ -120,10 +120,7 @@ mod tests {
     use super::*;
 
     fn stroke(x0: f32, x1: f32) -> Stroke {
-        Stroke {
-            points: vec![Pos2::new(x0, 0.0), Pos2::new(x1, 40.0)],
-            width: 4.0,
-        }
+        Stroke::new(vec![Pos2::new(x0, 0.0), Pos2::new(x1, 40.0)], 4.0)
     }
 
     /// "Hi ok" as a hand draws it: H (two bars and a crossbar), i, a word gap, o, k.

@@ -6,6 +6,9 @@ use eframe::egui;
 use egui::{Color32, Pos2, Rect, Sense, Stroke as EguiStroke, Vec2};
 use image::{Rgb, RgbImage};
 
+pub use super::stroke::Stroke;
+use super::stroke::{paint_stroke, stamp_stroke};
+
 /// Width of the page in page units; the view scales it to the panel.
 pub const PAGE_WIDTH: f32 = 1200.0;
 /// Height the page starts with; it grows as the user writes further down.
@@ -23,12 +26,6 @@ const SMOOTHING: f32 = 0.55;
 pub enum Tool {
     Pen,
     Eraser,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stroke {
-    pub points: Vec<Pos2>,
-    pub width: f32,
 }
 
 /// The sketch raster and where it lies on the page, to map regions back onto the drawing.
@@ -68,6 +65,8 @@ pub struct Sketchpad {
     /// Changes since the last recognition, for "live after a pause".
     pub dirty_since: Option<f64>,
     erasing: bool,
+    /// The pen pressure last reported (touch and pen input only), for the next point.
+    pressure: Option<f32>,
 }
 
 impl Default for Sketchpad {
@@ -82,6 +81,7 @@ impl Default for Sketchpad {
             last_rect: None,
             dirty_since: None,
             erasing: false,
+            pressure: None,
         }
     }
 }
@@ -155,10 +155,9 @@ impl Sketchpad {
     }
 
     fn begin_stroke(&mut self, at: Pos2) {
-        self.current = Some(Stroke {
-            points: vec![at],
-            width: self.pen_width,
-        });
+        let mut stroke = Stroke::new(Vec::new(), self.pen_width);
+        stroke.push(at, self.pressure);
+        self.current = Some(stroke);
     }
 
     fn extend_stroke(&mut self, raw: Pos2) {
@@ -171,7 +170,7 @@ impl Sketchpad {
         // Exponential smoothing takes the jitter out of mouse and touch samples.
         let smoothed = last + (raw - last) * SMOOTHING;
         if smoothed.distance(last) >= 0.75 {
-            stroke.points.push(smoothed);
+            stroke.push(smoothed, self.pressure);
         }
     }
 
@@ -182,8 +181,9 @@ impl Sketchpad {
         if let Some(p) = last_raw
             && stroke.points.last().is_some_and(|l| l.distance(p) > 0.5)
         {
-            stroke.points.push(p);
+            stroke.push(p, self.pressure);
         }
+        self.pressure = None;
         self.push_stroke(stroke);
         true
     }
@@ -191,7 +191,8 @@ impl Sketchpad {
     /// Builds strokes from this frame's raw pointer events rather than from the pointer's
     /// position once per frame: a slow frame (software rendering, a busy CPU) must not cut
     /// corners off the writing or lose a short stroke whose press and release share a frame.
-    /// Returns true when a stroke (or a tap's dot) was finished.
+    /// Returns true when a stroke (or a tap's dot) was finished. A pen or touch screen that
+    /// reports force sends it as a touch event just before the pointer event it belongs to.
     fn follow_pen(
         &mut self,
         events: &[egui::Event],
@@ -201,6 +202,9 @@ impl Sketchpad {
         let mut finished = false;
         for event in events {
             match event {
+                egui::Event::Touch {
+                    force: Some(force), ..
+                } => self.pressure = Some(*force),
                 egui::Event::PointerButton {
                     pos,
                     button: egui::PointerButton::Primary,
@@ -227,7 +231,7 @@ impl Sketchpad {
     fn erase_at(&mut self, at: Pos2, radius: f32) -> bool {
         let before = self.strokes.len();
         self.strokes
-            .retain(|s| !stroke_hits(s, at, radius + s.width / 2.0));
+            .retain(|s| !stroke_hits(s, at, radius + s.max_width() / 2.0));
         before != self.strokes.len()
     }
 
@@ -310,7 +314,7 @@ impl Sketchpad {
         let points = self
             .strokes
             .iter()
-            .flat_map(|s| s.points.iter().map(move |p| (p, s.width)));
+            .flat_map(|s| s.points.iter().map(move |p| (p, s.max_width())));
         let mut bounds = Rect::NOTHING;
         for (p, w) in points {
             bounds = bounds.union(Rect::from_center_size(*p, Vec2::splat(w)));
@@ -326,14 +330,9 @@ impl Sketchpad {
         let w = (bounds.width() * scale).ceil().clamp(8.0, 8192.0) as u32;
         let h = (bounds.height() * scale).ceil().clamp(8.0, 8192.0) as u32;
         let mut image = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+        let to_raster = |p: Pos2| Pos2::ZERO + (p - bounds.min) * scale;
         for stroke in &self.strokes {
-            let radius = (stroke.width * scale / 2.0).max(min_radius);
-            let pts: Vec<Pos2> = stroke
-                .points
-                .iter()
-                .map(|p| Pos2::ZERO + (*p - bounds.min) * scale)
-                .collect();
-            stamp_polyline(&mut image, &pts, radius);
+            stamp_stroke(&mut image, stroke, to_raster, scale, min_radius);
         }
         Some(Raster {
             image,
@@ -402,75 +401,12 @@ fn paint_page(painter: &egui::Painter, rect: Rect, scale: f32) {
     }
 }
 
-fn paint_stroke(
-    painter: &egui::Painter,
-    stroke: &Stroke,
-    scale: f32,
-    to_screen: &dyn Fn(Pos2) -> Pos2,
-    ink: Color32,
-) {
-    let width = (stroke.width * scale).max(1.0);
-    match stroke.points.as_slice() {
-        [] => {}
-        [only] => {
-            painter.circle_filled(to_screen(*only), width / 2.0, ink);
-        }
-        pts => {
-            let screen: Vec<Pos2> = pts.iter().map(|p| to_screen(*p)).collect();
-            painter.add(egui::Shape::line(
-                screen.clone(),
-                EguiStroke::new(width, ink),
-            ));
-            // Round caps and joins: egui draws butt ends, so dot every joint.
-            for p in screen {
-                painter.circle_filled(p, width / 2.0, ink);
-            }
-        }
-    }
-}
-
-/// Draws a thick polyline by stamping discs close enough together to leave no gaps.
-fn stamp_polyline(image: &mut RgbImage, points: &[Pos2], radius: f32) {
-    let step = (radius / 2.0).max(0.5);
-    let mut stamp = |p: Pos2| fill_disc(image, p, radius);
-    match points {
-        [] => {}
-        [only] => stamp(*only),
-        pts => {
-            for w in pts.windows(2) {
-                let (a, b) = (w[0], w[1]);
-                let n = (a.distance(b) / step).ceil().max(1.0) as usize;
-                for i in 0..=n {
-                    stamp(a + (b - a) * (i as f32 / n as f32));
-                }
-            }
-        }
-    }
-}
-
-fn fill_disc(image: &mut RgbImage, c: Pos2, r: f32) {
-    let (w, h) = (image.width() as i64, image.height() as i64);
-    let (x0, x1) = ((c.x - r).floor() as i64, (c.x + r).ceil() as i64);
-    let (y0, y1) = ((c.y - r).floor() as i64, (c.y + r).ceil() as i64);
-    for y in y0.max(0)..=y1.min(h - 1) {
-        for x in x0.max(0)..=x1.min(w - 1) {
-            let d = Pos2::new(x as f32 + 0.5, y as f32 + 0.5).distance(c);
-            if d <= r {
-                image.put_pixel(x as u32, y as u32, Rgb([24, 24, 24]));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn line(from: (f32, f32), to: (f32, f32)) -> Stroke {
-        Stroke {
-            points: vec![Pos2::new(from.0, from.1), Pos2::new(to.0, to.1)],
-            width: 4.0,
-        }
+        Stroke::new(vec![Pos2::new(from.0, from.1), Pos2::new(to.0, to.1)], 4.0)
     }
 
     #[test]
@@ -571,6 +507,42 @@ mod tests {
         let tap = [press(40.0, 40.0, true), press(40.0, 40.0, false)];
         assert!(pad.follow_pen(&tap, |_| true, |p| p));
         assert_eq!(pad.strokes[0].points, vec![Pos2::new(40.0, 40.0)]);
+    }
+
+    #[test]
+    fn a_pen_that_reports_force_draws_with_its_pressure() {
+        let touch = |x: f32, force: f32, phase| egui::Event::Touch {
+            device_id: egui::TouchDeviceId(1),
+            id: egui::TouchId(0),
+            phase,
+            pos: Pos2::new(x, 10.0),
+            force: Some(force),
+        };
+        let mut pad = Sketchpad::default();
+        let mut events = vec![
+            touch(10.0, 0.1, egui::TouchPhase::Start),
+            press(10.0, 10.0, true),
+        ];
+        for i in 1..=20 {
+            let x = 10.0 + i as f32 * 5.0;
+            events.push(touch(x, 0.1 + i as f32 * 0.04, egui::TouchPhase::Move));
+            events.push(egui::Event::PointerMoved(Pos2::new(x, 10.0)));
+        }
+        events.push(touch(110.0, 0.9, egui::TouchPhase::End));
+        events.push(press(110.0, 10.0, false));
+        assert!(pad.follow_pen(&events, |_| true, |p| p));
+        let pen = &pad.strokes[0];
+        assert_eq!(pen.pressures.len(), pen.points.len());
+        assert!(pen.width_at(0) < pen.width_at(pen.points.len() - 1));
+
+        // A mouse stroke after it has no pressure: an even line.
+        let mouse = [
+            press(10.0, 50.0, true),
+            egui::Event::PointerMoved(Pos2::new(60.0, 50.0)),
+            press(60.0, 50.0, false),
+        ];
+        assert!(pad.follow_pen(&mouse, |_| true, |p| p));
+        assert!(pad.strokes[1].pressures.is_empty());
     }
 
     #[test]
