@@ -152,8 +152,10 @@ pub fn evaluate_lines(
         let hypothesis = reading.text();
         let errors = TextErrors::of(&item.text, &hypothesis);
         if options.verbose {
+            // The recognizer's confidence too, for calibrating `auto` (scripts/calibrate.py).
+            let confidence = reading.lines.first().map_or(0.0, |l| l.confidence);
             eprintln!(
-                "{}\t{:?}\t{:?}",
+                "{}\t{:?}\t{:?}\t{confidence:.4}",
                 item.image.display(),
                 item.text,
                 hypothesis

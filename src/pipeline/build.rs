@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use super::auto_detect::AutoDetector;
-use super::auto_recognize::AutoRecognizer;
+use super::auto_recognize::{AutoRecognizer, Calibrated};
+use super::calibration::Calibration;
 use super::trocr::{TrocrOptions, TrocrRecognizer};
 use super::{Detector, Pipeline, Recognizer};
 use crate::models::catalog::{Catalog, Kind, ModelEntry, Role, Source};
@@ -139,12 +140,31 @@ impl PipelineBuilder<'_> {
         &self,
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<Box<dyn Recognizer>> {
-        let print = self.recognizer(&self.installer.catalog.default_recognizer().id, on_event)?;
+        let print_id = &self.installer.catalog.default_recognizer().id;
         let Some(handwriting) = self.installer.handwriting_recognizer() else {
-            return Ok(print);
+            return self.recognizer(print_id, on_event);
         };
-        let handwriting = self.recognizer(&handwriting.id.clone(), on_event)?;
+        let handwriting = self.calibrated(&handwriting.id, on_event)?;
+        let print = self.calibrated(print_id, on_event)?;
         Ok(Box::new(AutoRecognizer::new(print, handwriting)))
+    }
+
+    /// A recognizer with its calibration: the model folder's `calibration.json`, else the
+    /// catalog's knots, else none (raw confidences).
+    fn calibrated(&self, id: &str, on_event: &mut dyn FnMut(InstallEvent)) -> Result<Calibrated> {
+        let recognizer = self.recognizer(id, on_event)?;
+        let (entry, dir) = self.install(id, on_event)?;
+        let calibration =
+            match Calibration::from_dir(&dir)? {
+                Some(c) => c,
+                None => Calibration::new(entry.calibration.clone().unwrap_or_default()).map_err(
+                    |e| Error::model_because(format!("the catalog's calibration of {id}"), e),
+                )?,
+            };
+        Ok(Calibrated {
+            recognizer,
+            calibration,
+        })
     }
 
     fn install(

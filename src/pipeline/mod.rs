@@ -52,6 +52,7 @@ pub mod auto_recognize;
 mod batching;
 pub mod blla;
 pub mod build;
+pub mod calibration;
 mod columns;
 pub mod craft_post;
 pub mod ctc;
