@@ -12,6 +12,7 @@ packages=(
   xvfb xauth x11-utils
   poppler-utils  # pdftotext: the searchable-PDF test reads the text layer back with it
   appstream desktop-file-utils   # validating and testing the .deb (packaging/test-deb.sh)
+  python3-xlib   # scripts/xdnd_drop.py drops a PDF on the installed app's window
   openjdk-17-jre-headless python3-venv   # Spark and the Python package's tests
 )
 

@@ -22,11 +22,14 @@ echo "test-deb: $version"
 [ -f /usr/share/applications/io.github.inkread.Inkread.desktop ]
 [ -f /usr/share/metainfo/io.github.inkread.Inkread.metainfo.xml ]
 
-# The window: start the installed app on a virtual display with an empty model store
-# (its first-start install runs in the background and does not matter here) and wait
-# for a top-level window named Inkread.
+# The window: start the installed app on a virtual display, wait for a top-level window
+# named Inkread, then drop the two-page PDF fixture on it as a file manager does (XDND) and
+# wait until both pages are read. The model store is the test run's (.ci/run sets
+# INKREAD_HOME; the tests installed the default models there), else an empty one whose
+# first-start install runs in the background.
 home=$(mktemp -d)
-export INKREAD_HOME="$home/inkread"
+export INKREAD_HOME="${INKREAD_HOME:-$home/inkread}"
+pdf=$PWD/tests/fixtures/pdf/two_scans.pdf
 display=:97
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
@@ -34,15 +37,26 @@ trap '$sudo dpkg -r inkread >/dev/null; kill $app $xvfb 2>/dev/null; rm -rf "$ho
 sleep 1
 DISPLAY=$display WINIT_UNIX_BACKEND=x11 HOME=$home /usr/bin/inkread >"$home/app.log" 2>&1 &
 app=$!
+fail() { echo "test-deb: $*" >&2; cat "$home/app.log" >&2; exit 1; }
 for _ in $(seq 60); do
-  if DISPLAY=$display xwininfo -root -tree 2>/dev/null | grep -q '"Inkread"'; then
-    kill -0 $app || { echo "test-deb: the app exited" >&2; cat "$home/app.log" >&2; exit 1; }
-    echo "test-deb: the installed app opened its window"
-    exit 0
-  fi
-  kill -0 $app 2>/dev/null || break
+  DISPLAY=$display xwininfo -root -tree 2>/dev/null | grep -q '"Inkread"' && break
+  kill -0 $app 2>/dev/null || fail "the app exited"
   sleep 1
 done
-echo "test-deb: no Inkread window within 60 s" >&2
-cat "$home/app.log" >&2
-exit 1
+DISPLAY=$display xwininfo -root -tree | grep -q '"Inkread"' || fail "no Inkread window within 60 s"
+echo "test-deb: the installed app opened its window"
+
+# Debian's python3-xlib (packaging/setup.sh) belongs to the system Python.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+DISPLAY=$display "$py" scripts/xdnd_drop.py --window Inkread "$pdf" || fail "the drop failed"
+for _ in $(seq 300); do
+  [ "$(grep -c 'inkread: read two_scans.pdf#page=' "$home/app.log")" -ge 2 ] && break
+  grep -q 'inkread: could not read' "$home/app.log" && fail "a dropped page failed"
+  kill -0 $app 2>/dev/null || fail "the app exited"
+  sleep 1
+done
+[ "$(grep -c 'inkread: read two_scans.pdf#page=' "$home/app.log")" -ge 2 ] ||
+  fail "the dropped PDF's two pages were not both read within 300 s"
+grep 'inkread: read two_scans.pdf#page=' "$home/app.log"
+echo "test-deb: a PDF of two scanned pages dropped on the window became two pages, both read"

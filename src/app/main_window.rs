@@ -528,6 +528,8 @@ impl InkreadApp {
         match outcome {
             Outcome::Read(reading) => {
                 self.note = Some(lines_found(reading.lines.len(), &item.short_name()));
+                // One line a page on the terminal too (scripts/drop_test.sh waits for it).
+                eprintln!("inkread: read {}: {} lines", item.short_name(), reading.lines.len());
                 item.reading = Some(reading);
                 item.state = ItemState::Done;
                 self.item_jobs.insert(id, job);
@@ -538,6 +540,7 @@ impl InkreadApp {
             }
             Outcome::Failed(e) => {
                 self.error = Some(format!("Could not read {}: {e}", item.short_name()));
+                eprintln!("inkread: could not read {}: {e}", item.short_name());
                 item.state = ItemState::Failed(e);
             }
         }
