@@ -21,6 +21,7 @@ use inkread::models::easyocr::{ENGLISH_G2_FILE, ENGLISH_G2_MODEL_ID, load_englis
 use inkread::models::personal::{ModelCard, PartialEpoch};
 use inkread::nn::easyocr::Crnn;
 use inkread::pipeline::Recognizer;
+use inkread::pipeline::calibration::Calibration;
 use inkread::pipeline::easyocr::CrnnRecognizer;
 use inkread::train::step::{Batch, adamw, ctc_loss_of_logits, for_training, train_step};
 use inkread::train::trainer::publish_checkpoint;
@@ -327,7 +328,8 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
         return;
     };
     let mut run = small_run("overfit", 40);
-    run.val = vec![lines_manifest()];
+    // Three times over: 24 validation lines, enough to fit the model's calibration.
+    run.val = vec![lines_manifest(); 3];
     run.patience = 40;
     let mut cers = Vec::new();
     let outcome = train(
@@ -349,6 +351,13 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
         "the base model should not read é, ç, ’ yet: {cers:?}"
     );
     assert_eq!(outcome.best_cer, Some(0.0), "CER by epoch: {cers:?}");
+    // Published with its calibration, measured on the same validation pass: every line
+    // read right, so any confidence it gives is worth full accuracy.
+    let dir = outcome.model_dir.clone().expect("published");
+    let calibration = Calibration::from_dir(&dir)
+        .unwrap()
+        .expect("calibration.json beside the weights");
+    assert!((calibration.expected_accuracy(0.9) - 1.0).abs() < 1e-6);
     let installer = personal_installer(&installer);
     let entry = installer
         .catalog

@@ -529,7 +529,11 @@ impl InkreadApp {
             Outcome::Read(reading) => {
                 self.note = Some(lines_found(reading.lines.len(), &item.short_name()));
                 // One line a page on the terminal too (scripts/drop_test.sh waits for it).
-                eprintln!("inkread: read {}: {} lines", item.short_name(), reading.lines.len());
+                eprintln!(
+                    "inkread: read {}: {} lines",
+                    item.short_name(),
+                    reading.lines.len()
+                );
                 item.reading = Some(reading);
                 item.state = ItemState::Done;
                 self.item_jobs.insert(id, job);

@@ -6,12 +6,16 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
 /// The file in a model folder that holds its calibration (it wins over the catalog's).
 pub const CALIBRATION_FILE: &str = "calibration.json";
+/// The most knots a fitted calibration keeps.
+const MAX_KNOTS: usize = 16;
+/// Fewer measured lines than this say too little to fit a curve.
+const MIN_LINES: usize = 20;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Calibration {
@@ -24,7 +28,7 @@ pub struct Calibration {
 #[error("{0}")]
 pub struct BadKnots(String);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct CalibrationFile {
     knots: Vec<[f32; 2]>,
 }
@@ -63,6 +67,40 @@ impl Calibration {
             .map_err(|e| Error::model_because(&what, e))
     }
 
+    /// Fits the curve to measured lines, each (confidence, share of characters read right):
+    /// the best non-decreasing fit (pool-adjacent-violators), kept as at most
+    /// [`MAX_KNOTS`] knots at quantiles of the confidences. `None` for too few lines.
+    pub fn fit(lines: &[(f32, f32)]) -> Option<Calibration> {
+        let mut lines: Vec<(f32, f32)> = lines
+            .iter()
+            .copied()
+            .filter(|(c, a)| c.is_finite() && a.is_finite())
+            .collect();
+        if lines.len() < MIN_LINES {
+            return None;
+        }
+        lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let fitted = non_decreasing_fit(&lines);
+        let mut knots: Vec<[f32; 2]> = Vec::new();
+        for k in 0..MAX_KNOTS {
+            let i = k * (lines.len() - 1) / (MAX_KNOTS - 1);
+            let knot = [lines[i].0.clamp(0.0, 1.0), fitted[i].clamp(0.0, 1.0)];
+            match knots.last_mut() {
+                Some(last) if knot[0] <= last[0] => last[1] = last[1].max(knot[1]),
+                _ => knots.push(knot),
+            }
+        }
+        Calibration::new(knots).ok()
+    }
+
+    /// The contents of a [`CALIBRATION_FILE`].
+    pub fn to_json(&self) -> Vec<u8> {
+        let file = CalibrationFile {
+            knots: self.knots.clone(),
+        };
+        serde_json::to_vec_pretty(&file).unwrap_or_default()
+    }
+
     /// The expected share of characters read right at `confidence`: linear between knots,
     /// flat beyond the ends; the confidence itself when there are no knots.
     pub fn expected_accuracy(&self, confidence: f32) -> f32 {
@@ -81,6 +119,27 @@ impl Calibration {
     }
 }
 
+/// Pool-adjacent-violators on values ordered by confidence: the closest non-decreasing
+/// sequence in the least-squares sense (what isotonic regression fits).
+fn non_decreasing_fit(lines: &[(f32, f32)]) -> Vec<f32> {
+    // Blocks of pooled values: (sum, count).
+    let mut blocks: Vec<(f64, usize)> = Vec::new();
+    for &(_, value) in lines {
+        blocks.push((value as f64, 1));
+        while let [.., (s0, n0), (s1, n1)] = blocks[..] {
+            if s0 / n0 as f64 <= s1 / n1 as f64 {
+                break;
+            }
+            blocks.truncate(blocks.len() - 2);
+            blocks.push((s0 + s1, n0 + n1));
+        }
+    }
+    blocks
+        .iter()
+        .flat_map(|&(sum, n)| std::iter::repeat_n((sum / n as f64) as f32, n))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +151,27 @@ mod tests {
         assert!((c.expected_accuracy(0.7) - 0.3).abs() < 1e-6);
         assert_eq!(c.expected_accuracy(1.0), 0.97);
         assert_eq!(Calibration::default().expected_accuracy(0.42), 0.42);
+    }
+
+    #[test]
+    fn a_fit_rises_with_confidence_and_follows_the_measured_accuracy() {
+        // Sure readings are mostly right, unsure ones mostly wrong, with noise that breaks
+        // the order locally (which the fit must smooth out, never fall).
+        let lines: Vec<(f32, f32)> = (0..200)
+            .map(|i| {
+                let c = i as f32 / 200.0;
+                let wobble = if i % 7 == 0 { -0.3 } else { 0.0 };
+                (c, (c * c + wobble).clamp(0.0, 1.0))
+            })
+            .collect();
+        let fit = Calibration::fit(&lines).unwrap();
+        assert!(fit.knots.len() <= MAX_KNOTS);
+        assert!(fit.knots.windows(2).all(|w| w[1][1] >= w[0][1]));
+        assert!((fit.expected_accuracy(0.5) - 0.25).abs() < 0.08, "{fit:?}");
+        assert!(fit.expected_accuracy(0.95) > 0.8);
+        let back = serde_json::from_slice::<CalibrationFile>(&fit.to_json()).unwrap();
+        assert_eq!(back.knots, fit.knots);
+        assert!(Calibration::fit(&lines[..5]).is_none());
     }
 
     #[test]

@@ -352,10 +352,10 @@ impl CrnnRecognizer {
         scaled: &[GrayImage],
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<LineText>> {
         self.probabilities_of_scaled(scaled, cancel, on_line)?
             .iter()
-            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?.text))
+            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
             .collect()
     }
 

@@ -10,12 +10,14 @@ use super::TrainError;
 use crate::models::Installer;
 use crate::models::personal::{CARD_FILE, ModelCard, WEIGHTS_FILE};
 use crate::nn::easyocr::Crnn;
+use crate::pipeline::calibration::{CALIBRATION_FILE, Calibration};
 
 /// Writes `net` with `card` (its `weights_sha256` filled in here) as model `card.id`.
 pub fn publish(
     installer: &Installer,
     net: &Crnn,
     mut card: ModelCard,
+    calibration: Option<&Calibration>,
 ) -> Result<PathBuf, TrainError> {
     let scratch = tempfile::tempdir().map_err(|e| TrainError::io(&std::env::temp_dir(), e))?;
     let weights_path = scratch.path().join(WEIGHTS_FILE);
@@ -32,11 +34,11 @@ pub fn publish(
         path: PathBuf::from(CARD_FILE),
         detail: e.to_string(),
     })?;
+    let calibration = calibration.map(Calibration::to_json);
+    let mut files = vec![(WEIGHTS_FILE, &weights[..]), (CARD_FILE, &card_json[..])];
+    files.extend(calibration.as_deref().map(|json| (CALIBRATION_FILE, json)));
     installer
-        .place_made_here(
-            &card.id,
-            &[(WEIGHTS_FILE, &weights), (CARD_FILE, &card_json)],
-        )
+        .place_made_here(&card.id, &files)
         .map_err(|e| TrainError::Inkread(crate::Error::Model(e.to_string())))
 }
 

@@ -25,6 +25,7 @@ use crate::eval::metrics::{Errors, char_errors};
 use crate::models::Installer;
 use crate::models::personal::{CRNN_G2, ModelCard, PartialEpoch};
 use crate::nn::easyocr::Crnn;
+use crate::pipeline::calibration::Calibration;
 use crate::pipeline::easyocr::CrnnRecognizer;
 
 /// Everything that defines a run; stored with it, so `--resume` continues the same run.
@@ -184,7 +185,8 @@ pub fn publish_checkpoint(
     on_event(TrainEvent::Validating {
         epoch: state.progress.epoch,
     });
-    let cer = state.validate(cancel)?;
+    let validation = state.validate(cancel)?;
+    let cer = validation.cer;
     let published = installer
         .installed_dir(id)
         .and_then(|d| ModelCard::read(&d))
@@ -209,7 +211,7 @@ pub fn publish_checkpoint(
         batches_done: state.progress.step,
         batches,
     });
-    let dir = publish(installer, &state.net, card)?;
+    let dir = publish(installer, &state.net, card, validation.calibration.as_ref())?;
     on_event(TrainEvent::Published {
         dir: dir.clone(),
         validation_cer: cer,
@@ -303,6 +305,13 @@ struct LoopState<'a> {
     ad: Device,
 }
 
+/// What one pass over the validation lines measured.
+#[derive(Default)]
+struct Validation {
+    cer: Option<f64>,
+    calibration: Option<Calibration>,
+}
+
 impl LoopState<'_> {
     fn run_epochs(
         &mut self,
@@ -317,13 +326,15 @@ impl LoopState<'_> {
             on_event(TrainEvent::Validating {
                 epoch: self.progress.epoch,
             });
-            let cer = self.validate(cancel)?;
+            let validation = self.validate(cancel)?;
+            let cer = validation.cer;
             let improved = self.finish_epoch(cer);
             if let Some(record) = self.progress.history.last() {
                 on_event(TrainEvent::Epoch(record.clone()));
             }
             if improved {
-                let dir = publish(installer, &self.net, self.card())?;
+                let calibration = validation.calibration.as_ref();
+                let dir = publish(installer, &self.net, self.card(), calibration)?;
                 on_event(TrainEvent::Published {
                     dir: dir.clone(),
                     validation_cer: cer,
@@ -419,10 +430,12 @@ impl LoopState<'_> {
         Batch::new(&lines, &classes, &self.ad)
     }
 
-    /// Character error rate on the validation lines (`None` without any).
-    fn validate(&self, cancel: &CancelToken) -> Result<Option<f64>, TrainError> {
+    /// Character error rate on the validation lines (`None` without any), and how the
+    /// confidences of the readings relate to their accuracy (the model's calibration, for
+    /// the `auto` recognizer).
+    fn validate(&self, cancel: &CancelToken) -> Result<Validation, TrainError> {
         if self.data.val_lines.is_empty() {
-            return Ok(None);
+            return Ok(Validation::default());
         }
         let net = self.net.clone().valid();
         let labels = self.alphabet.labels();
@@ -434,10 +447,17 @@ impl LoopState<'_> {
                 other => other.into(),
             })?;
         let mut errors = Errors::default();
+        let mut measured = Vec::with_capacity(texts.len());
         for (reference, hypothesis) in self.data.val_texts.iter().zip(&texts) {
-            errors.add(char_errors(reference, hypothesis));
+            let line = char_errors(reference, &hypothesis.text);
+            errors.add(line);
+            let accuracy = 1.0 - line.rate().unwrap_or(0.0).min(1.0);
+            measured.push((hypothesis.confidence, accuracy as f32));
         }
-        Ok(errors.rate())
+        Ok(Validation {
+            cer: errors.rate(),
+            calibration: Calibration::fit(&measured),
+        })
     }
 
     /// Records the epoch; says whether its weights are the best so far (always, without
