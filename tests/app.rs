@@ -33,6 +33,35 @@ fn app_harness(clipboard: MemoryClipboard) -> Harness<'static, InkreadApp> {
     harness
 }
 
+#[test]
+fn a_first_start_downloads_a_handwriting_recognizer_or_says_plainly_why_not() {
+    for hub_answers in [false, true] {
+        let mut harness = Harness::builder()
+            .with_size(Vec2::new(1280.0, 820.0))
+            .build_eframe(move |cc| {
+                let factory = FakeFactory::with_first_handwriting(hub_answers);
+                InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
+            });
+        harness.step();
+        wait_for(&mut harness, "the handwriting download to end", |app| {
+            app.note().is_some_and(|n| n.contains("handwriting"))
+        });
+        let note = harness.state().note().unwrap_or_default().to_owned();
+        assert!(harness.state().error().is_none(), "not an error: {note}");
+        if hub_answers {
+            assert!(note.contains("handwriting is read with it now"), "{note}");
+            assert!(harness.state().settings.handwriting_installed);
+        } else {
+            assert!(
+                note.contains("No handwriting recognizer installed"),
+                "{note}"
+            );
+            assert!(note.contains("cannot be reached"), "{note}");
+            assert!(!harness.state().settings.handwriting_installed);
+        }
+    }
+}
+
 /// Steps frames until `done` holds, failing after 15 s.
 fn wait_for(
     harness: &mut Harness<'static, InkreadApp>,

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
-use inkread::app::{InstallProgress, ModelChoice, ModelKind, PipelineFactory};
+use inkread::app::{DefaultChoice, InstallProgress, ModelChoice, ModelKind, PipelineFactory};
 use inkread::cancel::CancelToken;
 use inkread::pipeline::trocr::{TrocrOptions, TrocrRecognizer};
 use inkread::pipeline::{Detector, Pipeline, Recognizer, Stage};
@@ -152,6 +152,20 @@ impl Recognizer for WaitForCancelRecognizer {
 #[derive(Default)]
 pub struct FakeFactory {
     installed_missing: bool,
+    /// A first start offers [`MISSING_RECOGNIZER`] as its handwriting download; `Some(false)`
+    /// makes that download fail as an unreachable Hub does.
+    first_handwriting: Option<bool>,
+}
+
+impl FakeFactory {
+    /// A factory whose first start downloads a handwriting recognizer, from a Hub that
+    /// answers or not.
+    pub fn with_first_handwriting(hub_answers: bool) -> FakeFactory {
+        FakeFactory {
+            first_handwriting: Some(hub_answers),
+            ..FakeFactory::default()
+        }
+    }
 }
 
 impl PipelineFactory for FakeFactory {
@@ -227,6 +241,15 @@ impl PipelineFactory for FakeFactory {
         "Test CPU".into()
     }
 
+    fn default_models(&self) -> DefaultChoice {
+        DefaultChoice {
+            handwriting: self
+                .first_handwriting
+                .map(|_| MISSING_RECOGNIZER.to_owned()),
+            ..DefaultChoice::default()
+        }
+    }
+
     fn install(
         &mut self,
         id: &str,
@@ -234,6 +257,10 @@ impl PipelineFactory for FakeFactory {
         cancel: &CancelToken,
     ) -> anyhow::Result<()> {
         anyhow::ensure!(id == MISSING_RECOGNIZER, "nothing to install for {id}");
+        anyhow::ensure!(
+            self.first_handwriting != Some(false),
+            "huggingface.co cannot be reached"
+        );
         for step in 1..=4u64 {
             cancel.check()?;
             progress(InstallProgress {
