@@ -285,8 +285,6 @@ impl CatalogFactory {
     }
 }
 
-/// Learning from corrections trains from the recognizer in use when it is a CRNN Inkread can
-/// train (EasyOCR's or a personal one), else from EasyOCR's English CRNN.
 /// The detector choice `auto`, when the catalog has a page detector: PP-OCRv4's detector
 /// decides per image, kraken's segmenter reads document pages (`pipeline::auto_detect`).
 fn auto_choice(installer: &Installer) -> Option<ModelChoice> {
@@ -343,6 +341,8 @@ fn models_behind(installer: &Installer, id: &str) -> Vec<String> {
     }
 }
 
+/// Learning from corrections trains from the recognizer in use when it is a CRNN Inkread can
+/// train (EasyOCR's or a personal one), else from EasyOCR's English CRNN.
 fn trainable_base(installer: &Installer, current: &str) -> String {
     let trainable = installer.catalog.get(current).is_some_and(|m| {
         m.id == ENGLISH_G2_MODEL_ID

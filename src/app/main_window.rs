@@ -153,18 +153,23 @@ impl InkreadApp {
     /// stays deleted).
     fn install_missing_models(&mut self, handwriting: Option<String>) {
         let chosen = [
-            Some(self.settings.recognizer.clone()),
-            self.settings.detector.clone(),
+            (
+                ModelKind::Recognizer,
+                Some(self.settings.recognizer.clone()),
+            ),
+            (ModelKind::Detector, self.settings.detector.clone()),
         ];
-        for id in chosen.into_iter().flatten() {
-            if self.models.find(&id).is_some_and(|m| !m.installed) {
+        for (kind, id) in chosen {
+            if let Some(id) =
+                id.filter(|id| self.models.find(kind, id).is_some_and(|m| !m.installed))
+            {
                 self.start_install(id);
             }
         }
         let handwriting = handwriting.filter(|_| !self.settings.handwriting_installed);
-        if let Some(id) =
-            handwriting.filter(|id| self.models.find(id).is_some_and(|m| !m.installed))
-        {
+        if let Some(id) = handwriting.filter(|id| {
+            (self.models.find(ModelKind::Recognizer, id)).is_some_and(|m| !m.installed)
+        }) {
             self.first_handwriting = Some(id.clone());
             self.start_install(id);
         }
@@ -183,7 +188,8 @@ impl InkreadApp {
             None => {
                 self.settings.handwriting_installed = true;
                 self.note = Some(format!("Installed {id}: handwriting is read with it now"));
-                let auto = self.models.find(AUTO).is_some_and(|m| m.installed);
+                let auto =
+                    (self.models.find(ModelKind::Recognizer, AUTO)).is_some_and(|m| m.installed);
                 if !self.settings.recognizer_chosen && auto {
                     self.settings.recognizer = AUTO.to_owned();
                 }
@@ -367,7 +373,7 @@ impl InkreadApp {
         let chosen = &self.settings.recognizer;
         let handwriting = |m: &ModelChoice| m.reads_handwriting() && m.id != AUTO;
         if !matches!(target, Target::Sketch { .. })
-            || self.models.find(chosen).is_some_and(handwriting)
+            || (self.models.find(ModelKind::Recognizer, chosen)).is_some_and(handwriting)
         {
             return chosen.clone();
         }

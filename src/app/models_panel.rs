@@ -27,8 +27,9 @@ pub struct ModelsPanel {
 }
 
 impl ModelsPanel {
-    pub fn find(&self, id: &str) -> Option<&ModelChoice> {
-        self.models.iter().find(|m| m.id == id)
+    /// The model of this kind with this id (`auto` names both a detector and a recognizer).
+    pub fn find(&self, kind: ModelKind, id: &str) -> Option<&ModelChoice> {
+        self.models.iter().find(|m| m.kind == kind && m.id == id)
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, settings: &mut Settings) -> Option<ModelsAction> {
@@ -55,10 +56,14 @@ impl ModelsPanel {
             .filter(|m| m.kind == ModelKind::Detector)
             .collect();
 
-        let shown = |id: &str| self.find(id).map(label).unwrap_or_else(|| "(none)".into());
+        let shown = |kind, id: &str| {
+            (self.find(kind, id))
+                .map(label)
+                .unwrap_or_else(|| "(none)".into())
+        };
         let recognizer_label = ui.label("Recognizer");
         egui::ComboBox::from_id_salt("recognizer")
-            .selected_text(shown(recognizer))
+            .selected_text(shown(ModelKind::Recognizer, recognizer))
             .width(ui.available_width() - 8.0)
             .show_ui(ui, |ui| {
                 for m in &recognizers {
@@ -74,7 +79,7 @@ impl ModelsPanel {
             .labelled_by(recognizer_label.id);
         let detector_text = detector
             .as_deref()
-            .map(shown)
+            .map(|id| shown(ModelKind::Detector, id))
             .unwrap_or_else(|| "None: one line".into());
         let detector_label = ui.label("Detector");
         egui::ComboBox::from_id_salt("detector")
@@ -98,11 +103,12 @@ impl ModelsPanel {
             })
             .response
             .labelled_by(detector_label.id);
-        for id in [Some(recognizer.as_str()), detector.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(model) = self.find(id) {
+        let chosen = [
+            (ModelKind::Recognizer, Some(recognizer.as_str())),
+            (ModelKind::Detector, detector.as_deref()),
+        ];
+        for (kind, id) in chosen {
+            if let Some(model) = id.and_then(|id| self.find(kind, id)) {
                 ui.label(RichText::new(details(model)).small().weak());
             }
         }
@@ -112,7 +118,7 @@ impl ModelsPanel {
         {
             ui.label(RichText::new(NO_HANDWRITING).color(ui.visuals().warn_fg_color));
         }
-        if let Some(model) = self.find(recognizer).filter(|m| m.personal)
+        if let Some(model) = (self.find(ModelKind::Recognizer, recognizer)).filter(|m| m.personal)
             && ui
                 .button(format!("Delete {}", model.id))
                 .on_hover_text("Removes this personal model from the machine")
@@ -120,9 +126,10 @@ impl ModelsPanel {
         {
             action = Some(ModelsAction::Remove(model.id.clone()));
         }
-        let chosen = [Some(recognizer.as_str()), detector.as_deref()];
-        for id in chosen.into_iter().flatten() {
-            let Some(model) = self.find(id) else { continue };
+        for (kind, id) in chosen {
+            let Some((id, model)) = id.and_then(|id| Some((id, self.find(kind, id)?))) else {
+                continue;
+            };
             if let Some(progress) = self.installing.get(id) {
                 ui.label(format!("Installing {}…", model.name));
                 let bar = match progress.fraction() {
@@ -175,5 +182,43 @@ fn label(m: &ModelChoice) -> String {
         m.name.clone()
     } else {
         format!("{} (not installed)", m.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(id: &str, name: &str, kind: ModelKind) -> ModelChoice {
+        ModelChoice {
+            id: id.into(),
+            name: name.into(),
+            kind,
+            installed: true,
+            size_bytes: None,
+            personal: false,
+            reads: String::new(),
+            source: String::new(),
+            licence: String::new(),
+        }
+    }
+
+    #[test]
+    fn auto_is_found_as_the_detector_or_the_recognizer_asked_for() {
+        // Both automatic choices are called `auto`; the recognizer list once showed the
+        // detector's name.
+        let panel = ModelsPanel {
+            models: vec![
+                choice("auto", "Automatic: kraken for pages", ModelKind::Detector),
+                choice("auto", "Automatic: line by line", ModelKind::Recognizer),
+            ],
+            ..Default::default()
+        };
+        let name = |kind| panel.find(kind, "auto").map(|m| m.name.as_str());
+        assert_eq!(name(ModelKind::Recognizer), Some("Automatic: line by line"));
+        assert_eq!(
+            name(ModelKind::Detector),
+            Some("Automatic: kraken for pages")
+        );
     }
 }
