@@ -18,7 +18,7 @@ use egui::{Event, Key, Modifiers, PointerButton, Pos2, Vec2};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use inkread::app::sketchpad::Stroke;
-use inkread::app::{InkreadApp, MemoryClipboard, View};
+use inkread::app::{InkreadApp, MemoryClipboard, ModelKind, View};
 use inkread::cancel::CancelToken;
 use inkread::pipeline::Recognizer;
 use support::fakes::*;
@@ -563,7 +563,7 @@ fn a_missing_model_fails_clearly_then_installs_with_progress() {
         app.models.installing.is_empty()
             && app
                 .models
-                .find(MISSING_RECOGNIZER)
+                .find(ModelKind::Recognizer, MISSING_RECOGNIZER)
                 .is_some_and(|m| m.installed)
     });
     harness.state_mut().recognize_sketch();

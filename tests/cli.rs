@@ -241,3 +241,51 @@ fn a_truncated_image_is_reported_as_not_an_image() {
     let out = inkread(&["read", "--model", ".", cut.to_str().unwrap()]);
     assert_clean_failure(&out, "not an image");
 }
+
+#[test]
+fn bench_pages_times_every_page_of_a_pdf_as_json_lines() {
+    let models = [
+        ("ppocr-v4-det", "ch_PP-OCRv4_det_infer.onnx"),
+        ("ppocr-v4-rec", "ch_PP-OCRv4_rec_infer.onnx"),
+    ];
+    if models
+        .iter()
+        .any(|(id, file)| support::model_file(id, file).is_none())
+    {
+        return;
+    }
+    let pdf = fixtures().join("pdf/two_scans.pdf");
+    let out = inkread(&[
+        "bench",
+        "pages",
+        pdf.to_str().unwrap(),
+        "--detector",
+        "ppocr-v4-det",
+        "--recognizer",
+        "ppocr-v4-rec",
+        "--device",
+        "cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(rows.len(), 3, "two pages and the totals: {rows:?}");
+    for (i, page) in rows[..2].iter().enumerate() {
+        assert!(
+            page["page"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("#page={}", i + 1))
+        );
+        assert_eq!(page["lines"], 3, "{page}");
+        for stage in ["decode_ms", "detect_ms", "group_ms", "recognize_ms"] {
+            assert!(page[stage].as_f64().unwrap() >= 0.0, "{stage}: {page}");
+        }
+        assert!(page["detect_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(rows[2]["pages"], 2);
+    assert_eq!(rows[2]["detector"], "ppocr-v4-det");
+}

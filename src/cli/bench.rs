@@ -1,4 +1,5 @@
-//! `inkread bench trocr`: times a TrOCR model with random weights, printing one JSON line.
+//! `inkread bench trocr`: times a TrOCR model with random weights, printing one JSON line
+//! (`inkread bench pages` is in `bench_pages`).
 //!
 //! Two figures per repeat: the encoder alone, and the whole job (encoder + exactly N
 //! decoder steps, i.e. `generate` with min_new_tokens = max_new_tokens = N, greedy), so
@@ -19,6 +20,8 @@ use crate::nn::trocr::generate::{GenerateOptions, SpecialTokens, generate};
 pub enum BenchCommand {
     /// Time the TrOCR encoder and N decoder steps with random weights.
     Trocr(TrocrBenchArgs),
+    /// Time reading your own pages, stage by stage (JSON Lines: one a page, then totals).
+    Pages(super::bench_pages::PagesBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +44,7 @@ pub struct TrocrBenchArgs {
 pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Trocr(args) => bench_trocr(args),
+        BenchCommand::Pages(args) => super::bench_pages::run(args),
     }
 }
 

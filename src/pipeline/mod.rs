@@ -183,7 +183,10 @@ impl Pipeline {
         }
         let regions = detector.detect(&page.image, cancel)?;
         timings.insert("detect".into(), ms_since(started));
-        Ok(Some(lines::group_into_lines(&regions)))
+        let started = Instant::now();
+        let grouped = lines::group_into_lines(&regions);
+        timings.insert("group".into(), ms_since(started));
+        Ok(Some(grouped))
     }
 }
 
