@@ -42,7 +42,7 @@ pub struct PthWeights {
 impl PthWeights {
     pub fn open(path: &Path) -> Result<Self> {
         let reader = PytorchReader::new(path)
-            .map_err(|e| Error::Model(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| Error::model_because(format!("cannot read {}", path.display()), e))?;
         let tensors = reader
             .into_tensors()
             .into_iter()
@@ -61,7 +61,7 @@ impl PthWeights {
         self.tensors.iter().try_fold(0, |total, (name, t)| {
             let bytes = t
                 .read()
-                .map_err(|e| Error::Model(format!("{file}: tensor {name}: {e}")))?;
+                .map_err(|e| Error::model_because(format!("{file}: tensor {name}"), e))?;
             Ok(total + bytes.len())
         })
     }
@@ -99,7 +99,7 @@ impl TensorSource for PthWeights {
         }
         let bytes = t
             .read()
-            .map_err(|e| Error::Model(format!("{file}: tensor {name}: {e}")))?;
+            .map_err(|e| Error::model_because(format!("{file}: tensor {name}"), e))?;
         let values: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))

@@ -132,6 +132,6 @@ pub fn load_personal_crnn(
     let weights = dir.join(WEIGHTS_FILE);
     let net = Crnn::fresh(labels.len(), 0, device)?
         .try_load_file(&weights)
-        .map_err(|e| crate::Error::Model(format!("{}: {e}", weights.display())))?;
+        .map_err(|e| crate::Error::model_because(weights.display().to_string(), e))?;
     Ok((net, labels, card))
 }

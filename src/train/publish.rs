@@ -39,7 +39,7 @@ pub fn publish(
     files.extend(calibration.as_deref().map(|json| (CALIBRATION_FILE, json)));
     installer
         .place_made_here(&card.id, &files)
-        .map_err(|e| TrainError::Inkread(crate::Error::Model(e.to_string())))
+        .map_err(|e| TrainError::Inkread(crate::Error::model_because("publishing the model", e)))
 }
 
 /// Now in RFC 3339, UTC, to the second (for model cards).

@@ -73,7 +73,7 @@ impl BllaDetector {
     /// Loads a kraken segmentation `.mlmodel`.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let (net, model) = load_segmenter(path, device)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::model_because(path.display().to_string(), e))?;
         for (what, map) in [
             ("aux", &model.meta.class_mapping.aux),
             ("baselines", &model.meta.class_mapping.baselines),
