@@ -783,16 +783,20 @@ fn a_wrong_catalog_hash_fails_the_tests_instead_of_skipping_them() {
     assert!(!all(vec![("hub".into(), offline()), ("pypi".into(), gone)]).is_unreachable());
 }
 
-#[test]
-fn offline_hub_and_offline_mode_are_reported_as_such() {
-    // A port nobody listens on.
+/// The address of a local port nobody listens on (an unreachable Hub).
+fn nobody_listening() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn offline_hub_and_offline_mode_are_reported_as_such() {
     let root = tempfile::tempdir().unwrap();
-    let inst = installer(root.path(), &format!("http://127.0.0.1:{port}"), None);
+    let inst = installer(root.path(), &nobody_listening(), None);
     let (_, result) = install_checked(&inst, "tiny-trocr");
     assert!(
         matches!(result, Err(InstallError::Offline { .. })),
@@ -810,13 +814,8 @@ fn offline_hub_and_offline_mode_are_reported_as_such() {
 
 #[test]
 fn a_first_run_installs_a_handwriting_recognizer_when_the_hub_answers_and_goes_on_when_not() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let root = tempfile::tempdir().unwrap();
-    let down = installer(root.path(), &format!("http://127.0.0.1:{port}"), None);
+    let down = installer(root.path(), &nobody_listening(), None);
     match down.ensure_handwriting(&mut |_| {}) {
         FirstHandwriting::Unavailable { id, error } => {
             assert_eq!(id, "tiny-trocr");
