@@ -5,6 +5,7 @@
 
 mod support {
     pub mod fakes;
+    pub mod harness;
     pub mod skip;
 }
 
@@ -22,6 +23,7 @@ use inkread::app::{InkreadApp, MemoryClipboard, ModelKind, View};
 use inkread::cancel::CancelToken;
 use inkread::pipeline::Recognizer;
 use support::fakes::*;
+use support::harness::wait_for;
 
 fn app_harness(clipboard: MemoryClipboard) -> Harness<'static, InkreadApp> {
     let mut harness = Harness::builder()
@@ -60,25 +62,6 @@ fn a_first_start_downloads_a_handwriting_recognizer_or_says_plainly_why_not() {
             assert!(!harness.state().settings.handwriting_installed);
         }
     }
-}
-
-/// Steps frames until `done` holds, failing after 15 s.
-fn wait_for(
-    harness: &mut Harness<'static, InkreadApp>,
-    what: &str,
-    done: impl Fn(&InkreadApp) -> bool,
-) {
-    let started = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}; error: {:?}",
-            harness.state().error()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
 }
 
 /// Presses, moves through `points`, releases: one stroke as a mouse, pen or finger makes it.

@@ -5,7 +5,6 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui::accesskit::Role;
@@ -16,27 +15,9 @@ use egui_kittest::kittest::Queryable;
 use inkread::app::catalog_factory::CatalogFactory;
 use inkread::app::{InkreadApp, MemoryClipboard};
 use inkread::models::easyocr::ENGLISH_G2_MODEL_ID;
+use support::harness::wait_up_to;
 
 const TRUTH: &str = "été à Noël";
-
-fn wait_for(
-    harness: &mut Harness<'static, InkreadApp>,
-    what: &str,
-    seconds: u64,
-    done: impl Fn(&InkreadApp) -> bool,
-) {
-    let started = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(seconds),
-            "timed out waiting for {what}; error: {:?}",
-            harness.state().error()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    harness.step();
-}
 
 fn first_line(app: &InkreadApp, item: usize) -> Option<String> {
     let reading = app.queue.items.get(item)?.reading.as_ref()?;
@@ -65,7 +46,7 @@ fn a_corrected_line_is_learned_and_then_read_right() {
     }
     let line = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train/lines/line_0.png");
     harness.state_mut().open_paths([line.clone()]);
-    wait_for(&mut harness, "the line to be read", 60, |app| {
+    wait_up_to(&mut harness, "the line to be read", 60, |app| {
         first_line(app, 0).is_some() && !app.is_busy()
     });
     let misread = first_line(harness.state(), 0).unwrap();
@@ -88,14 +69,14 @@ fn a_corrected_line_is_learned_and_then_read_right() {
     assert_eq!(field(&harness).as_deref(), Some(TRUTH));
     harness.step();
     harness.key_press(Key::Escape);
-    wait_for(&mut harness, "the correction to be kept", 20, |app| {
+    wait_up_to(&mut harness, "the correction to be kept", 20, |app| {
         app.learning.corrections == 1
     });
 
     harness.get_by_label("Learn from my corrections").click();
     harness.step();
     assert!(harness.state().learning.is_running());
-    wait_for(&mut harness, "learning to finish", 600, |app| {
+    wait_up_to(&mut harness, "learning to finish", 600, |app| {
         app.learning.learned.is_some() || app.error().is_some()
     });
     let learned = harness.state().learning.learned.clone().unwrap();
@@ -108,7 +89,7 @@ fn a_corrected_line_is_learned_and_then_read_right() {
     harness.step();
     assert_eq!(harness.state().settings.recognizer, learned.id);
     harness.state_mut().open_paths([line]);
-    wait_for(&mut harness, "the line to be read again", 60, |app| {
+    wait_up_to(&mut harness, "the line to be read again", 60, |app| {
         first_line(app, 1).is_some() && !app.is_busy()
     });
     assert_eq!(first_line(harness.state(), 1).unwrap(), TRUTH);
@@ -117,7 +98,7 @@ fn a_corrected_line_is_learned_and_then_read_right() {
     harness
         .get_by_label(&format!("Delete {}", learned.id))
         .click();
-    wait_for(&mut harness, "the model to be deleted", 20, |app| {
+    wait_up_to(&mut harness, "the model to be deleted", 20, |app| {
         !app.models.models.iter().any(|m| m.id == learned.id)
     });
     assert_ne!(harness.state().settings.recognizer, learned.id);

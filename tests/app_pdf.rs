@@ -5,16 +5,17 @@
 
 mod support {
     pub mod fakes;
+    pub mod harness;
 }
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui::Vec2;
 use egui_kittest::Harness;
 use inkread::app::{InkreadApp, MemoryClipboard, View};
 use support::fakes::*;
+use support::harness::wait_for;
 
 fn app_harness() -> Harness<'static, InkreadApp> {
     let mut harness = Harness::builder()
@@ -41,24 +42,6 @@ impl egui::DroppedFile for DroppedPath {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
-}
-
-fn wait_for(
-    harness: &mut Harness<'static, InkreadApp>,
-    what: &str,
-    done: impl Fn(&InkreadApp) -> bool,
-) {
-    let started = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}; error: {:?}",
-            harness.state().error()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -3,7 +3,9 @@
 //! right after recognition by the toolbar's button and by Ctrl+C. The recognizer here is a
 //! stand-in that always answers "Hiok" (what print recognizers make of the drawing).
 
-use std::time::{Duration, Instant};
+mod support {
+    pub mod harness;
+}
 
 use eframe::egui;
 use egui::{Event, Modifiers, PointerButton, Pos2, Vec2};
@@ -14,6 +16,7 @@ use inkread::app::{InkreadApp, MemoryClipboard, ModelChoice, ModelKind, Pipeline
 use inkread::cancel::CancelToken;
 use inkread::pipeline::{Detector, Pipeline, Recognizer, Stage};
 use inkread::reading::{LineText, Region};
+use support::harness::wait_for;
 
 const MERGED: &str = "merged-words";
 const WHOLE: &str = "whole-image";
@@ -162,17 +165,9 @@ fn a_drawn_hi_ok_reads_hi_ok_and_copies_right_away() {
 
     harness.get_by_label("Recognize").click();
     harness.step();
-    let started = Instant::now();
-    while harness.state().is_busy() || harness.state().shown_reading().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "{:?}",
-            harness.state().error()
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
+    wait_for(&mut harness, "the sketch's reading", |app| {
+        !app.is_busy() && app.shown_reading().is_some()
+    });
     let reading = harness.state().shown_reading().unwrap();
     assert_eq!(reading.text(), "Hi ok");
     let words: Vec<&str> = reading.lines[0]
