@@ -217,6 +217,16 @@ impl Loader<'_> {
         self.build_conv(weight, w, dims, b)
     }
 
+    /// A convolution with bias followed by a learnable affine (`scale * y + bias`, two
+    /// scalars), folded into one: the affine costs two passes over the map otherwise.
+    fn conv_affine(&self, weight: &str, c_in: usize, affine: Affine) -> Result<(Conv2d, usize)> {
+        let (mut w, dims) = self.conv_weight(weight, c_in)?;
+        let mut b = self.vector(&bias_name(weight), dims[0])?;
+        w.iter_mut().for_each(|v| *v *= affine.scale);
+        b.iter_mut().for_each(|v| *v = *v * affine.scale + affine.bias);
+        self.build_conv(weight, w, dims, Some(b))
+    }
+
     /// A convolution without bias followed by a batch norm, folded into one.
     fn conv_bn(&self, weight: &str, bn: &str, c_in: usize) -> Result<(Conv2d, usize)> {
         let (mut w, dims) = self.conv_weight(weight, c_in)?;
@@ -355,7 +365,8 @@ impl Loader<'_> {
         depthwise: bool,
     ) -> Result<(RepLayer, usize)> {
         let name = format!("conv2d_{conv}.w_0");
-        let (layer, c_out) = self.conv(&name, true, c_in)?;
+        let affine = self.affine(&format!("mobile_one_block_{k}"))?;
+        let (layer, c_out) = self.conv_affine(&name, c_in, affine)?;
         // PaddleOCR skips the activation after a depthwise convolution of stride 2.
         let plain = depthwise && layer.stride == [2, 2];
         let act = if plain {
@@ -363,11 +374,7 @@ impl Loader<'_> {
         } else {
             Some(self.affine(&format!("whswish_b_{}", k + 1))?)
         };
-        let rep = RepLayer {
-            conv: layer,
-            affine: self.affine(&format!("mobile_one_block_{k}"))?,
-            act,
-        };
+        let rep = RepLayer { conv: layer, act };
         Ok((rep, c_out))
     }
 

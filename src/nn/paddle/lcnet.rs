@@ -10,11 +10,11 @@ use crate::cancel::CancelToken;
 
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
-/// One re-parameterised convolution: `conv → affine → [hard swish → affine]`.
+/// One re-parameterised convolution: `conv → affine → [hard swish → affine]`, the first
+/// affine folded into the convolution's weights when the model is loaded.
 #[derive(Module, Debug)]
 pub struct RepLayer {
     pub conv: Conv2d,
-    pub affine: Affine,
     /// The affine after the hard swish; `None` where the layer has no activation
     /// (PaddleOCR skips it after a depthwise convolution of stride 2).
     pub act: Option<Affine>,
@@ -22,7 +22,7 @@ pub struct RepLayer {
 
 impl RepLayer {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.affine.forward(self.conv.forward(x));
+        let y = self.conv.forward(x);
         match &self.act {
             Some(after) => after.forward(hard_swish(y)),
             None => y,
