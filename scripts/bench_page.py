@@ -24,7 +24,8 @@ def inkread_runs(binary, page, repeats):
     runs = []
     for _ in range(repeats + 1):
         out = subprocess.run(
-            [binary, "read", "--mode", "page", "--device", "cpu", "--format", "json", page],
+            [binary, "read", "--mode", "page", "--device", "cpu", "--format", "json",
+             "--detector", "ppocr-v4-det", "--recognizer", "ppocr-v4-rec", page],
             check=True, capture_output=True, text=True).stdout
         t = json.loads(out)["timings_ms"]
         runs.append({"detect_s": t["detect"] / 1e3, "recognize_s": t["recognize"] / 1e3,
