@@ -223,7 +223,8 @@ impl Loader<'_> {
         let (mut w, dims) = self.conv_weight(weight, c_in)?;
         let mut b = self.vector(&bias_name(weight), dims[0])?;
         w.iter_mut().for_each(|v| *v *= affine.scale);
-        b.iter_mut().for_each(|v| *v = *v * affine.scale + affine.bias);
+        b.iter_mut()
+            .for_each(|v| *v = *v * affine.scale + affine.bias);
         self.build_conv(weight, w, dims, Some(b))
     }
 
