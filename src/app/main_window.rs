@@ -534,7 +534,7 @@ impl InkreadApp {
         match outcome {
             Outcome::Read(reading) => {
                 self.note = Some(lines_found(reading.lines.len(), &item.short_name()));
-                // One line a page on the terminal too (scripts/drop_test.sh waits for it).
+                // One line a page on the terminal too (packaging/test-deb.sh waits for it).
                 eprintln!(
                     "inkread: read {}: {} lines",
                     item.short_name(),

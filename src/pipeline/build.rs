@@ -154,13 +154,10 @@ impl PipelineBuilder<'_> {
     fn calibrated(&self, id: &str, on_event: &mut dyn FnMut(InstallEvent)) -> Result<Calibrated> {
         let recognizer = self.recognizer(id, on_event)?;
         let (entry, dir) = self.install(id, on_event)?;
-        let calibration =
-            match Calibration::from_dir(&dir)? {
-                Some(c) => c,
-                None => Calibration::new(entry.calibration.clone().unwrap_or_default()).map_err(
-                    |e| Error::model_because(format!("the catalog's calibration of {id}"), e),
-                )?,
-            };
+        let calibration = match Calibration::from_dir(&dir)? {
+            Some(c) => c,
+            None => catalog_calibration(entry)?,
+        };
         Ok(Calibrated {
             recognizer,
             calibration,
@@ -210,4 +207,11 @@ pub fn model_ids(catalog: &Catalog, detectors: bool) -> Vec<String> {
         .filter(|m| (m.kind.role() == Role::Detector) == detectors)
         .map(|m| m.id.clone())
         .collect()
+}
+
+/// The catalog's calibration knots for a model (none: raw confidences).
+fn catalog_calibration(entry: &ModelEntry) -> Result<Calibration> {
+    let knots = entry.calibration.clone().unwrap_or_default();
+    Calibration::new(knots)
+        .map_err(|e| Error::model_because(format!("the catalog's calibration of {}", entry.id), e))
 }
