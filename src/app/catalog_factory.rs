@@ -98,13 +98,7 @@ impl PipelineFactory for CatalogFactory {
         DefaultChoice {
             recognizer: Some(self.installer.recognizer_id_for(None)),
             detector: Some(self.installer.detector_id_for(None)),
-            handwriting: self
-                .installer
-                .handwriting_recognizer()
-                .is_none()
-                .then(|| self.installer.catalog.first_handwriting())
-                .flatten()
-                .map(|m| m.id.clone()),
+            handwriting: self.installer.handwriting_to_offer().map(|m| m.id.clone()),
         }
     }
 

@@ -130,30 +130,12 @@ fn files_of(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.extension().is_some_and(|e| e == "tsv") {
-            files.extend(manifest_paths(input)?);
+            files.extend(crate::eval::manifest::read_paths(input)?);
         } else {
             files.push(input.clone());
         }
     }
     Ok(files)
-}
-
-fn manifest_paths(manifest: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let mut rows = text.lines();
-    let header: Vec<&str> = rows.next().unwrap_or_default().split('\t').collect();
-    let column = (header.iter().position(|c| *c == "path"))
-        .with_context(|| format!("{} has no `path` column", manifest.display()))?;
-    let base = manifest.parent().unwrap_or(Path::new("."));
-    rows.filter(|row| !row.trim().is_empty())
-        .map(|row| {
-            row.split('\t')
-                .nth(column)
-                .map(|p| base.join(p))
-                .with_context(|| format!("{}: a row without a path: {row}", manifest.display()))
-        })
-        .collect()
 }
 
 fn ms_since(t: Instant) -> f64 {

@@ -89,6 +89,17 @@ fn base_dir(manifest: &Path) -> PathBuf {
     manifest.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// The files a manifest lists in its `path` column (any other columns ignored), relative
+/// to the manifest's folder.
+pub fn read_paths(path: &Path) -> Result<Vec<PathBuf>> {
+    let (header, rows) = read_rows(path)?;
+    let p = column(&header, "path", path)?;
+    let base = base_dir(path);
+    rows.iter()
+        .map(|(n, row)| Ok(base.join(field(row, p, path, *n)?)))
+        .collect()
+}
+
 /// Rows of a lines manifest (`path`, `transcription`, ...).
 pub fn read_lines_manifest(path: &Path) -> Result<Vec<LineItem>> {
     let (header, rows) = read_rows(path)?;

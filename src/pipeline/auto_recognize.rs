@@ -8,10 +8,11 @@
 use image::RgbImage;
 
 use super::Recognizer;
+use super::batching::check_count;
 use super::calibration::Calibration;
+use crate::Result;
 use crate::cancel::CancelToken;
 use crate::reading::LineText;
-use crate::{Error, Result};
 
 /// A recognizer and what its confidences are worth.
 pub struct Calibrated {
@@ -63,18 +64,8 @@ impl Recognizer for AutoRecognizer {
         let printed = (self.print.recognizer).recognize(lines, cancel, &mut |k| on_line(k / 2))?;
         let written = (self.handwriting.recognizer)
             .recognize(lines, cancel, &mut |k| on_line((n + k) / 2))?;
-        for (model, got) in [
-            (&self.print.recognizer, printed.len()),
-            (&self.handwriting.recognizer, written.len()),
-        ] {
-            if got != n {
-                return Err(Error::ResultCount {
-                    model: model.name().to_owned(),
-                    expected: n,
-                    got,
-                });
-            }
-        }
+        check_count(self.print.recognizer.name(), n, printed.len())?;
+        check_count(self.handwriting.recognizer.name(), n, written.len())?;
         Ok(printed
             .into_iter()
             .zip(written)

@@ -298,12 +298,9 @@ impl Installer {
     /// the catalog's first handwriting recognizer unless one is installed. Never fails: the print defaults work without it, and the caller
     /// says plainly what is missing and why.
     pub fn ensure_handwriting(&self, on_event: &mut dyn FnMut(InstallEvent)) -> FirstHandwriting {
-        let Some(entry) = self.catalog.first_handwriting() else {
+        let Some(entry) = self.handwriting_to_offer() else {
             return FirstHandwriting::NotTried;
         };
-        if self.handwriting_recognizer().is_some() {
-            return FirstHandwriting::NotTried;
-        }
         match self.install(&entry.id, on_event) {
             Ok(done) => FirstHandwriting::Installed(done),
             Err(error) => FirstHandwriting::Unavailable {
@@ -311,6 +308,14 @@ impl Installer {
                 error,
             },
         }
+    }
+
+    /// The catalog's first handwriting recognizer, while no handwriting recognizer is
+    /// installed: what a first run (the CLI's, the app's) offers to download.
+    pub fn handwriting_to_offer(&self) -> Option<&ModelEntry> {
+        self.catalog
+            .first_handwriting()
+            .filter(|_| self.handwriting_recognizer().is_none())
     }
 
     /// The recognizer for one line drawn or written by hand (the sketchpad): the best
