@@ -147,7 +147,7 @@ fn kraken_segmenter() {
         &[300, 1500, 4000],
         move |c| {
             let x = Tensor::<4>::from_data(TensorData::new(data.to_vec(), shape), &device);
-            let out = net.forward_cancellable(x, c)?;
+            let out = net.forward(x, c)?;
             inkread::nn::into_f32_vec(out).map(|_| ())
         },
     );

@@ -132,7 +132,7 @@ fn bench_stages_on_a_page() {
         burn::tensor::TensorData::new(input.data, [1, 3, input.height, input.width]),
         &device,
     );
-    let (_, layers) = net.forward_profiled(x);
+    let (_, layers) = net.forward_profiled(x).unwrap();
     let layers: Vec<String> = layers
         .iter()
         .map(|(k, s)| format!("[\"{k}\", {s:.2}]"))

@@ -8,6 +8,7 @@ mod support;
 use std::collections::HashMap;
 
 use burn::tensor::{Device, Tensor};
+use inkread::cancel::CancelToken;
 use prost::Message;
 
 use inkread::models::kraken::coreml::{
@@ -155,7 +156,12 @@ fn a_kraken_style_model_loads_and_runs() {
     assert_eq!(km.meta.class_mapping.aux["_end_separator"], 1);
     let device = Device::flex();
     let net = km.network(&device).unwrap();
-    let out = net.forward(Tensor::<4>::ones([1, 3, 16, 22], &device));
+    let out = net
+        .forward(
+            Tensor::<4>::ones([1, 3, 16, 22], &device),
+            &CancelToken::new(),
+        )
+        .unwrap();
     // One stride-2 convolution: half the size, rounded up; four heatmaps.
     assert_eq!(out.dims(), [1, 4, 8, 11]);
     let values = out.into_data().try_into_vec::<f32>().unwrap();

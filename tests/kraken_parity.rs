@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use serde_json::Value;
 
+use inkread::cancel::CancelToken;
 use inkread::models::kraken::{BLLA_FILE, BLLA_MODEL_ID, load_segmenter};
 use inkread::pipeline::blla::{input_size, prepare_input, resize_lanczos_pil};
 use support::model_file;
@@ -152,7 +153,7 @@ fn network_matches_kraken_on_synthetic_input() {
         TensorData::new(floats(&v, "pre"), [1, s[0], s[1], s[2]]),
         &device,
     );
-    let out = net.forward(x);
+    let out = net.forward(x, &CancelToken::new()).unwrap();
     let o = shape(&v, "out_shape");
     assert_eq!(out.dims(), [1, o[0], o[1], o[2]]);
     let ours = out.into_data().try_into_vec::<f32>().unwrap();
@@ -204,7 +205,7 @@ fn whole_chain_matches_kraken_on_a_real_page() {
             TensorData::new(input.data, [1, 3, input.height, input.width]),
             &device,
         );
-        let out = net.forward(x);
+        let out = net.forward(x, &CancelToken::new()).unwrap();
         let o = shape(&v, "out_shape");
         assert_eq!(out.dims(), [1, o[0], o[1], o[2]]);
         let sub = v["sub"].as_u64().unwrap() as usize;

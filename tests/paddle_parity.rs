@@ -182,7 +182,11 @@ fn check_det(net: &DbNet, input: &RgbImage, want: &[f32], what: &str) {
 }
 
 fn check_rec(net: &SvtrRecognizer, input: &RgbImage, want: &[f32], what: &str) {
-    let got = to_vec(net.forward(to_network_input(&[input], &device())));
+    let never = inkread::cancel::CancelToken::new();
+    let got = to_vec(
+        net.forward(to_network_input(&[input], &device()), &never)
+            .unwrap(),
+    );
     let diff = max_abs_diff(&got, want);
     eprintln!("{what}: recognizer probabilities max abs diff {diff:.2e}");
     assert!(diff <= TOLERANCE, "{what}: max abs diff {diff}");

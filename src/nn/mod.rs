@@ -1,5 +1,6 @@
 //! Burn networks only: tensors in, tensors out. No files, no images, no threads.
 
+pub mod banded;
 pub mod easyocr;
 pub mod kraken;
 pub mod paddle;

@@ -341,7 +341,7 @@ impl CrnnRecognizer {
             on_line,
             |chunk| {
                 let batch: Vec<GrayImage> = chunk.iter().map(|&i| scaled[i].clone()).collect();
-                self.run_batch(&batch)
+                self.run_batch(&batch, cancel)
             },
         )
     }
@@ -359,12 +359,16 @@ impl CrnnRecognizer {
             .collect()
     }
 
-    fn run_batch(&self, lines: &[GrayImage]) -> Result<Vec<CtcProbabilities>> {
+    fn run_batch(
+        &self,
+        lines: &[GrayImage],
+        cancel: &CancelToken,
+    ) -> Result<Vec<CtcProbabilities>> {
         let width = batch_width(lines.iter().map(GrayImage::width));
         let data = line_batch(lines, width);
         let shape = [lines.len(), 1, CRNN_INPUT_HEIGHT, width];
         let x = Tensor::<4>::from_data(TensorData::new(data, shape), &self.device);
-        let probs = softmax(self.net.forward(x), 2);
+        let probs = softmax(self.net.forward_cancellable(x, cancel)?, 2);
         let [_, timesteps, classes] = probs.dims();
         let all = into_f32_vec(probs)?;
         Ok(CtcProbabilities::split_batch(&all, timesteps, classes))

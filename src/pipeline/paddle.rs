@@ -237,12 +237,16 @@ impl PaddleRecognizer {
             on_line,
             |batch| {
                 let images: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
-                self.run_batch(&images)
+                self.run_batch(&images, cancel)
             },
         )
     }
 
-    fn run_batch(&self, images: &[&RgbImage]) -> Result<Vec<CtcProbabilities>> {
+    fn run_batch(
+        &self,
+        images: &[&RgbImage],
+        cancel: &CancelToken,
+    ) -> Result<Vec<CtcProbabilities>> {
         let max_ratio = images
             .iter()
             .map(|i| i.width() as f32 / i.height().max(1) as f32)
@@ -258,7 +262,7 @@ impl PaddleRecognizer {
             TensorData::new(data, [images.len(), 3, h, width]),
             &self.device,
         );
-        let probs = self.net.forward(input);
+        let probs = self.net.forward(input, cancel)?;
         let [_, timesteps, classes] = probs.dims();
         let flat = into_f32_vec(probs)?;
         Ok(CtcProbabilities::split_batch(&flat, timesteps, classes))

@@ -12,6 +12,7 @@ use super::TensorSource;
 use super::layers::{ConvSpec, load_conv, relu};
 use crate::Result;
 use crate::cancel::CancelToken;
+use crate::nn::banded::conv2d_module as conv_in_bands;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -124,28 +125,23 @@ impl Craft {
 
     /// `x`: `[batch, 3, H, W]`, ImageNet-normalised on the 0..255 scale, H and W multiples
     /// of [`CRAFT_STRIDE_MULTIPLE`]. Returns raw scores (not clamped), as EasyOCR uses them.
-    /// `cancel` is checked before every convolution stage (a page takes tens of seconds on a
-    /// CPU; a cancel waits for one stage).
+    /// Every convolution runs in bands of rows with `cancel` checked between them (a page
+    /// takes tens of seconds on a CPU, one full-resolution convolution seconds).
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<CraftMaps> {
         let [half, quarter, eighth, sixteenth] = self.encode(x, cancel)?;
-        cancel.check()?;
-        let fc = self.fc6.forward(max_pool(sixteenth.clone(), 3, 1, 1));
-        cancel.check()?;
-        let fc = self.fc7.forward(fc);
-        cancel.check()?;
-        let mut y = self.decode(0, Tensor::cat(vec![fc, sixteenth], 1));
+        let fc = conv_in_bands(&self.fc6, max_pool(sixteenth.clone(), 3, 1, 1), cancel)?;
+        let fc = conv_in_bands(&self.fc7, fc, cancel)?;
+        let mut y = self.decode(0, Tensor::cat(vec![fc, sixteenth], 1), cancel)?;
         for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
-            cancel.check()?;
             let [_, _, h, w] = skip.dims();
-            y = self.decode(stage + 1, Tensor::cat(vec![upsample(y, h, w), skip], 1));
+            let x = Tensor::cat(vec![upsample(y, h, w), skip], 1);
+            y = self.decode(stage + 1, x, cancel)?;
         }
         let n = self.head.len();
         for conv in &self.head[..n - 1] {
-            cancel.check()?;
-            y = relu(conv.forward(y));
+            y = relu(conv_in_bands(conv, y, cancel)?);
         }
-        cancel.check()?;
-        let maps = self.head[n - 1].forward(y);
+        let maps = conv_in_bands(&self.head[n - 1], y, cancel)?;
         let [b, _, h, w] = maps.dims();
         Ok(CraftMaps {
             text: maps.clone().narrow(1, 0, 1).reshape([b, h, w]),
@@ -157,10 +153,7 @@ impl Craft {
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
     fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
-        let conv = |i: usize, x: Tensor<4>| -> Result<Tensor<4>> {
-            cancel.check()?;
-            Ok(v[i].forward(x))
-        };
+        let conv = |i: usize, x: Tensor<4>| conv_in_bands(&v[i], x, cancel);
         let x = relu(conv(0, x)?);
         let x = relu(conv(1, x)?);
         let x = relu(conv(2, max_pool(x, 2, 2, 0))?);
@@ -176,9 +169,10 @@ impl Craft {
         Ok([half, quarter, eighth, sixteenth])
     }
 
-    fn decode(&self, stage: usize, x: Tensor<4>) -> Tensor<4> {
+    fn decode(&self, stage: usize, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
         let block = &self.up[stage];
-        relu(block.conv.forward(relu(block.squeeze.forward(x))))
+        let squeezed = relu(conv_in_bands(&block.squeeze, x, cancel)?);
+        Ok(relu(conv_in_bands(&block.conv, squeezed, cancel)?))
     }
 }
 

@@ -13,6 +13,8 @@ use super::fresh::FreshWeights;
 use super::layers::{ConvSpec, load_conv, relu};
 use super::lstm::{BidirectionalLstm, load_linear};
 use crate::Result;
+use crate::cancel::CancelToken;
+use crate::nn::banded::conv2d_module;
 
 /// Input height the network was trained for.
 pub const CRNN_INPUT_HEIGHT: usize = 64;
@@ -120,15 +122,45 @@ impl Crnn {
     }
 
     /// `x`: `[batch, 1, 64, width]`, grey values scaled to -1..1. Returns CTC logits
-    /// `[batch, width / 4 - 1, classes]` (softmax them for probabilities).
+    /// `[batch, width / 4 - 1, classes]` (softmax them for probabilities). For training:
+    /// plain convolutions, nothing to cancel.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
+        let plain = self.run::<std::convert::Infallible>(
+            x,
+            &mut |conv, x| Ok(conv.forward(x)),
+            &mut || Ok(()),
+        );
+        match plain {
+            Ok(logits) => logits,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Self::forward`] for reading: convolutions in bands of rows and the LSTMs step by
+    /// step, with `cancel` checked between them (a batch of lines takes seconds on a CPU).
+    pub fn forward_cancellable(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<3>> {
+        self.run(
+            x,
+            &mut |conv, x| conv2d_module(conv, x, cancel),
+            &mut || cancel.check(),
+        )
+    }
+
+    fn run<E>(
+        &self,
+        x: Tensor<4>,
+        conv: &mut dyn FnMut(&Conv2d, Tensor<4>) -> std::result::Result<Tensor<4>, E>,
+        before_step: &mut dyn FnMut() -> std::result::Result<(), E>,
+    ) -> std::result::Result<Tensor<3>, E> {
         let c = &self.convs;
-        let x = max_pool(relu(c[0].forward(x)), [2, 2]);
-        let x = max_pool(relu(c[1].forward(x)), [2, 2]);
-        let x = relu(c[3].forward(relu(c[2].forward(x))));
+        let x = max_pool(relu(conv(&c[0], x)?), [2, 2]);
+        let x = max_pool(relu(conv(&c[1], x)?), [2, 2]);
+        let x = relu(conv(&c[2], x)?);
+        let x = relu(conv(&c[3], x)?);
         let x = max_pool(x, [2, 1]);
-        let x = relu(c[5].forward(relu(c[4].forward(x))));
-        let x = relu(c[6].forward(max_pool(x, [2, 1])));
+        let x = relu(conv(&c[4], x)?);
+        let x = relu(conv(&c[5], x)?);
+        let x = relu(conv(&c[6], max_pool(x, [2, 1]))?);
         // Average the remaining rows: each column becomes one time step.
         let [batch, channels, _, time] = x.dims();
         let mut seq = x
@@ -136,9 +168,9 @@ impl Crnn {
             .reshape([batch, channels, time])
             .swap_dims(1, 2);
         for layer in &self.sequence {
-            seq = layer.forward(seq);
+            seq = layer.forward(seq, before_step)?;
         }
-        self.prediction.forward(seq)
+        Ok(self.prediction.forward(seq))
     }
 }
 

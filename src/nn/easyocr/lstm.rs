@@ -55,7 +55,13 @@ impl LstmDirection {
 
     /// `x`: `[batch, time, input]` → hidden states `[batch, time, hidden]`, read from the
     /// last step to the first when `reverse`, but returned in time order either way.
-    fn forward(&self, x: Tensor<3>, reverse: bool) -> Tensor<3> {
+    /// `before_step` runs before every time step and stops the pass when it fails.
+    fn forward<E>(
+        &self,
+        x: Tensor<3>,
+        reverse: bool,
+        before_step: &mut dyn FnMut() -> std::result::Result<(), E>,
+    ) -> std::result::Result<Tensor<3>, E> {
         let [batch, time, input] = x.dims();
         let [hidden, gates] = self.hidden_weight.dims();
         let device = x.device();
@@ -70,6 +76,7 @@ impl LstmDirection {
         let mut outputs: Vec<Tensor<2>> = Vec::with_capacity(time);
         let hidden_weight = self.hidden_weight.val();
         for step in 0..time {
+            before_step()?;
             let t = if reverse { time - 1 - step } else { step };
             let g = projected.clone().narrow(1, t, 1).reshape([batch, gates])
                 + h.matmul(hidden_weight.clone());
@@ -85,7 +92,7 @@ impl LstmDirection {
         if reverse {
             outputs.reverse();
         }
-        Tensor::stack(outputs, 1)
+        Ok(Tensor::stack(outputs, 1))
     }
 }
 
@@ -113,16 +120,21 @@ impl BidirectionalLstm {
         })
     }
 
-    /// `[batch, time, input]` → `[batch, time, output]`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `[batch, time, input]` → `[batch, time, output]`; `before_step` as in
+    /// [`LstmDirection::forward`].
+    pub fn forward<E>(
+        &self,
+        x: Tensor<3>,
+        before_step: &mut dyn FnMut() -> std::result::Result<(), E>,
+    ) -> std::result::Result<Tensor<3>, E> {
         let both = Tensor::cat(
             vec![
-                self.forward.forward(x.clone(), false),
-                self.backward.forward(x, true),
+                self.forward.forward(x.clone(), false, before_step)?,
+                self.backward.forward(x, true, before_step)?,
             ],
             2,
         );
-        self.linear.forward(both)
+        Ok(self.linear.forward(both))
     }
 }
 

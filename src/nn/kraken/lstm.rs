@@ -6,6 +6,7 @@ use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::vgsl::{Axis, Direction};
+use crate::cancel::CancelToken;
 
 /// One direction's weights, PyTorch's layout: `w_ih` `[4h, in]`, `w_hh` `[4h, h]`, and the
 /// two biases summed (PyTorch adds both at every step).
@@ -63,8 +64,9 @@ impl Cells {
     }
 
     /// `[batch, time, input]` → `[batch, time, directions * hidden]`, directions in order,
-    /// each in time order.
-    fn run(&self, x: Tensor<3>) -> Tensor<3> {
+    /// each in time order. `cancel` is checked before every time step: a page-wide layer
+    /// takes many seconds on a CPU, one step a few milliseconds.
+    fn run(&self, x: Tensor<3>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
         let [batch, time, input] = x.dims();
         let [dirs, hidden, gates] = self.hidden_weight.dims();
         let device = x.device();
@@ -84,6 +86,7 @@ impl Cells {
         let mut c = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut outputs = Vec::with_capacity(time);
         for t in 0..time {
+            cancel.check()?;
             let g = projected
                 .clone()
                 .narrow(2, t, 1)
@@ -106,7 +109,7 @@ impl Cells {
                 if self.reverse[d] { o.flip([1]) } else { o }
             })
             .collect();
-        Tensor::cat(per_direction, 2)
+        Ok(Tensor::cat(per_direction, 2))
     }
 }
 
@@ -140,19 +143,20 @@ impl AxisLstm {
     }
 
     /// `[n, c, h, w]` → `[n, directions * hidden, h, w]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
         // Sequences along the chosen axis, every other position a batch entry.
         let (seq, len, other) = match self.axis {
             Axis::X => (x.permute([0, 2, 3, 1]), w, h),
             Axis::Y => (x.permute([0, 3, 2, 1]), h, w),
         };
-        let out = self.cells.run(seq.reshape([n * other, len, c]));
+        cancel.check()?;
+        let out = self.cells.run(seq.reshape([n * other, len, c]), cancel)?;
         let o = out.dims()[2];
         let out = out.reshape([n, other, len, o]);
-        match self.axis {
+        Ok(match self.axis {
             Axis::X => out.permute([0, 3, 1, 2]),
             Axis::Y => out.permute([0, 3, 2, 1]),
-        }
+        })
     }
 }

@@ -1,13 +1,14 @@
 //! Kraken's segmentation network, assembled from a parsed VGSL spec and the weights of each
 //! of its layers: an image tensor in, the output heatmaps' logits out.
 
-use burn::tensor::activation::{leaky_relu, relu, sigmoid, softmax, tanh};
-use burn::tensor::module::conv2d;
+use burn::tensor::activation::{leaky_relu, relu, softmax, tanh};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::lstm::{AxisLstm, LstmWeights};
 use super::vgsl::{Activation, VgslLayer, VgslSpec};
+use crate::cancel::CancelToken;
+use crate::nn::banded::conv2d_banded;
 
 /// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
 const GROUP_NORM_EPS: f64 = 1e-5;
@@ -230,34 +231,28 @@ impl SegNet {
     }
 
     /// `[n, channels, h, w]` → logits `[n, outputs, ⌈h/s⌉, ⌈w/s⌉]` (`s` the total stride).
-    /// Apply a sigmoid for the heatmaps.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.blocks.iter().fold(x, Self::block)
-    }
-
-    /// [`Self::forward`], checking `cancel` before each layer: [`crate::Error::Cancelled`]
-    /// within one layer of a cancel.
-    pub fn forward_cancellable(
-        &self,
-        x: Tensor<4>,
-        cancel: &crate::cancel::CancelToken,
-    ) -> crate::Result<Tensor<4>> {
+    /// Apply a sigmoid for the heatmaps. A page takes minutes on a CPU, so `cancel` is
+    /// checked between bands of every convolution and between the LSTMs' time steps.
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let mut x = x;
         for block in &self.blocks {
-            cancel.check()?;
-            x = Self::block(x, block);
+            x = Self::block(x, block, cancel)?;
         }
         Ok(x)
     }
 
     /// [`Self::forward`] with the time each layer took (waiting for its output), for
     /// benchmarks: `(layer kind, seconds)` in order.
-    pub fn forward_profiled(&self, x: Tensor<4>) -> (Tensor<4>, Vec<(&'static str, f64)>) {
+    pub fn forward_profiled(
+        &self,
+        x: Tensor<4>,
+    ) -> crate::Result<(Tensor<4>, Vec<(&'static str, f64)>)> {
+        let never = CancelToken::new();
         let mut times = Vec::new();
         let mut x = x;
         for block in &self.blocks {
             let started = std::time::Instant::now();
-            x = Self::block(x, block);
+            x = Self::block(x, block, &never)?;
             // Reading one value waits for the layer on any backend.
             let _ = x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
             let kind = match block {
@@ -267,13 +262,14 @@ impl SegNet {
             };
             times.push((kind, started.elapsed().as_secs_f64()));
         }
-        (x, times)
+        Ok((x, times))
     }
 
-    fn block(x: Tensor<4>, block: &Block) -> Tensor<4> {
-        match block {
+    fn block(x: Tensor<4>, block: &Block, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+        Ok(match block {
             Block::Conv(c) => {
-                let y = conv2d(x, c.weight.clone(), Some(c.bias.clone()), c.options.clone());
+                let bias = Some(c.bias.clone());
+                let y = conv2d_banded(x, c.weight.clone(), bias, c.options.clone(), cancel)?;
                 match c.activation {
                     Activation::Relu => relu(y),
                     Activation::Tanh => tanh(y),
@@ -283,13 +279,11 @@ impl SegNet {
                     Activation::Sigmoid | Activation::Linear => y,
                 }
             }
-            Block::GroupNorm(g) => g.forward(x),
-            Block::Lstm(l) => l.forward(x),
-        }
-    }
-
-    /// The heatmaps: `sigmoid(forward(x))`.
-    pub fn heatmaps(&self, x: Tensor<4>) -> Tensor<4> {
-        sigmoid(self.forward(x))
+            Block::GroupNorm(g) => {
+                cancel.check()?;
+                g.forward(x)
+            }
+            Block::Lstm(l) => l.forward(x, cancel)?,
+        })
     }
 }

@@ -55,31 +55,27 @@ pub struct DbNet {
 }
 
 impl DbNet {
-    /// The text-probability map; `cancel` is checked between backbone blocks and stages.
+    /// The text-probability map; `cancel` is checked between backbone blocks and neck layers.
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let features = self.backbone.forward(x, cancel)?;
         cancel.check()?;
-        let mut levels: Vec<Tensor<4>> = features
-            .into_iter()
-            .zip(&self.lateral)
-            .zip(&self.inputs)
-            .map(|((f, lateral), input)| input.forward(lateral.forward(f)))
-            .collect();
+        let mut levels = Vec::with_capacity(features.len());
+        for ((f, lateral), input) in features.into_iter().zip(&self.lateral).zip(&self.inputs) {
+            cancel.check()?;
+            levels.push(input.forward(lateral.forward(f)));
+        }
         // Top-down: each level adds the upsampled level above it.
         for i in (0..levels.len().saturating_sub(1)).rev() {
             let above = upsample_nearest(levels[i + 1].clone(), 2);
             levels[i] = levels[i].clone().add(above);
         }
         // Deepest first in the concatenation, each brought to the shallowest resolution.
-        let n = levels.len();
-        let fused: Vec<Tensor<4>> = levels
-            .into_iter()
-            .zip(&self.outputs)
-            .enumerate()
-            .map(|(i, (level, out))| upsample_nearest(out.forward(level), 1 << i))
-            .rev()
-            .collect();
-        debug_assert_eq!(fused.len(), n);
+        let mut fused = Vec::with_capacity(levels.len());
+        for (i, (level, out)) in levels.into_iter().zip(&self.outputs).enumerate() {
+            cancel.check()?;
+            fused.push(upsample_nearest(out.forward(level), 1 << i));
+        }
+        fused.reverse();
         cancel.check()?;
         Ok(self.head.forward(Tensor::cat(fused, 1)))
     }

@@ -74,10 +74,13 @@ impl LcNetV3 {
         Ok(features)
     }
 
-    /// The output of the last block.
-    pub fn forward_last(&self, x: Tensor<4>) -> Tensor<4> {
-        self.blocks
-            .iter()
-            .fold(self.stem.forward(x), |x, block| block.forward(x))
+    /// The output of the last block; `cancel` is checked before each block.
+    pub fn forward_last(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+        let mut x = self.stem.forward(x);
+        for block in &self.blocks {
+            cancel.check()?;
+            x = block.forward(x);
+        }
+        Ok(x)
     }
 }

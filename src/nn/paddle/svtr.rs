@@ -10,6 +10,7 @@ use burn::tensor::{Tensor, activation};
 
 use super::layers::{LayerNorm, swish};
 use super::lcnet::LcNetV3;
+use crate::cancel::CancelToken;
 
 /// A pre-norm transformer block with multi-head self-attention and a swish MLP.
 #[derive(Module, Debug)]
@@ -66,12 +67,17 @@ pub struct SvtrNeck {
 }
 
 impl SvtrNeck {
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `cancel` is checked before each convolution and attention block.
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let shortcut = x.clone();
-        let z = swish(self.conv2.forward(swish(self.conv1.forward(x))));
+        cancel.check()?;
+        let z = swish(self.conv1.forward(x));
+        cancel.check()?;
+        let z = swish(self.conv2.forward(z));
         let [b, c, h, w] = z.dims();
         let mut tokens = z.reshape([b, c, h * w]).swap_dims(1, 2);
         for block in &self.blocks {
+            cancel.check()?;
             tokens = block.forward(tokens);
         }
         let z = self
@@ -79,9 +85,12 @@ impl SvtrNeck {
             .forward(tokens)
             .reshape([b, h, w, c])
             .permute([0, 3, 1, 2]);
+        cancel.check()?;
         let z = swish(self.conv3.forward(z));
+        cancel.check()?;
         let z = swish(self.conv4.forward(Tensor::cat(vec![shortcut, z], 1)));
-        swish(self.conv1x1.forward(z))
+        cancel.check()?;
+        Ok(swish(self.conv1x1.forward(z)))
     }
 }
 
@@ -97,19 +106,20 @@ pub struct SvtrRecognizer {
 }
 
 impl SvtrRecognizer {
-    /// Unnormalised scores `[batch, timesteps, classes]`.
-    pub fn logits(&self, x: Tensor<4>) -> Tensor<3> {
-        let features = self.backbone.forward_last(x);
+    /// Unnormalised scores `[batch, timesteps, classes]`; `cancel` is checked between
+    /// the backbone's blocks and the neck's layers.
+    pub fn logits(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
+        let features = self.backbone.forward_last(x, cancel)?;
         let pooled = avg_pool2d(features, AvgPoolOptions::new(self.pool));
-        let z = self.neck.forward(pooled);
+        let z = self.neck.forward(pooled, cancel)?;
         let [b, c, h, w] = z.dims();
         let sequence = z.reshape([b, c, h * w]).swap_dims(1, 2);
-        self.head.forward(sequence)
+        Ok(self.head.forward(sequence))
     }
 
     /// Class probabilities `[batch, timesteps, classes]` (softmax of [`Self::logits`]),
     /// what the ONNX model outputs.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
-        activation::softmax(self.logits(x), 2)
+    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
+        Ok(activation::softmax(self.logits(x, cancel)?, 2))
     }
 }

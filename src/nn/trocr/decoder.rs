@@ -11,6 +11,8 @@ use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::TrocrConfig;
 use super::kv_cache::{CrossKeysValues, SelfAttentionCache};
 use super::params::{ParamSource, embedding, layer_norm};
+use super::per_image::each_image;
+use crate::cancel::CancelToken;
 
 /// transformers' `TrOCRLearnedPositionalEmbedding` shifts positions by this many rows.
 pub const POSITION_OFFSET: usize = 2;
@@ -172,14 +174,21 @@ impl TrocrDecoder {
 
     /// Cross-attention keys and values of every layer, from encoder states already in the
     /// decoder's cross-attention width.
-    pub fn cross_keys_values(&self, encoder_states: Tensor<3>) -> CrossKeysValues {
-        CrossKeysValues {
-            layers: self
-                .layers
-                .iter()
-                .map(|layer| layer.encoder_attn.keys_values(encoder_states.clone()))
-                .collect(),
+    /// Layer by layer and image by image, `cancel` checked before each.
+    pub fn cross_keys_values(
+        &self,
+        encoder_states: Tensor<3>,
+        cancel: &CancelToken,
+    ) -> crate::Result<CrossKeysValues> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let per_image = each_image(&encoder_states, cancel, |states| {
+                layer.encoder_attn.keys_values(states)
+            })?;
+            let (keys, values): (Vec<_>, Vec<_>) = per_image.into_iter().unzip();
+            layers.push((Tensor::cat(keys, 0), Tensor::cat(values, 0)));
         }
+        Ok(CrossKeysValues { layers })
     }
 
     /// Logits `[N, T, vocab]` for `input_ids` `[N, T]` that follow the positions already in

@@ -10,6 +10,7 @@ use super::activation::{Activation, apply};
 use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::{EncoderConfig, EncoderKind};
 use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
+use super::per_image::map_images;
 use crate::cancel::CancelToken;
 
 #[derive(Module, Debug)]
@@ -65,17 +66,22 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = x.clone()
-            + self
-                .attention
-                .forward_self(self.layernorm_before.forward(x));
-        let inner = apply(
-            self.activation,
-            self.intermediate
-                .forward(self.layernorm_after.forward(x.clone())),
-        );
-        x + self.output.forward(inner)
+    /// One image at a time, attention and MLP apart, `cancel` checked before each part.
+    fn forward(&self, x: Tensor<3>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
+        let x = map_images(x, cancel, |x| {
+            x.clone()
+                + self
+                    .attention
+                    .forward_self(self.layernorm_before.forward(x))
+        })?;
+        map_images(x, cancel, |x| {
+            let inner = apply(
+                self.activation,
+                self.intermediate
+                    .forward(self.layernorm_after.forward(x.clone())),
+            );
+            x + self.output.forward(inner)
+        })
     }
 }
 
@@ -142,7 +148,7 @@ impl VisionEncoder {
     }
 
     /// `[B, C, H, W]` pixels to `[B, tokens, hidden]` states after the final layer norm;
-    /// `cancel` is checked before each transformer layer, so a cancel waits for one layer.
+    /// `cancel` is checked inside each transformer layer (see [`EncoderLayer::forward`]).
     pub fn forward(
         &self,
         pixel_values: Tensor<4>,
@@ -162,8 +168,7 @@ impl VisionEncoder {
         let dims = x.dims();
         let mut x = x + self.position_embeddings.val().expand(dims);
         for layer in &self.layers {
-            cancel.check()?;
-            x = layer.forward(x);
+            x = layer.forward(x, cancel)?;
         }
         Ok(self.layernorm.forward(x))
     }

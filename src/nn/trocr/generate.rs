@@ -104,7 +104,7 @@ fn greedy(
 ) -> Result<Vec<Generated>> {
     let device = encoder_states.device();
     let batch = encoder_states.dims()[0];
-    let cross = model.cross_keys_values(encoder_states);
+    let cross = model.cross_keys_values(encoder_states, cancel)?;
     let mut cache = model.new_cache();
     let mut lines: Vec<Generated> = (0..batch)
         .map(|_| Generated {
@@ -221,7 +221,9 @@ fn beam_search(
     let device = encoder_states.device();
     let batch = encoder_states.dims()[0];
     let beams = opts.num_beams;
-    let cross = model.cross_keys_values(encoder_states).repeat_each(beams);
+    let cross = model
+        .cross_keys_values(encoder_states, cancel)?
+        .repeat_each(beams);
     let mut cache = model.new_cache();
     let empty = Hypothesis {
         tokens: Vec::new(),

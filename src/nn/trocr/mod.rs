@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod generate;
 pub mod kv_cache;
 pub mod params;
+pub mod per_image;
 
 use burn::module::Module;
 use burn::nn::Linear;
@@ -73,13 +74,18 @@ impl TrocrModel {
         self.encoder.forward(pixel_values, cancel)
     }
 
-    /// Cross-attention keys and values for every decoder layer, computed once per image.
-    pub fn cross_keys_values(&self, encoder_states: Tensor<3>) -> CrossKeysValues {
+    /// Cross-attention keys and values for every decoder layer, computed once per image;
+    /// `cancel` is checked between layers and images.
+    pub fn cross_keys_values(
+        &self,
+        encoder_states: Tensor<3>,
+        cancel: &crate::cancel::CancelToken,
+    ) -> crate::Result<CrossKeysValues> {
         let states = match &self.enc_to_dec_proj {
             Some(projection) => projection.forward(encoder_states),
             None => encoder_states,
         };
-        self.decoder.cross_keys_values(states)
+        self.decoder.cross_keys_values(states, cancel)
     }
 
     /// An empty self-attention cache sized for this decoder.
@@ -93,10 +99,12 @@ impl TrocrModel {
         &self,
         encoder_states: Tensor<3>,
         input_ids: Tensor<2, Int>,
-    ) -> Tensor<3> {
-        let cross = self.cross_keys_values(encoder_states);
-        self.decoder
-            .forward(input_ids, &cross, &mut self.new_cache())
+    ) -> crate::Result<Tensor<3>> {
+        let never = crate::cancel::CancelToken::new();
+        let cross = self.cross_keys_values(encoder_states, &never)?;
+        Ok(self
+            .decoder
+            .forward(input_ids, &cross, &mut self.new_cache()))
     }
 
     /// `[height, width]` of the images `encode` accepts (its position table fits no other).

@@ -112,7 +112,7 @@ impl BllaDetector {
     }
 
     /// The network's heatmaps for a page (sigmoid, upsampled to the scaled input's size).
-    pub fn page_maps(&self, page: &RgbImage) -> Result<PageMaps> {
+    pub fn page_maps(&self, page: &RgbImage, cancel: &CancelToken) -> Result<PageMaps> {
         let (pw, ph) = page.dimensions();
         if pw == 0 || ph == 0 {
             return Err(Error::Other("the page is empty".into()));
@@ -124,7 +124,7 @@ impl BllaDetector {
             TensorData::new(input.data, [1, 3, input.height, input.width]),
             &self.device,
         );
-        let out = self.net.forward(x);
+        let out = self.net.forward(x, cancel)?;
         let [_, c, oh, ow] = out.dims();
         let logits = into_f32_vec(out)?;
         let maps = upsample_sigmoid(&logits, [c, oh, ow], w as usize, h as usize);
@@ -139,7 +139,7 @@ impl BllaDetector {
     pub fn lines(&mut self, page: &RgbImage, cancel: &CancelToken) -> Result<Vec<BllaLine>> {
         cancel.check()?;
         let started = Instant::now();
-        let pm = self.page_maps(page)?;
+        let pm = self.page_maps(page, cancel)?;
         self.last_times.network = started.elapsed().as_secs_f64();
         cancel.check()?;
         let started = Instant::now();

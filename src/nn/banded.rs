@@ -1,0 +1,193 @@
+//! Convolutions computed in horizontal bands of output rows, with a cancel check between
+//! bands. One full-resolution convolution of a page (CRAFT's first VGG layers, kraken's
+//! page-wide layers) takes seconds on a CPU, longer than a Cancel may wait; a band is a
+//! fraction of that and gives the same values (each output row reads the same inputs).
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use crate::Result;
+use crate::cancel::CancelToken;
+
+/// Multiply-adds computed between two cancel checks: about 20–40 ms on one core of this
+/// project's CPU, so a Cancel waits well under 250 ms even on a busy machine, while a band
+/// stays big enough that the split costs nothing measurable.
+const MACS_PER_BAND: usize = 300_000_000;
+
+/// [`Conv2d::forward`] in bands, checking `cancel` before each. "Same" padding, which
+/// depends on the input's size, runs whole after one check.
+pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        _ => {
+            cancel.check()?;
+            return Ok(conv.forward(x));
+        }
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    conv2d_banded(x, conv.weight.val(), bias, options, cancel)
+}
+
+/// `burn::tensor::module::conv2d` in bands of output rows, checking `cancel` before each.
+pub fn conv2d_banded(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
+    in_bands(x, weight, bias, options, cancel, MACS_PER_BAND)
+}
+
+fn in_bands(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    cancel: &CancelToken,
+    macs_per_band: usize,
+) -> Result<Tensor<4>> {
+    let geometry = Geometry::of(&x, &weight, &options);
+    let rows = (macs_per_band / geometry.macs_per_row.max(1)).max(1);
+    cancel.check()?;
+    if rows >= geometry.out_height {
+        return Ok(conv2d(x, weight, bias, options));
+    }
+    let mut bands = Vec::with_capacity(geometry.out_height.div_ceil(rows));
+    for first in (0..geometry.out_height).step_by(rows) {
+        cancel.check()?;
+        let last = (first + rows).min(geometry.out_height);
+        let (input, padding) = geometry.band_input(&x, first..last);
+        let band_options = ConvOptions::new_with_padding(
+            options.stride,
+            [padding, options.padding[1]],
+            options.dilation,
+            options.groups,
+        );
+        bands.push(conv2d(input, weight.clone(), bias.clone(), band_options));
+    }
+    Ok(Tensor::cat(bands, 2))
+}
+
+/// The sizes that decide how a convolution splits into bands.
+struct Geometry {
+    in_height: usize,
+    out_height: usize,
+    /// Multiply-adds for one output row (all images, channels and columns).
+    macs_per_row: usize,
+    stride: usize,
+    /// Zero rows above the input.
+    pad_top: usize,
+    /// Input rows one output row reads: `dilation * (kernel - 1) + 1`.
+    reach: usize,
+}
+
+impl Geometry {
+    fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Self {
+        let [n, _, h, w] = x.dims();
+        let [c_out, c_in_per_group, kh, kw] = weight.dims();
+        let reach = |dim: usize, k: usize| options.dilation[dim] * (k.max(1) - 1) + 1;
+        let out = |size: usize, dim: usize, k: usize| {
+            let (before, after) = options.padding[dim];
+            (size + before + after).saturating_sub(reach(dim, k)) / options.stride[dim] + 1
+        };
+        let out_width = out(w, 1, kw);
+        Self {
+            in_height: h,
+            out_height: out(h, 0, kh),
+            macs_per_row: n * out_width * c_out * c_in_per_group * kh * kw,
+            stride: options.stride[0],
+            pad_top: options.padding[0].0,
+            reach: reach(0, kh),
+        }
+    }
+
+    /// The input rows that output rows `rows` read, and the zero rows to add above and
+    /// below them where they reach past the top or the bottom.
+    fn band_input(
+        &self,
+        x: &Tensor<4>,
+        rows: std::ops::Range<usize>,
+    ) -> (Tensor<4>, (usize, usize)) {
+        // In padded coordinates the band reads [start, end); shift by the top padding.
+        let start = (rows.start * self.stride) as isize - self.pad_top as isize;
+        let end = ((rows.end - 1) * self.stride + self.reach) as isize - self.pad_top as isize;
+        let from = start.clamp(0, self.in_height as isize) as usize;
+        let to = end.clamp(0, self.in_height as isize) as usize;
+        if to <= from {
+            // The band reads padding only (a padding wider than the kernel's reach).
+            let [n, c, _, w] = x.dims();
+            let zeros = Tensor::zeros([n, c, (end - start) as usize, w], &x.device());
+            return (zeros, (0, 0));
+        }
+        let top = (from as isize - start) as usize;
+        let bottom = (end - to as isize) as usize;
+        (x.clone().narrow(2, from, to - from), (top, bottom))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    /// Banded and whole convolutions agree for strides, dilations, paddings and groups,
+    /// with bands forced down to a row or two.
+    #[test]
+    fn bands_give_the_whole_convolution() {
+        let device = Device::flex();
+        let cases = [
+            // (in channels, out, kernel, stride, padding, dilation, groups, height)
+            (3, 8, 3, 1, 1, 1, 1, 37),
+            (4, 6, 3, 2, 1, 1, 2, 40),
+            (8, 8, 3, 1, 6, 6, 1, 29),
+            (5, 7, 1, 1, 0, 1, 1, 16),
+            (6, 6, 5, 2, 2, 1, 6, 33),
+            (2, 3, 2, 1, 0, 1, 1, 9),
+        ];
+        for (c_in, c_out, k, stride, pad, dil, groups, h) in cases {
+            let x = Tensor::<4>::random([2, c_in, h, 23], Distribution::Default, &device);
+            let w =
+                Tensor::<4>::random([c_out, c_in / groups, k, k], Distribution::Default, &device);
+            let b = Tensor::<1>::random([c_out], Distribution::Default, &device);
+            let symmetric = ConvOptions::new([stride, stride], [pad, pad], [dil, dil], groups);
+            // Asymmetric padding too (what ONNX exports carry).
+            let asymmetric = ConvOptions::new_with_padding(
+                [stride, stride],
+                [(pad, pad + 1), (pad + 1, pad)],
+                [dil, dil],
+                groups,
+            );
+            for options in [symmetric, asymmetric] {
+                let whole = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+                let row = Geometry::of(&x, &w, &options).macs_per_row;
+                for rows in [1, 2, 5] {
+                    let never = CancelToken::new();
+                    let (x, w, b) = (x.clone(), w.clone(), Some(b.clone()));
+                    let banded = in_bands(x, w, b, options.clone(), &never, rows * row).unwrap();
+                    assert_eq!(banded.dims(), whole.dims());
+                    let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
+                    let case = format!("k{k} s{stride} {:?} d{dil} rows {rows}", options.padding);
+                    assert!(diff < 1e-5, "{case}: {diff}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancelled_token_stops_before_the_first_band() {
+        let device = Device::flex();
+        let x = Tensor::<4>::zeros([1, 1, 8, 8], &device);
+        let w = Tensor::<4>::zeros([1, 1, 3, 3], &device);
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let result = conv2d_banded(x, w, None, options, &cancel);
+        assert!(matches!(result, Err(crate::Error::Cancelled)));
+    }
+}
