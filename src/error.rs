@@ -41,6 +41,14 @@ pub enum Error {
     },
     #[error("the job was cancelled")]
     Cancelled,
+    /// An input (a line, a page) that cannot be prepared for a network, the typed reason
+    /// kept as the source.
+    #[error("{what}")]
+    Input {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -153,12 +153,6 @@ pub enum PreprocessError {
     Empty(usize),
 }
 
-impl From<PreprocessError> for crate::Error {
-    fn from(e: PreprocessError) -> Self {
-        crate::Error::Other(e.to_string())
-    }
-}
-
 /// Opens an image file as RGB ([`crate::image_file`]: limits, orientation, transparency
 /// on white), telling a missing or unreadable file apart from one that is not an image.
 pub fn open_rgb(path: &std::path::Path) -> crate::Result<RgbImage> {
@@ -518,5 +512,14 @@ mod tests {
     fn empty_images_are_rejected() {
         let err = pixel_values(&[RgbImage::new(0, 5)], &ImageSpec::default());
         assert!(matches!(err, Err(PreprocessError::Empty(0))));
+    }
+}
+
+impl From<PreprocessError> for crate::Error {
+    fn from(e: PreprocessError) -> Self {
+        crate::Error::Input {
+            what: "cannot prepare the lines for the network".into(),
+            source: Box::new(e),
+        }
     }
 }

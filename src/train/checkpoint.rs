@@ -55,7 +55,7 @@ pub fn save(
     std::fs::create_dir_all(&fresh).map_err(|e| TrainError::io(&fresh, e))?;
     let record_error = |path: PathBuf, e: burn::store::RecordError| TrainError::Checkpoint {
         path,
-        detail: e.to_string(),
+        source: e.into(),
     };
     net.clone()
         .save_file(fresh.join(MODEL))
@@ -65,7 +65,7 @@ pub fn save(
         .map_err(|e| record_error(fresh.join(OPTIMIZER), e))?;
     let state = serde_json::to_string_pretty(progress).map_err(|e| TrainError::Checkpoint {
         path: fresh.join(STATE),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
     write_synced(&fresh.join(STATE), state.as_bytes())?;
     let current = dir.join("checkpoint");
@@ -94,21 +94,23 @@ pub fn load(
     else {
         return Ok(None);
     };
-    let unreadable = |path: PathBuf, detail: String| TrainError::Checkpoint { path, detail };
+    let unreadable = |path: PathBuf, source: Box<dyn std::error::Error + Send + Sync>| {
+        TrainError::Checkpoint { path, source }
+    };
     let state_path = folder.join(STATE);
     let text = std::fs::read_to_string(&state_path)
-        .map_err(|e| unreadable(state_path.clone(), e.to_string()))?;
+        .map_err(|e| unreadable(state_path.clone(), e.into()))?;
     let progress: Progress =
-        serde_json::from_str(&text).map_err(|e| unreadable(state_path.clone(), e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| unreadable(state_path.clone(), e.into()))?;
     let model_path = folder.join(MODEL);
     let net = net
         .try_load_file(&model_path)
-        .map_err(|e| unreadable(model_path.clone(), e.to_string()))?;
+        .map_err(|e| unreadable(model_path.clone(), e.into()))?;
     let net = super::step::for_training(net, device);
     let optim_path = folder.join(OPTIMIZER);
     let optim = optim
         .load(&optim_path)
-        .map_err(|e| unreadable(optim_path.clone(), e.to_string()))?;
+        .map_err(|e| unreadable(optim_path.clone(), e.into()))?;
     Ok(Some((net, optim, progress)))
 }
 

@@ -44,10 +44,16 @@ pub enum TrainError {
     RunExists { dir: PathBuf },
     #[error("no training run to resume in {dir}")]
     NothingToResume { dir: PathBuf },
+    /// A checkpoint (or a model card) could not be read or written; the reason is kept
+    /// as the source.
     #[error(
-        "checkpoint {path} is unreadable ({detail}); the best model so far is kept in the store"
+        "checkpoint {path} cannot be read or written; the best model so far is kept in the store"
     )]
-    Checkpoint { path: PathBuf, detail: String },
+    Checkpoint {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,

@@ -26,13 +26,13 @@ pub fn publish(
         .save_file(&weights_path)
         .map_err(|e| TrainError::Checkpoint {
             path: weights_path.clone(),
-            detail: e.to_string(),
+            source: e.into(),
         })?;
     let weights = std::fs::read(&weights_path).map_err(|e| TrainError::io(&weights_path, e))?;
     card.weights_sha256 = hex::encode(sha2::Sha256::digest(&weights));
     let card_json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Checkpoint {
         path: PathBuf::from(CARD_FILE),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
     let calibration = calibration.map(Calibration::to_json);
     let mut files = vec![(WEIGHTS_FILE, &weights[..]), (CARD_FILE, &card_json[..])];

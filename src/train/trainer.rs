@@ -236,7 +236,7 @@ fn start_or_resume(
         };
         let bad = |e: serde_json::Error| TrainError::Checkpoint {
             path: dir.to_path_buf(),
-            detail: e.to_string(),
+            source: e.into(),
         };
         let mut stored: TrainRun = serde_json::from_str(&read("run.json")?).map_err(bad)?;
         let alphabet: Alphabet = serde_json::from_str(&read("alphabet.json")?).map_err(bad)?;
@@ -246,7 +246,7 @@ fn start_or_resume(
             .try_load_file(&start)
             .map_err(|e| TrainError::Checkpoint {
                 path: start,
-                detail: e.to_string(),
+                source: e.into(),
             })?;
         return Ok((stored, alphabet, net, 0));
     }
@@ -274,7 +274,7 @@ fn start_or_resume(
         .save_file(&start)
         .map_err(|e| TrainError::Checkpoint {
             path: start.clone(),
-            detail: e.to_string(),
+            source: e.into(),
         })?;
     write_synced(&run_file, to_json(run)?.as_bytes())?;
     Ok((run.clone(), alphabet, net, added.len()))
@@ -283,7 +283,7 @@ fn start_or_resume(
 fn to_json<T: Serialize>(value: &T) -> Result<String, TrainError> {
     serde_json::to_string_pretty(value).map_err(|e| TrainError::Checkpoint {
         path: PathBuf::from("run.json"),
-        detail: e.to_string(),
+        source: e.into(),
     })
 }
 

@@ -65,33 +65,48 @@ impl Cells {
 
     /// `[batch, time, input]` → `[batch, time, directions * hidden]`, directions in order,
     /// each in time order. `cancel` is checked before every time step: a page-wide layer
-    /// takes many seconds on a CPU, one step a few milliseconds.
+    /// takes seconds on a CPU, one step a few milliseconds. Nothing is flipped in time: a
+    /// reverse direction reads and writes its positions from the end (a flip would copy a
+    /// page-sized tensor in one uncancellable go).
     fn run(&self, x: Tensor<3>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
         let [batch, time, input] = x.dims();
         let [dirs, hidden, gates] = self.hidden_weight.dims();
         let device = x.device();
-        // Every step's input projection at once; a reverse direction's is flipped in time so
-        // that step `t` of the loop reads position `t` for all directions.
-        let flat = x.reshape([1, batch * time, input]);
-        let projected: Vec<Tensor<3>> = (0..dirs)
-            .map(|d| {
-                let w = self.input_weight.clone().narrow(0, d, 1);
-                let p = (flat.clone().matmul(w) + self.bias.clone().narrow(0, d, 1))
-                    .reshape([batch, time, gates]);
-                if self.reverse[d] { p.flip([1]) } else { p }
-            })
-            .collect();
-        let projected = Tensor::stack::<4>(projected, 0);
+        let position = |d: usize, step: usize| {
+            if self.reverse[d] {
+                time - 1 - step
+            } else {
+                step
+            }
+        };
+        // Every step's input projection at once, one direction at a time.
+        let flat = x.reshape([batch * time, input]);
+        let mut projected = Vec::with_capacity(dirs);
+        for d in 0..dirs {
+            cancel.check()?;
+            let w = self
+                .input_weight
+                .clone()
+                .narrow(0, d, 1)
+                .reshape([input, gates]);
+            let b = self.bias.clone().narrow(0, d, 1).reshape([1, gates]);
+            projected.push((flat.clone().matmul(w) + b).reshape([batch, time, gates]));
+        }
         let mut h = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut c = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut outputs = Vec::with_capacity(time);
-        for t in 0..time {
+        for step in 0..time {
             cancel.check()?;
-            let g = projected
-                .clone()
-                .narrow(2, t, 1)
-                .reshape([dirs, batch, gates])
-                + h.matmul(self.hidden_weight.clone());
+            let inputs: Vec<Tensor<3>> = projected
+                .iter()
+                .enumerate()
+                .map(|(d, p)| {
+                    p.clone()
+                        .narrow(1, position(d, step), 1)
+                        .reshape([1, batch, gates])
+                })
+                .collect();
+            let g = Tensor::cat(inputs, 0) + h.matmul(self.hidden_weight.clone());
             let squashed = sigmoid(g.clone());
             let input_gate = squashed.clone().narrow(2, 0, hidden);
             let forget_gate = squashed.clone().narrow(2, hidden, hidden);
@@ -101,15 +116,22 @@ impl Cells {
             h = output_gate * tanh(c.clone());
             outputs.push(h.clone());
         }
-        // [dirs, batch, time, hidden], reverse directions back in time order.
-        let out = Tensor::stack::<4>(outputs, 2);
-        let per_direction: Vec<Tensor<3>> = (0..dirs)
-            .map(|d| {
-                let o = out.clone().narrow(0, d, 1).reshape([batch, time, hidden]);
-                if self.reverse[d] { o.flip([1]) } else { o }
-            })
-            .collect();
-        Ok(Tensor::cat(per_direction, 2))
+        // Position `t` of direction `d` is what that direction computed at its step
+        // `position(d, t)` (the same function: reading from the end is its own inverse).
+        let mut by_position = Vec::with_capacity(time);
+        for t in 0..time {
+            cancel.check()?;
+            let parts: Vec<Tensor<2>> = (0..dirs)
+                .map(|d| {
+                    outputs[position(d, t)]
+                        .clone()
+                        .narrow(0, d, 1)
+                        .reshape([batch, hidden])
+                })
+                .collect();
+            by_position.push(Tensor::cat(parts, 1));
+        }
+        Ok(Tensor::stack(by_position, 1))
     }
 }
 

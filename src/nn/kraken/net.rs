@@ -79,18 +79,25 @@ struct GroupNorm {
 }
 
 impl GroupNorm {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `cancel` is checked between the passes over the map (each a fraction of a second
+    /// on a page-sized map, the whole norm more than a Cancel may wait).
+    fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
         let g = self.groups;
         let grouped = x.reshape([n, g, (c / g) * h, w]);
         let two_level_mean = |t: Tensor<4>| t.mean_dim(3).mean_dim(2);
+        cancel.check()?;
         let mean = two_level_mean(grouped.clone());
+        cancel.check()?;
         let centred = grouped - mean;
+        cancel.check()?;
         let var = two_level_mean(centred.clone().square());
+        cancel.check()?;
         let normed = (centred / (var + GROUP_NORM_EPS).sqrt()).reshape([n, c, h, w]);
         let scale = self.weight.clone().reshape([1, c, 1, 1]);
         let shift = self.bias.clone().reshape([1, c, 1, 1]);
-        normed * scale + shift
+        cancel.check()?;
+        Ok(normed * scale + shift)
     }
 }
 
@@ -279,10 +286,7 @@ impl SegNet {
                     Activation::Sigmoid | Activation::Linear => y,
                 }
             }
-            Block::GroupNorm(g) => {
-                cancel.check()?;
-                g.forward(x)
-            }
+            Block::GroupNorm(g) => g.forward(x, cancel)?,
             Block::Lstm(l) => l.forward(x, cancel)?,
         })
     }

@@ -192,13 +192,15 @@ impl TrocrDecoder {
     }
 
     /// Logits `[N, T, vocab]` for `input_ids` `[N, T]` that follow the positions already in
-    /// `cache`; the cache grows by `T`.
+    /// `cache`; the cache grows by `T`. `cancel` is checked before each layer (a cancelled
+    /// step leaves the cache half-updated: the generation it belongs to stops anyway).
     pub fn forward(
         &self,
         input_ids: Tensor<2, Int>,
         cross: &CrossKeysValues,
         cache: &mut SelfAttentionCache,
-    ) -> Tensor<3> {
+        cancel: &CancelToken,
+    ) -> crate::Result<Tensor<3>> {
         let [rows, steps] = input_ids.dims();
         let device = input_ids.device();
         let first = cache.len() + POSITION_OFFSET;
@@ -212,10 +214,12 @@ impl TrocrDecoder {
             x = norm.forward(x);
         }
         for (index, layer) in self.layers.iter().enumerate() {
+            cancel.check()?;
             x = layer.forward(x, index, cross, cache);
         }
         cache.advance(steps);
-        self.project(x, rows, steps)
+        cancel.check()?;
+        Ok(self.project(x, rows, steps))
     }
 
     fn project(&self, x: Tensor<3>, rows: usize, steps: usize) -> Tensor<3> {

@@ -116,7 +116,7 @@ fn greedy(
     let mut last: Vec<u32> = vec![tokens.decoder_start; batch];
     for step in 0..opts.max_new_tokens {
         cancel.check()?;
-        let logits = last_logits(model, &last, &cross, &mut cache, &device);
+        let logits = last_logits(model, &last, &cross, &mut cache, cancel)?;
         let vocab = logits.dims()[1];
         // The probabilities are those of the processed scores, as transformers reports them
         // (with eos suppressed, the other tokens share its mass).
@@ -150,14 +150,15 @@ fn last_logits(
     last: &[u32],
     cross: &super::kv_cache::CrossKeysValues,
     cache: &mut SelfAttentionCache,
-    device: &Device,
-) -> Tensor<2> {
+    cancel: &CancelToken,
+) -> Result<Tensor<2>> {
     let ids: Vec<i64> = last.iter().map(|&id| i64::from(id)).collect();
-    let input = Tensor::<1, Int>::from_data(TensorData::new(ids, [last.len()]), device)
+    let device = model.decoder.embed_tokens.weight.device();
+    let input = Tensor::<1, Int>::from_data(TensorData::new(ids, [last.len()]), &device)
         .unsqueeze_dim::<2>(1);
-    let logits = model.decoder.forward(input, cross, cache);
+    let logits = model.decoder.forward(input, cross, cache, cancel)?;
     let [rows, _, vocab] = logits.dims();
-    logits.reshape([rows, vocab])
+    Ok(logits.reshape([rows, vocab]))
 }
 
 /// `-inf` on eos while fewer than `min_new_tokens` were generated
@@ -261,7 +262,7 @@ fn beam_search(
             cur_len - 1,
             opts,
             tokens,
-            &device,
+            cancel,
         )?;
         let reaches_max = cur_len + 1 >= max_length;
         let mut all_hit = true;
@@ -316,11 +317,12 @@ fn top_candidates(
     generated: usize,
     opts: &GenerateOptions,
     tokens: &SpecialTokens,
-    device: &Device,
+    cancel: &CancelToken,
 ) -> Result<Vec<Vec<Candidate>>> {
     let beams = opts.num_beams;
     let rows = last.len();
-    let logits = last_logits(model, last, cross, cache, device);
+    let logits = last_logits(model, last, cross, cache, cancel)?;
+    let device = &logits.device();
     let vocab = logits.dims()[1];
     let scores: Vec<f32> = items
         .iter()

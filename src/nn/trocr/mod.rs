@@ -102,9 +102,8 @@ impl TrocrModel {
     ) -> crate::Result<Tensor<3>> {
         let never = crate::cancel::CancelToken::new();
         let cross = self.cross_keys_values(encoder_states, &never)?;
-        Ok(self
-            .decoder
-            .forward(input_ids, &cross, &mut self.new_cache()))
+        self.decoder
+            .forward(input_ids, &cross, &mut self.new_cache(), &never)
     }
 
     /// `[height, width]` of the images `encode` accepts (its position table fits no other).
