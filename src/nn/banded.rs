@@ -1,7 +1,9 @@
 //! Convolutions computed in horizontal bands of output rows, with a cancel check between
 //! bands. One full-resolution convolution of a page (CRAFT's first VGG layers, kraken's
-//! page-wide layers) takes seconds on a CPU, longer than a Cancel may wait; a band is a
-//! fraction of that and gives the same values (each output row reads the same inputs).
+//! page-wide layers, the CRNN's on a batch of lines) takes seconds on a CPU, longer than a
+//! Cancel may wait; a band is a fraction of that and gives the same values (each output row
+//! reads the same inputs). Where one row of a batch is already too much, the images are
+//! taken a few at a time.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -53,6 +55,25 @@ fn in_bands(
     macs_per_band: usize,
 ) -> Result<Tensor<4>> {
     let geometry = Geometry::of(&x, &weight, &options);
+    let images = x.dims()[0];
+    if geometry.macs_per_row > macs_per_band && images > 1 {
+        // One row of the whole batch is already too much: a few images at a time.
+        let per_image = (macs_per_band / (geometry.macs_per_row / images).max(1)).max(1);
+        let mut parts = Vec::with_capacity(images.div_ceil(per_image));
+        for first in (0..images).step_by(per_image) {
+            let some = x.clone().narrow(0, first, per_image.min(images - first));
+            let (w, b) = (weight.clone(), bias.clone());
+            parts.push(in_bands(
+                some,
+                w,
+                b,
+                options.clone(),
+                cancel,
+                macs_per_band,
+            )?);
+        }
+        return Ok(Tensor::cat(parts, 0));
+    }
     let rows = (macs_per_band / geometry.macs_per_row.max(1)).max(1);
     cancel.check()?;
     if rows >= geometry.out_height {
@@ -151,7 +172,7 @@ mod tests {
             (2, 3, 2, 1, 0, 1, 1, 9),
         ];
         for (c_in, c_out, k, stride, pad, dil, groups, h) in cases {
-            let x = Tensor::<4>::random([2, c_in, h, 23], Distribution::Default, &device);
+            let x = Tensor::<4>::random([4, c_in, h, 23], Distribution::Default, &device);
             let w =
                 Tensor::<4>::random([c_out, c_in / groups, k, k], Distribution::Default, &device);
             let b = Tensor::<1>::random([c_out], Distribution::Default, &device);
@@ -166,10 +187,19 @@ mod tests {
             for options in [symmetric, asymmetric] {
                 let whole = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
                 let row = Geometry::of(&x, &w, &options).macs_per_row;
-                for rows in [1, 2, 5] {
+                // Half a row of the batch: two images at a time, then rows.
+                for rows in [0.5, 1.0, 2.0, 5.0] {
                     let never = CancelToken::new();
                     let (x, w, b) = (x.clone(), w.clone(), Some(b.clone()));
-                    let banded = in_bands(x, w, b, options.clone(), &never, rows * row).unwrap();
+                    let banded = in_bands(
+                        x,
+                        w,
+                        b,
+                        options.clone(),
+                        &never,
+                        (rows * row as f64) as usize,
+                    )
+                    .unwrap();
                     assert_eq!(banded.dims(), whole.dims());
                     let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
                     let case = format!("k{k} s{stride} {:?} d{dil} rows {rows}", options.padding);
