@@ -203,7 +203,8 @@ mod tests {
                     assert_eq!(banded.dims(), whole.dims());
                     let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
                     let case = format!("k{k} s{stride} {:?} d{dil} rows {rows}", options.padding);
-                    assert!(diff < 1e-5, "{case}: {diff}");
+                    // Sums of up to 72 products near 20: float rounding differs with the blocking.
+                    assert!(diff < 1e-4, "{case}: {diff}");
                 }
             }
         }
