@@ -6,7 +6,9 @@ They are the printed half of the calibration data of the `auto` recognizer
 from a lines manifest (the training set's transcriptions); the fonts from the system
 (Debian: fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-crosextra-caladea
 fonts-crosextra-carlito; DejaVu is always there). Output: OUT/print/NNNN.png and
-OUT/manifest-print.tsv (path, transcription), readable by `inkread eval lines`.
+OUT/manifest-print.tsv (path, transcription), readable by `inkread eval lines` and, as
+training data beside the handwriting (so that a handwriting model keeps reading print),
+by `inkread train recognizer --data` (use `--split train`).
 
     python3 scripts/render_printed_lines.py --texts ../shared/train/manifest.tsv \\
         --out /tmp/calib --count 600 --seed 7
@@ -46,10 +48,10 @@ def font_files():
     return sorted(set(found))
 
 
-def texts(manifest, rng):
+def texts(manifest, rng, split=None):
     with open(manifest, newline="", encoding="utf-8") as f:
         rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        lines = [r["transcription"].strip() for r in rows]
+        lines = [r["transcription"].strip() for r in rows if split is None or r.get("split") == split]
     lines = [t for t in lines if 3 <= len(t) <= 70]
     rng.shuffle(lines)
     return lines
@@ -79,13 +81,15 @@ def main():
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--count", type=int, default=600)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--split", help="only the rows of this split (training data: train, so that "
+                    "no validation transcription is rendered)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     fonts = font_files()
     (args.out / "print").mkdir(parents=True, exist_ok=True)
     with open(args.out / "manifest-print.tsv", "w", encoding="utf-8") as manifest:
         manifest.write("path\ttranscription\tfont\n")
-        for i, text in enumerate(texts(args.texts, rng)[: args.count]):
+        for i, text in enumerate(texts(args.texts, rng, args.split)[: args.count]):
             font = rng.choice(fonts)
             name = f"print/{i:04d}.png"
             render(text, font, rng).save(args.out / name)

@@ -69,11 +69,13 @@ fn measure(
     job(&probed).unwrap();
     let whole = started.elapsed();
     if let Some((gap, place)) = probed.longest_gap() {
-        // The innermost of Inkread's frames says which stretch of code had no check.
+        // The innermost of Inkread's own source lines say which stretch had no check.
         let ours: Vec<&str> = place
             .lines()
-            .map(str::trim)
-            .filter(|l| l.contains("inkread::") && !l.contains("inkread::cancel"))
+            .filter_map(|l| l.trim().strip_prefix("at "))
+            .filter(|at| at.contains("src/") && !at.contains("/.cargo/") && !at.contains("/rustc/"))
+            .filter(|at| !at.contains("src/cancel.rs"))
+            .map(|at| at.rsplit_once("src/").map_or(at, |(_, file)| file))
             .take(3)
             .collect();
         println!(
