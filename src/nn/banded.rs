@@ -18,89 +18,144 @@ use crate::cancel::CancelToken;
 /// project's CPU, so a Cancel waits well under 250 ms even on a busy machine, while a band
 /// stays big enough that the split costs nothing measurable.
 const MACS_PER_BAND: usize = 300_000_000;
+/// Output values written between two checks: a convolution with few input channels (a
+/// network's first) is bound by memory, not by multiply-adds.
+const VALUES_PER_BAND: usize = 4_000_000;
+
+/// What runs after a convolution, band by band (an activation: it would be one more
+/// uncancellable pass over a page-sized map if it ran on the whole output).
+pub type After<'a> = &'a dyn Fn(Tensor<4>) -> Tensor<4>;
+
+/// Nothing after the convolution.
+pub fn identity(x: Tensor<4>) -> Tensor<4> {
+    x
+}
 
 /// [`Conv2d::forward`] in bands, checking `cancel` before each. "Same" padding, which
 /// depends on the input's size, runs whole after one check.
 pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
+    conv2d_module_then(conv, x, &identity, cancel)
+}
+
+/// [`conv2d_module`] with `after` applied to each band.
+pub fn conv2d_module_then(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    after: After,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
         _ => {
             cancel.check()?;
-            return Ok(conv.forward(x));
+            return Ok(after(conv.forward(x)));
         }
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val());
-    conv2d_banded(x, conv.weight.val(), bias, options, cancel)
+    conv2d_banded(x, conv.weight.val(), bias, options, after, cancel)
 }
 
-/// `burn::tensor::module::conv2d` in bands of output rows, checking `cancel` before each.
+/// `burn::tensor::module::conv2d`, then `after`, in bands of output rows, checking
+/// `cancel` before each.
 pub fn conv2d_banded(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
+    after: After,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
-    in_bands(x, weight, bias, options, cancel, MACS_PER_BAND)
+    let conv = Banded {
+        weight,
+        bias,
+        options,
+        after,
+        cancel,
+        macs_per_band: MACS_PER_BAND,
+        values_per_band: VALUES_PER_BAND,
+    };
+    conv.run(x)
 }
 
-fn in_bands(
-    x: Tensor<4>,
+/// One convolution and what follows it, ready to run in bands.
+struct Banded<'a> {
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
-    cancel: &CancelToken,
+    after: After<'a>,
+    cancel: &'a CancelToken,
     macs_per_band: usize,
-) -> Result<Tensor<4>> {
-    let geometry = Geometry::of(&x, &weight, &options);
-    let images = x.dims()[0];
-    if geometry.macs_per_row > macs_per_band && images > 1 {
-        // One row of the whole batch is already too much: a few images at a time.
-        let per_image = (macs_per_band / (geometry.macs_per_row / images).max(1)).max(1);
-        let mut parts = Vec::with_capacity(images.div_ceil(per_image));
-        for first in (0..images).step_by(per_image) {
-            let some = x.clone().narrow(0, first, per_image.min(images - first));
-            let (w, b) = (weight.clone(), bias.clone());
-            parts.push(in_bands(
-                some,
-                w,
-                b,
-                options.clone(),
-                cancel,
-                macs_per_band,
-            )?);
+    values_per_band: usize,
+}
+
+impl Banded<'_> {
+    fn run(&self, x: Tensor<4>) -> Result<Tensor<4>> {
+        let geometry = Geometry::of(&x, &self.weight, &self.options);
+        let images = x.dims()[0];
+        let rows = self.rows_per_band(&geometry);
+        if rows == 0 && images > 1 {
+            return self.a_few_images_at_a_time(x, &geometry);
         }
-        return Ok(Tensor::cat(parts, 0));
+        let rows = rows.max(1);
+        self.cancel.check()?;
+        if rows >= geometry.out_height {
+            return Ok(self.whole(x, self.options.clone()));
+        }
+        let mut bands = Vec::with_capacity(geometry.out_height.div_ceil(rows));
+        for first in (0..geometry.out_height).step_by(rows) {
+            self.cancel.check()?;
+            let last = (first + rows).min(geometry.out_height);
+            let (input, padding) = geometry.band_input(&x, first..last);
+            let options = ConvOptions::new_with_padding(
+                self.options.stride,
+                [padding, self.options.padding[1]],
+                self.options.dilation,
+                self.options.groups,
+            );
+            bands.push(self.whole(input, options));
+        }
+        Ok(Tensor::cat(bands, 2))
     }
-    let rows = (macs_per_band / geometry.macs_per_row.max(1)).max(1);
-    cancel.check()?;
-    if rows >= geometry.out_height {
-        return Ok(conv2d(x, weight, bias, options));
+
+    /// Output rows within both budgets (0 when one row of the batch is over one).
+    fn rows_per_band(&self, g: &Geometry) -> usize {
+        let by_macs = self.macs_per_band / g.macs_per_row.max(1);
+        let by_values = self.values_per_band / g.values_per_row.max(1);
+        by_macs.min(by_values)
     }
-    let mut bands = Vec::with_capacity(geometry.out_height.div_ceil(rows));
-    for first in (0..geometry.out_height).step_by(rows) {
-        cancel.check()?;
-        let last = (first + rows).min(geometry.out_height);
-        let (input, padding) = geometry.band_input(&x, first..last);
-        let band_options = ConvOptions::new_with_padding(
-            options.stride,
-            [padding, options.padding[1]],
-            options.dilation,
-            options.groups,
-        );
-        bands.push(conv2d(input, weight.clone(), bias.clone(), band_options));
+
+    /// One row of the whole batch is already too much: a few images at a time.
+    fn a_few_images_at_a_time(&self, x: Tensor<4>, g: &Geometry) -> Result<Tensor<4>> {
+        let images = x.dims()[0];
+        let one_image = Geometry {
+            macs_per_row: g.macs_per_row / images,
+            values_per_row: g.values_per_row / images,
+            ..*g
+        };
+        let per_part = self.rows_per_band(&one_image).max(1);
+        let mut parts = Vec::with_capacity(images.div_ceil(per_part));
+        for first in (0..images).step_by(per_part) {
+            parts.push(self.run(x.clone().narrow(0, first, per_part.min(images - first)))?);
+        }
+        Ok(Tensor::cat(parts, 0))
     }
-    Ok(Tensor::cat(bands, 2))
+
+    fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+        (self.after)(conv2d(x, self.weight.clone(), self.bias.clone(), options))
+    }
 }
 
 /// The sizes that decide how a convolution splits into bands.
+#[derive(Clone, Copy)]
 struct Geometry {
     in_height: usize,
     out_height: usize,
     /// Multiply-adds for one output row (all images, channels and columns).
     macs_per_row: usize,
+    /// Values in one output row (all images, channels and columns).
+    values_per_row: usize,
     stride: usize,
     /// Zero rows above the input.
     pad_top: usize,
@@ -122,6 +177,7 @@ impl Geometry {
             in_height: h,
             out_height: out(h, 0, kh),
             macs_per_row: n * out_width * c_out * c_in_per_group * kh * kw,
+            values_per_row: n * out_width * c_out,
             stride: options.stride[0],
             pad_top: options.padding[0].0,
             reach: reach(0, kh),
@@ -190,16 +246,16 @@ mod tests {
                 // Half a row of the batch: two images at a time, then rows.
                 for rows in [0.5, 1.0, 2.0, 5.0] {
                     let never = CancelToken::new();
-                    let (x, w, b) = (x.clone(), w.clone(), Some(b.clone()));
-                    let banded = in_bands(
-                        x,
-                        w,
-                        b,
-                        options.clone(),
-                        &never,
-                        (rows * row as f64) as usize,
-                    )
-                    .unwrap();
+                    let conv = Banded {
+                        weight: w.clone(),
+                        bias: Some(b.clone()),
+                        options: options.clone(),
+                        after: &identity,
+                        cancel: &never,
+                        macs_per_band: (rows * row as f64) as usize,
+                        values_per_band: usize::MAX,
+                    };
+                    let banded = conv.run(x.clone()).unwrap();
                     assert_eq!(banded.dims(), whole.dims());
                     let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
                     let case = format!("k{k} s{stride} {:?} d{dil} rows {rows}", options.padding);
@@ -218,7 +274,7 @@ mod tests {
         let cancel = CancelToken::new();
         cancel.cancel();
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let result = conv2d_banded(x, w, None, options, &cancel);
+        let result = conv2d_banded(x, w, None, options, &identity, &cancel);
         assert!(matches!(result, Err(crate::Error::Cancelled)));
     }
 }

@@ -12,7 +12,7 @@ use super::TensorSource;
 use super::layers::{ConvSpec, load_conv, relu};
 use crate::Result;
 use crate::cancel::CancelToken;
-use crate::nn::banded::conv2d_module as conv_in_bands;
+use crate::nn::banded::{conv2d_module as conv_in_bands, conv2d_module_then};
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -139,7 +139,7 @@ impl Craft {
         }
         let n = self.head.len();
         for conv in &self.head[..n - 1] {
-            y = relu(conv_in_bands(conv, y, cancel)?);
+            y = conv2d_module_then(conv, y, &relu::<4>, cancel)?;
         }
         let maps = conv_in_bands(&self.head[n - 1], y, cancel)?;
         let [b, _, h, w] = maps.dims();
@@ -153,26 +153,27 @@ impl Craft {
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
     fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
-        let conv = |i: usize, x: Tensor<4>| conv_in_bands(&v[i], x, cancel);
-        let x = relu(conv(0, x)?);
-        let x = relu(conv(1, x)?);
-        let x = relu(conv(2, max_pool(x, 2, 2, 0))?);
-        let half = relu(conv(3, x)?);
-        let x = relu(conv(4, max_pool(half.clone(), 2, 2, 0))?);
-        let quarter = relu(conv(5, x)?);
-        let x = relu(conv(6, quarter.clone())?);
-        let x = relu(conv(7, max_pool(x, 2, 2, 0))?);
-        let eighth = relu(conv(8, x)?);
-        let x = relu(conv(9, eighth.clone())?);
-        let x = relu(conv(10, max_pool(x, 2, 2, 0))?);
-        let sixteenth = conv(11, x)?;
+        // The ReLU runs band by band with its convolution.
+        let conv = |i: usize, x: Tensor<4>| conv2d_module_then(&v[i], x, &relu::<4>, cancel);
+        let x = conv(0, x)?;
+        let x = conv(1, x)?;
+        let x = conv(2, max_pool(x, 2, 2, 0))?;
+        let half = conv(3, x)?;
+        let x = conv(4, max_pool(half.clone(), 2, 2, 0))?;
+        let quarter = conv(5, x)?;
+        let x = conv(6, quarter.clone())?;
+        let x = conv(7, max_pool(x, 2, 2, 0))?;
+        let eighth = conv(8, x)?;
+        let x = conv(9, eighth.clone())?;
+        let x = conv(10, max_pool(x, 2, 2, 0))?;
+        let sixteenth = conv_in_bands(&v[11], x, cancel)?;
         Ok([half, quarter, eighth, sixteenth])
     }
 
     fn decode(&self, stage: usize, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
         let block = &self.up[stage];
-        let squeezed = relu(conv_in_bands(&block.squeeze, x, cancel)?);
-        Ok(relu(conv_in_bands(&block.conv, squeezed, cancel)?))
+        let squeezed = conv2d_module_then(&block.squeeze, x, &relu::<4>, cancel)?;
+        conv2d_module_then(&block.conv, squeezed, &relu::<4>, cancel)
     }
 }
 

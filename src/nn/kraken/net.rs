@@ -78,24 +78,52 @@ struct GroupNorm {
     bias: Tensor<1>,
 }
 
+/// Values normalised between two cancel checks: a page-sized map is tens of millions, and
+/// each pass over it a fraction of a second.
+const GROUP_NORM_VALUES_PER_CHUNK: usize = 8_000_000;
+
 impl GroupNorm {
-    /// `cancel` is checked between the passes over the map (each a fraction of a second
-    /// on a page-sized map, the whole norm more than a Cancel may wait).
+    /// A few groups at a time (each group's statistics are its own), with `cancel` checked
+    /// between the passes over each chunk.
     fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
-        let g = self.groups;
-        let grouped = x.reshape([n, g, (c / g) * h, w]);
+        let per_group = c / self.groups;
+        let group_values = (n * per_group * h * w).max(1);
+        let chunk = (GROUP_NORM_VALUES_PER_CHUNK / group_values).clamp(1, self.groups);
+        let mut parts = Vec::with_capacity(self.groups.div_ceil(chunk));
+        for first in (0..self.groups).step_by(chunk) {
+            let groups = chunk.min(self.groups - first);
+            let channels = first * per_group..(first + groups) * per_group;
+            let slice = x.clone().narrow(1, channels.start, channels.len());
+            parts.push(self.normalise(slice, groups, channels, cancel)?);
+        }
+        Ok(Tensor::cat(parts, 1))
+    }
+
+    /// `x` holds `groups` whole groups, the channels `channels` of the layer.
+    fn normalise(
+        &self,
+        x: Tensor<4>,
+        groups: usize,
+        channels: std::ops::Range<usize>,
+        cancel: &CancelToken,
+    ) -> crate::Result<Tensor<4>> {
+        let [n, c, h, w] = x.dims();
+        let grouped = x.reshape([n, groups, (c / groups) * h, w]);
         let two_level_mean = |t: Tensor<4>| t.mean_dim(3).mean_dim(2);
         cancel.check()?;
         let mean = two_level_mean(grouped.clone());
-        cancel.check()?;
         let centred = grouped - mean;
         cancel.check()?;
         let var = two_level_mean(centred.clone().square());
         cancel.check()?;
         let normed = (centred / (var + GROUP_NORM_EPS).sqrt()).reshape([n, c, h, w]);
-        let scale = self.weight.clone().reshape([1, c, 1, 1]);
-        let shift = self.bias.clone().reshape([1, c, 1, 1]);
+        let scale = self
+            .weight
+            .clone()
+            .slice(channels.clone())
+            .reshape([1, c, 1, 1]);
+        let shift = self.bias.clone().slice(channels).reshape([1, c, 1, 1]);
         cancel.check()?;
         Ok(normed * scale + shift)
     }
@@ -276,15 +304,18 @@ impl SegNet {
         Ok(match block {
             Block::Conv(c) => {
                 let bias = Some(c.bias.clone());
-                let y = conv2d_banded(x, c.weight.clone(), bias, c.options.clone(), cancel)?;
-                match c.activation {
+                // The activation runs band by band with the convolution (softmax is over
+                // channels, so a band holds all it needs).
+                let activation = |y: Tensor<4>| match c.activation {
                     Activation::Relu => relu(y),
                     Activation::Tanh => tanh(y),
                     Activation::LeakyRelu => leaky_relu(y, LEAKY_SLOPE),
                     Activation::Softmax => softmax(y, 1),
                     // kraken keeps sigmoid convolutions as logits, in training and inference.
                     Activation::Sigmoid | Activation::Linear => y,
-                }
+                };
+                let options = c.options.clone();
+                conv2d_banded(x, c.weight.clone(), bias, options, &activation, cancel)?
             }
             Block::GroupNorm(g) => g.forward(x, cancel)?,
             Block::Lstm(l) => l.forward(x, cancel)?,
