@@ -14,13 +14,14 @@ use burn::tensor::ops::ConvOptions;
 use crate::Result;
 use crate::cancel::CancelToken;
 
-/// Multiply-adds computed between two cancel checks: about 20–40 ms on one core of this
-/// project's CPU, so a Cancel waits well under 250 ms even on a busy machine, while a band
-/// stays big enough that the split costs nothing measurable.
-const MACS_PER_BAND: usize = 300_000_000;
+/// Multiply-adds computed between two cancel checks. Every band costs a call into Burn's
+/// convolution, and small bands cost speed: CRAFT on the sample page took 15.4 s in bands
+/// of 3·10⁸, 12.6 s at 10⁹, 10.3 s at 2·10⁹ and 9.9 s unbanded (docs/BENCH.md), so bands
+/// are as big as the 250 ms a Cancel may wait allows on a loaded 2-core machine.
+const MACS_PER_BAND: usize = 2_000_000_000;
 /// Output values written between two checks: a convolution with few input channels (a
 /// network's first) is bound by memory, not by multiply-adds.
-const VALUES_PER_BAND: usize = 4_000_000;
+const VALUES_PER_BAND: usize = 32_000_000;
 
 /// What runs after a convolution, band by band (an activation: it would be one more
 /// uncancellable pass over a page-sized map if it ran on the whole output).
@@ -44,6 +45,20 @@ pub fn conv2d_module_then(
     after: After,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
+    conv2d_module_then_pooled(conv, x, after, 1, cancel)
+}
+
+/// [`conv2d_module_then`] for an `after` that pools every `pool_rows` output rows into one
+/// (a max-pool with that kernel and stride, no padding): each band holds whole multiples
+/// of them, so the pooling happens in the bands too and the page-sized map before pooling
+/// never exists whole.
+pub fn conv2d_module_then_pooled(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    after: After,
+    pool_rows: usize,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
@@ -54,7 +69,11 @@ pub fn conv2d_module_then(
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val());
-    conv2d_banded(x, conv.weight.val(), bias, options, after, cancel)
+    let banded = Banded {
+        pool_rows: pool_rows.max(1),
+        ..Banded::new(conv.weight.val(), bias, options, after, cancel)
+    };
+    banded.run(x)
 }
 
 /// `burn::tensor::module::conv2d`, then `after`, in bands of output rows, checking
@@ -67,16 +86,7 @@ pub fn conv2d_banded(
     after: After,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
-    let conv = Banded {
-        weight,
-        bias,
-        options,
-        after,
-        cancel,
-        macs_per_band: MACS_PER_BAND,
-        values_per_band: VALUES_PER_BAND,
-    };
-    conv.run(x)
+    Banded::new(weight, bias, options, after, cancel).run(x)
 }
 
 /// One convolution and what follows it, ready to run in bands.
@@ -88,9 +98,30 @@ struct Banded<'a> {
     cancel: &'a CancelToken,
     macs_per_band: usize,
     values_per_band: usize,
+    /// Bands start and end on multiples of this many output rows (but the last).
+    pool_rows: usize,
 }
 
-impl Banded<'_> {
+impl<'a> Banded<'a> {
+    fn new(
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+        options: ConvOptions<2>,
+        after: After<'a>,
+        cancel: &'a CancelToken,
+    ) -> Self {
+        Self {
+            weight,
+            bias,
+            options,
+            after,
+            cancel,
+            macs_per_band: MACS_PER_BAND,
+            values_per_band: VALUES_PER_BAND,
+            pool_rows: 1,
+        }
+    }
+
     fn run(&self, x: Tensor<4>) -> Result<Tensor<4>> {
         let geometry = Geometry::of(&x, &self.weight, &self.options);
         let images = x.dims()[0];
@@ -98,7 +129,7 @@ impl Banded<'_> {
         if rows == 0 && images > 1 {
             return self.a_few_images_at_a_time(x, &geometry);
         }
-        let rows = rows.max(1);
+        let rows = (rows / self.pool_rows).max(1) * self.pool_rows;
         self.cancel.check()?;
         if rows >= geometry.out_height {
             return Ok(self.whole(x, self.options.clone()));
@@ -254,6 +285,7 @@ mod tests {
                         cancel: &never,
                         macs_per_band: (rows * row as f64) as usize,
                         values_per_band: usize::MAX,
+                        pool_rows: 1,
                     };
                     let banded = conv.run(x.clone()).unwrap();
                     assert_eq!(banded.dims(), whole.dims());
@@ -262,6 +294,36 @@ mod tests {
                     // Sums of up to 72 products near 20: float rounding differs with the blocking.
                     assert!(diff < 1e-4, "{case}: {diff}");
                 }
+            }
+        }
+    }
+
+    /// A 2×2 max-pool inside the bands gives the pool of the whole convolution, with
+    /// bands of one to five rows asked for (rounded to whole pooling windows).
+    #[test]
+    fn pooling_in_the_bands_gives_the_pooled_whole() {
+        use burn::tensor::module::max_pool2d;
+        use burn::tensor::ops::MaxPoolOptions;
+        let device = Device::flex();
+        let pool = |y: Tensor<4>| max_pool2d(y, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+        for height in [16, 17, 30] {
+            let x = Tensor::<4>::random([2, 3, height, 12], Distribution::Default, &device);
+            let w = Tensor::<4>::random([5, 3, 3, 3], Distribution::Default, &device);
+            let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+            let whole = pool(conv2d(x.clone(), w.clone(), None, options.clone()));
+            let row = Geometry::of(&x, &w, &options).macs_per_row;
+            let never = CancelToken::new();
+            for rows in 1..=5 {
+                let conv = Banded {
+                    pool_rows: 2,
+                    macs_per_band: rows * row,
+                    values_per_band: usize::MAX,
+                    ..Banded::new(w.clone(), None, options.clone(), &pool, &never)
+                };
+                let banded = conv.run(x.clone()).unwrap();
+                assert_eq!(banded.dims(), whole.dims(), "height {height} rows {rows}");
+                let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
+                assert!(diff < 1e-4, "height {height} rows {rows}: {diff}");
             }
         }
     }

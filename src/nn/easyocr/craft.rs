@@ -12,7 +12,9 @@ use super::TensorSource;
 use super::layers::{ConvSpec, load_conv, relu};
 use crate::Result;
 use crate::cancel::CancelToken;
-use crate::nn::banded::{conv2d_module as conv_in_bands, conv2d_module_then};
+use crate::nn::banded::{
+    conv2d_module as conv_in_bands, conv2d_module_then, conv2d_module_then_pooled,
+};
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -153,19 +155,19 @@ impl Craft {
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
     fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
-        // The ReLU runs band by band with its convolution.
+        // The ReLU, and the 2×2 max-pool where nothing else needs the map before it, run
+        // band by band with their convolution.
         let conv = |i: usize, x: Tensor<4>| conv2d_module_then(&v[i], x, &relu::<4>, cancel);
+        let relu_pool = |y: Tensor<4>| max_pool(relu(y), 2, 2, 0);
+        let conv_pool = |i: usize, x| conv2d_module_then_pooled(&v[i], x, &relu_pool, 2, cancel);
         let x = conv(0, x)?;
-        let x = conv(1, x)?;
-        let x = conv(2, max_pool(x, 2, 2, 0))?;
+        let x = conv(2, conv_pool(1, x)?)?;
         let half = conv(3, x)?;
         let x = conv(4, max_pool(half.clone(), 2, 2, 0))?;
         let quarter = conv(5, x)?;
-        let x = conv(6, quarter.clone())?;
-        let x = conv(7, max_pool(x, 2, 2, 0))?;
+        let x = conv(7, conv_pool(6, quarter.clone())?)?;
         let eighth = conv(8, x)?;
-        let x = conv(9, eighth.clone())?;
-        let x = conv(10, max_pool(x, 2, 2, 0))?;
+        let x = conv(10, conv_pool(9, eighth.clone())?)?;
         let sixteenth = conv_in_bands(&v[11], x, cancel)?;
         Ok([half, quarter, eighth, sixteenth])
     }

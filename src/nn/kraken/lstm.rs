@@ -8,6 +8,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::vgsl::{Axis, Direction};
 use crate::cancel::CancelToken;
 
+/// Input values put in sequence order and projected between two cancel checks.
+const LSTM_VALUES_PER_CHUNK: usize = 8_000_000;
+
 /// One direction's weights, PyTorch's layout: `w_ih` `[4h, in]`, `w_hh` `[4h, h]`, and the
 /// two biases summed (PyTorch adds both at every step).
 #[derive(Clone, Debug, PartialEq)]
@@ -63,15 +66,32 @@ impl Cells {
         }
     }
 
-    /// `[batch, time, input]` → `[batch, time, directions * hidden]`, directions in order,
-    /// each in time order. `cancel` is checked before every time step: a page-wide layer
-    /// takes seconds on a CPU, one step a few milliseconds. Nothing is flipped in time: a
-    /// reverse direction reads and writes its positions from the end (a flip would copy a
-    /// page-sized tensor in one uncancellable go).
-    fn run(&self, x: Tensor<3>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
-        let [batch, time, input] = x.dims();
-        let [dirs, hidden, gates] = self.hidden_weight.dims();
-        let device = x.device();
+    /// Each direction's input projection `x @ W + b` of `x` `[rows, input]`: `[rows, 4h]`.
+    fn project(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+        let [dirs, input, gates] = self.input_weight.dims();
+        (0..dirs)
+            .map(|d| {
+                let w = self
+                    .input_weight
+                    .clone()
+                    .narrow(0, d, 1)
+                    .reshape([input, gates]);
+                let b = self.bias.clone().narrow(0, d, 1).reshape([1, gates]);
+                x.clone().matmul(w) + b
+            })
+            .collect()
+    }
+
+    /// The recurrence over [`Self::project`]ed inputs, one `[batch, time, 4h]` a direction:
+    /// `[batch, time, directions * hidden]`, directions in order, each in time order.
+    /// `cancel` is checked before every time step: a page-wide layer takes seconds on a
+    /// CPU, one step a few milliseconds. Nothing is flipped in time: a reverse direction
+    /// reads and writes its positions from the end (a flip would copy a page-sized tensor
+    /// in one uncancellable go).
+    fn recur(&self, projected: Vec<Tensor<3>>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
+        let [batch, time, gates] = projected[0].dims();
+        let [dirs, hidden, _] = self.hidden_weight.dims();
+        let device = projected[0].device();
         let position = |d: usize, step: usize| {
             if self.reverse[d] {
                 time - 1 - step
@@ -79,19 +99,6 @@ impl Cells {
                 step
             }
         };
-        // Every step's input projection at once, one direction at a time.
-        let flat = x.reshape([batch * time, input]);
-        let mut projected = Vec::with_capacity(dirs);
-        for d in 0..dirs {
-            cancel.check()?;
-            let w = self
-                .input_weight
-                .clone()
-                .narrow(0, d, 1)
-                .reshape([input, gates]);
-            let b = self.bias.clone().narrow(0, d, 1).reshape([1, gates]);
-            projected.push((flat.clone().matmul(w) + b).reshape([batch, time, gates]));
-        }
         let mut h = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut c = Tensor::<3>::zeros([dirs, batch, hidden], &device);
         let mut outputs = Vec::with_capacity(time);
@@ -168,12 +175,35 @@ impl AxisLstm {
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
         // Sequences along the chosen axis, every other position a batch entry.
-        let (seq, len, other) = match self.axis {
-            Axis::X => (x.permute([0, 2, 3, 1]), w, h),
-            Axis::Y => (x.permute([0, 3, 2, 1]), h, w),
+        let (across, len, other) = match self.axis {
+            Axis::X => (2, w, h),
+            Axis::Y => (3, h, w),
         };
-        cancel.check()?;
-        let out = self.cells.run(seq.reshape([n * other, len, c]), cancel)?;
+        let gates = self.cells.input_weight.dims()[2];
+        // Put in sequence order and projected a band of sequences at a time, with a check
+        // before each: either is a page-sized pass otherwise.
+        let per_chunk = (LSTM_VALUES_PER_CHUNK / (n * len * c).max(1)).clamp(1, other);
+        let mut chunks: Vec<Vec<Tensor<4>>> = vec![Vec::new(); self.cells.reverse.len()];
+        for first in (0..other).step_by(per_chunk) {
+            cancel.check()?;
+            let k = per_chunk.min(other - first);
+            let part = x.clone().narrow(across, first, k);
+            // [n, k, len, c]
+            let seq = match self.axis {
+                Axis::X => part.permute([0, 2, 3, 1]),
+                Axis::Y => part.permute([0, 3, 2, 1]),
+            };
+            let projected = self.cells.project(seq.reshape([n * k * len, c]));
+            for (d, p) in projected.into_iter().enumerate() {
+                chunks[d].push(p.reshape([n, k, len, gates]));
+            }
+        }
+        let mut projected = Vec::with_capacity(chunks.len());
+        for parts in chunks {
+            cancel.check()?;
+            projected.push(Tensor::cat(parts, 1).reshape([n * other, len, gates]));
+        }
+        let out = self.cells.recur(projected, cancel)?;
         let o = out.dims()[2];
         let out = out.reshape([n, other, len, o]);
         Ok(match self.axis {
