@@ -21,7 +21,7 @@ use crate::cancel::CancelToken;
 const MACS_PER_BAND: usize = 2_000_000_000;
 /// Output values written between two checks: a convolution with few input channels (a
 /// network's first) is bound by memory, not by multiply-adds.
-const VALUES_PER_BAND: usize = 32_000_000;
+const VALUES_PER_BAND: usize = 8_000_000;
 
 /// What runs after a convolution, band by band (an activation: it would be one more
 /// uncancellable pass over a page-sized map if it ran on the whole output).

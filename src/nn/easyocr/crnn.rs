@@ -14,7 +14,7 @@ use super::layers::{ConvSpec, load_conv, relu};
 use super::lstm::{BidirectionalLstm, load_linear};
 use crate::Result;
 use crate::cancel::CancelToken;
-use crate::nn::banded::conv2d_module_then;
+use crate::nn::banded::{conv2d_module_then, conv2d_module_then_pooled};
 
 /// Input height the network was trained for.
 pub const CRNN_INPUT_HEIGHT: usize = 64;
@@ -127,7 +127,13 @@ impl Crnn {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
         let plain = self.run::<std::convert::Infallible>(
             x,
-            &mut |conv, x| Ok(relu(conv.forward(x))),
+            &mut |conv, x, pool| {
+                let y = relu(conv.forward(x));
+                Ok(match pool {
+                    Some(kernel) => max_pool(y, kernel),
+                    None => y,
+                })
+            },
             &mut || Ok(()),
         );
         match plain {
@@ -141,7 +147,14 @@ impl Crnn {
     pub fn forward_cancellable(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<3>> {
         self.run(
             x,
-            &mut |conv, x| conv2d_module_then(conv, x, &relu::<4>, cancel),
+            &mut |conv, x, pool| match pool {
+                // The pools (two rows high) run inside the bands.
+                Some(kernel) => {
+                    let after = move |y: Tensor<4>| max_pool(relu(y), kernel);
+                    conv2d_module_then_pooled(conv, x, &after, kernel[0], cancel)
+                }
+                None => conv2d_module_then(conv, x, &relu::<4>, cancel),
+            },
             &mut || cancel.check(),
         )
     }
@@ -149,19 +162,23 @@ impl Crnn {
     fn run<E>(
         &self,
         x: Tensor<4>,
-        // Every convolution is followed by a ReLU: `conv` does both.
-        conv: &mut dyn FnMut(&Conv2d, Tensor<4>) -> std::result::Result<Tensor<4>, E>,
+        // Every convolution is followed by a ReLU, some by a max-pool of the given kernel
+        // (and stride): `conv` does it all.
+        conv: &mut dyn FnMut(
+            &Conv2d,
+            Tensor<4>,
+            Option<[usize; 2]>,
+        ) -> std::result::Result<Tensor<4>, E>,
         before_step: &mut dyn FnMut() -> std::result::Result<(), E>,
     ) -> std::result::Result<Tensor<3>, E> {
         let c = &self.convs;
-        let x = max_pool(conv(&c[0], x)?, [2, 2]);
-        let x = max_pool(conv(&c[1], x)?, [2, 2]);
-        let x = conv(&c[2], x)?;
-        let x = conv(&c[3], x)?;
-        let x = max_pool(x, [2, 1]);
-        let x = conv(&c[4], x)?;
-        let x = conv(&c[5], x)?;
-        let x = conv(&c[6], max_pool(x, [2, 1]))?;
+        let x = conv(&c[0], x, Some([2, 2]))?;
+        let x = conv(&c[1], x, Some([2, 2]))?;
+        let x = conv(&c[2], x, None)?;
+        let x = conv(&c[3], x, Some([2, 1]))?;
+        let x = conv(&c[4], x, None)?;
+        let x = conv(&c[5], x, Some([2, 1]))?;
+        let x = conv(&c[6], x, None)?;
         // Average the remaining rows: each column becomes one time step.
         let [batch, channels, _, time] = x.dims();
         let mut seq = x

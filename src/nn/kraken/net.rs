@@ -83,50 +83,53 @@ struct GroupNorm {
 const GROUP_NORM_VALUES_PER_CHUNK: usize = 8_000_000;
 
 impl GroupNorm {
-    /// A few groups at a time (each group's statistics are its own), with `cancel` checked
-    /// between the passes over each chunk.
+    /// Statistics a few groups at a time (each group's are its own), then the normalisation
+    /// as one per-channel affine map in two passes over the map, `cancel` checked between
+    /// every pass: on a page-sized map each is a fraction of a second, and nothing page-sized
+    /// is assembled from parts (a concatenation would be one more uncancellable pass).
     fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
         let per_group = c / self.groups;
         let group_values = (n * per_group * h * w).max(1);
         let chunk = (GROUP_NORM_VALUES_PER_CHUNK / group_values).clamp(1, self.groups);
-        let mut parts = Vec::with_capacity(self.groups.div_ceil(chunk));
+        let (mut means, mut inv_stds) = (Vec::new(), Vec::new());
         for first in (0..self.groups).step_by(chunk) {
             let groups = chunk.min(self.groups - first);
-            let channels = first * per_group..(first + groups) * per_group;
-            let slice = x.clone().narrow(1, channels.start, channels.len());
-            parts.push(self.normalise(slice, groups, channels, cancel)?);
+            let slice = x.clone().narrow(1, first * per_group, groups * per_group);
+            let (mean, inv_std) = statistics(slice, groups, cancel)?;
+            means.push(mean);
+            inv_stds.push(inv_std);
         }
-        Ok(Tensor::cat(parts, 1))
+        let per_channel = |parts: Vec<Tensor<4>>| {
+            Tensor::cat(parts, 1)
+                .reshape([n, self.groups, 1])
+                .expand([n, self.groups, per_group])
+                .reshape([n, c, 1, 1])
+        };
+        let scale = per_channel(inv_stds) * self.weight.clone().reshape([1, c, 1, 1]);
+        let shift = self.bias.clone().reshape([1, c, 1, 1]) - per_channel(means) * scale.clone();
+        cancel.check()?;
+        let scaled = x * scale;
+        cancel.check()?;
+        Ok(scaled + shift)
     }
+}
 
-    /// `x` holds `groups` whole groups, the channels `channels` of the layer.
-    fn normalise(
-        &self,
-        x: Tensor<4>,
-        groups: usize,
-        channels: std::ops::Range<usize>,
-        cancel: &CancelToken,
-    ) -> crate::Result<Tensor<4>> {
-        let [n, c, h, w] = x.dims();
-        let grouped = x.reshape([n, groups, (c / groups) * h, w]);
-        let two_level_mean = |t: Tensor<4>| t.mean_dim(3).mean_dim(2);
-        cancel.check()?;
-        let mean = two_level_mean(grouped.clone());
-        let centred = grouped - mean;
-        cancel.check()?;
-        let var = two_level_mean(centred.clone().square());
-        cancel.check()?;
-        let normed = (centred / (var + GROUP_NORM_EPS).sqrt()).reshape([n, c, h, w]);
-        let scale = self
-            .weight
-            .clone()
-            .slice(channels.clone())
-            .reshape([1, c, 1, 1]);
-        let shift = self.bias.clone().slice(channels).reshape([1, c, 1, 1]);
-        cancel.check()?;
-        Ok(normed * scale + shift)
-    }
+/// Mean and `1 / sqrt(var + eps)` of each of the `groups` whole groups in `x`, as
+/// `[n, groups, 1, 1]`.
+fn statistics(
+    x: Tensor<4>,
+    groups: usize,
+    cancel: &CancelToken,
+) -> crate::Result<(Tensor<4>, Tensor<4>)> {
+    let [n, c, h, w] = x.dims();
+    let grouped = x.reshape([n, groups, (c / groups) * h, w]);
+    let two_level_mean = |t: Tensor<4>| t.mean_dim(3).mean_dim(2);
+    cancel.check()?;
+    let mean = two_level_mean(grouped.clone());
+    cancel.check()?;
+    let var = two_level_mean((grouped - mean.clone()).square());
+    Ok((mean, (var + GROUP_NORM_EPS).sqrt().recip()))
 }
 
 #[derive(Debug)]
