@@ -336,6 +336,15 @@ fn resample_axis(img: &RgbImage, out_len: u32, filter: Resample, axis: Axis) -> 
     out
 }
 
+impl From<PreprocessError> for crate::Error {
+    fn from(e: PreprocessError) -> Self {
+        crate::Error::Input {
+            what: "cannot prepare the lines for the network".into(),
+            source: Box::new(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,14 +521,5 @@ mod tests {
     fn empty_images_are_rejected() {
         let err = pixel_values(&[RgbImage::new(0, 5)], &ImageSpec::default());
         assert!(matches!(err, Err(PreprocessError::Empty(0))));
-    }
-}
-
-impl From<PreprocessError> for crate::Error {
-    fn from(e: PreprocessError) -> Self {
-        crate::Error::Input {
-            what: "cannot prepare the lines for the network".into(),
-            source: Box::new(e),
-        }
     }
 }

@@ -164,11 +164,7 @@ impl Crnn {
         x: Tensor<4>,
         // Every convolution is followed by a ReLU, some by a max-pool of the given kernel
         // (and stride): `conv` does it all.
-        conv: &mut dyn FnMut(
-            &Conv2d,
-            Tensor<4>,
-            Option<[usize; 2]>,
-        ) -> std::result::Result<Tensor<4>, E>,
+        conv: ConvThen<E>,
         before_step: &mut dyn FnMut() -> std::result::Result<(), E>,
     ) -> std::result::Result<Tensor<3>, E> {
         let c = &self.convs;
@@ -191,6 +187,11 @@ impl Crnn {
         Ok(self.prediction.forward(seq))
     }
 }
+
+/// A convolution, its ReLU and an optional max-pool (kernel = stride), as `Crnn::run`
+/// asks for them.
+type ConvThen<'a, E> =
+    &'a mut dyn FnMut(&Conv2d, Tensor<4>, Option<[usize; 2]>) -> std::result::Result<Tensor<4>, E>;
 
 fn max_pool(x: Tensor<4>, kernel: [usize; 2]) -> Tensor<4> {
     max_pool2d(x, MaxPoolOptions::new(kernel).with_stride(kernel))
