@@ -89,11 +89,32 @@ pub fn conv2d_banded(
     Banded::new(weight, bias, options, after, cancel).run(x)
 }
 
+/// [`conv2d_banded`] with `before` applied to each band's input rows first: a per-pixel
+/// map (a normalisation's affine) left for the convolution to apply where it reads, so
+/// the map it would make is never made whole. The padding stays zero, as if `before` had
+/// been applied to the whole input.
+pub fn conv2d_banded_after_map(
+    x: Tensor<4>,
+    before: After,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    after: After,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
+    let banded = Banded {
+        before,
+        ..Banded::new(weight, bias, options, after, cancel)
+    };
+    banded.run(x)
+}
+
 /// One convolution and what follows it, ready to run in bands.
 struct Banded<'a> {
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
+    before: After<'a>,
     after: After<'a>,
     cancel: &'a CancelToken,
     macs_per_band: usize,
@@ -114,6 +135,7 @@ impl<'a> Banded<'a> {
             weight,
             bias,
             options,
+            before: &identity,
             after,
             cancel,
             macs_per_band: MACS_PER_BAND,
@@ -174,6 +196,7 @@ impl<'a> Banded<'a> {
     }
 
     fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+        let x = (self.before)(x);
         (self.after)(conv2d(x, self.weight.clone(), self.bias.clone(), options))
     }
 }
@@ -281,6 +304,7 @@ mod tests {
                         weight: w.clone(),
                         bias: Some(b.clone()),
                         options: options.clone(),
+                        before: &identity,
                         after: &identity,
                         cancel: &never,
                         macs_per_band: (rows * row as f64) as usize,

@@ -171,8 +171,14 @@ impl AxisLstm {
         }
     }
 
-    /// `[n, c, h, w]` → `[n, directions * hidden, h, w]`.
-    pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+    /// `[n, c, h, w]` → `[n, directions * hidden, h, w]`; `before` maps the input band by
+    /// band first (a GroupNorm's pending affine, see `net::ChannelAffine`).
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        before: &dyn Fn(Tensor<4>) -> Tensor<4>,
+        cancel: &CancelToken,
+    ) -> crate::Result<Tensor<4>> {
         let [n, c, h, w] = x.dims();
         // Sequences along the chosen axis, every other position a batch entry.
         let (across, len, other) = match self.axis {
@@ -187,7 +193,7 @@ impl AxisLstm {
         for first in (0..other).step_by(per_chunk) {
             cancel.check()?;
             let k = per_chunk.min(other - first);
-            let part = x.clone().narrow(across, first, k);
+            let part = before(x.clone().narrow(across, first, k));
             // [n, k, len, c]
             let seq = match self.axis {
                 Axis::X => part.permute([0, 2, 3, 1]),

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::lstm::{AxisLstm, LstmWeights};
 use super::vgsl::{Activation, VgslLayer, VgslSpec};
 use crate::cancel::CancelToken;
-use crate::nn::banded::conv2d_banded;
+use crate::nn::banded::conv2d_banded_after_map;
 
 /// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
 const GROUP_NORM_EPS: f64 = 1e-5;
@@ -82,12 +82,25 @@ struct GroupNorm {
 /// each pass over it a fraction of a second.
 const GROUP_NORM_VALUES_PER_CHUNK: usize = 8_000_000;
 
+/// A per-channel affine map `x * scale + shift` (`[n, c, 1, 1]` each): a GroupNorm's
+/// normalisation, left for the next layer to apply band by band to what it reads, so the
+/// normalised page-sized map is never made in one uncancellable pass.
+#[derive(Debug, Clone)]
+struct ChannelAffine {
+    scale: Tensor<4>,
+    shift: Tensor<4>,
+}
+
+impl ChannelAffine {
+    fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        x * self.scale.clone() + self.shift.clone()
+    }
+}
+
 impl GroupNorm {
-    /// Statistics a few groups at a time (each group's are its own), then the normalisation
-    /// as one per-channel affine map in two passes over the map, `cancel` checked between
-    /// every pass: on a page-sized map each is a fraction of a second, and nothing page-sized
-    /// is assembled from parts (a concatenation would be one more uncancellable pass).
-    fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+    /// The normalisation of `x` as a [`ChannelAffine`]: statistics a few groups at a time
+    /// (each group's are its own), `cancel` checked between every pass over a chunk.
+    fn affine(&self, x: &Tensor<4>, cancel: &CancelToken) -> crate::Result<ChannelAffine> {
         let [n, c, h, w] = x.dims();
         let per_group = c / self.groups;
         let group_values = (n * per_group * h * w).max(1);
@@ -108,10 +121,7 @@ impl GroupNorm {
         };
         let scale = per_channel(inv_stds) * self.weight.clone().reshape([1, c, 1, 1]);
         let shift = self.bias.clone().reshape([1, c, 1, 1]) - per_channel(means) * scale.clone();
-        cancel.check()?;
-        let scaled = x * scale;
-        cancel.check()?;
-        Ok(scaled + shift)
+        Ok(ChannelAffine { scale, shift })
     }
 }
 
@@ -273,14 +283,16 @@ impl SegNet {
     /// checked between bands of every convolution and between the LSTMs' time steps.
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let mut x = x;
+        let mut pending = None;
         for block in &self.blocks {
-            x = Self::block(x, block, cancel)?;
+            (x, pending) = Self::block(x, pending, block, cancel)?;
         }
-        Ok(x)
+        Self::settle(x, pending, cancel)
     }
 
     /// [`Self::forward`] with the time each layer took (waiting for its output), for
-    /// benchmarks: `(layer kind, seconds)` in order.
+    /// benchmarks: `(layer kind, seconds)` in order. A GroupNorm's time is its statistics;
+    /// its normalisation is part of the next layer's.
     pub fn forward_profiled(
         &self,
         x: Tensor<4>,
@@ -288,9 +300,10 @@ impl SegNet {
         let never = CancelToken::new();
         let mut times = Vec::new();
         let mut x = x;
+        let mut pending = None;
         for block in &self.blocks {
             let started = std::time::Instant::now();
-            x = Self::block(x, block, &never)?;
+            (x, pending) = Self::block(x, pending, block, &never)?;
             // Reading one value waits for the layer on any backend.
             let _ = x.clone().slice([0..1, 0..1, 0..1, 0..1]).into_data();
             let kind = match block {
@@ -300,10 +313,36 @@ impl SegNet {
             };
             times.push((kind, started.elapsed().as_secs_f64()));
         }
-        Ok((x, times))
+        Ok((Self::settle(x, pending, &never)?, times))
     }
 
-    fn block(x: Tensor<4>, block: &Block, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
+    /// A pending affine applied to the whole map, where no layer follows to do it.
+    fn settle(
+        x: Tensor<4>,
+        pending: Option<ChannelAffine>,
+        cancel: &CancelToken,
+    ) -> crate::Result<Tensor<4>> {
+        Ok(match pending {
+            Some(affine) => {
+                cancel.check()?;
+                affine.apply(x)
+            }
+            None => x,
+        })
+    }
+
+    /// One layer on `x` (first mapped by `pending`, if any); a GroupNorm returns its input
+    /// and its own affine as the next pending one.
+    fn block(
+        x: Tensor<4>,
+        pending: Option<ChannelAffine>,
+        block: &Block,
+        cancel: &CancelToken,
+    ) -> crate::Result<(Tensor<4>, Option<ChannelAffine>)> {
+        let before = |x: Tensor<4>| match &pending {
+            Some(affine) => affine.apply(x),
+            None => x,
+        };
         Ok(match block {
             Block::Conv(c) => {
                 let bias = Some(c.bias.clone());
@@ -317,11 +356,24 @@ impl SegNet {
                     // kraken keeps sigmoid convolutions as logits, in training and inference.
                     Activation::Sigmoid | Activation::Linear => y,
                 };
-                let options = c.options.clone();
-                conv2d_banded(x, c.weight.clone(), bias, options, &activation, cancel)?
+                let (weight, options) = (c.weight.clone(), c.options.clone());
+                let y = conv2d_banded_after_map(
+                    x,
+                    &before,
+                    weight,
+                    bias,
+                    options,
+                    &activation,
+                    cancel,
+                )?;
+                (y, None)
             }
-            Block::GroupNorm(g) => g.forward(x, cancel)?,
-            Block::Lstm(l) => l.forward(x, cancel)?,
+            Block::GroupNorm(g) => {
+                let x = Self::settle(x, pending.clone(), cancel)?;
+                let affine = g.affine(&x, cancel)?;
+                (x, Some(affine))
+            }
+            Block::Lstm(l) => (l.forward(x, &before, cancel)?, None),
         })
     }
 }
