@@ -138,7 +138,9 @@ impl Cells {
                 .collect();
             by_position.push(Tensor::cat(parts, 1));
         }
-        Ok(Tensor::stack(by_position, 1))
+        let out = Tensor::stack(by_position, 1);
+        cancel.check()?;
+        Ok(out)
     }
 }
 
@@ -212,9 +214,11 @@ impl AxisLstm {
         let out = self.cells.recur(projected, cancel)?;
         let o = out.dims()[2];
         let out = out.reshape([n, other, len, o]);
-        Ok(match self.axis {
+        let out = match self.axis {
             Axis::X => out.permute([0, 3, 1, 2]),
             Axis::Y => out.permute([0, 3, 2, 1]),
-        })
+        };
+        cancel.check()?;
+        Ok(out)
     }
 }
