@@ -89,9 +89,14 @@ impl Cells {
     /// reads and writes its positions from the end (a flip would copy a page-sized tensor
     /// in one uncancellable go).
     fn recur(&self, projected: Vec<Tensor<3>>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
-        let [batch, time, gates] = projected[0].dims();
+        let Some(first) = projected.first() else {
+            return Err(crate::Error::Model(
+                "an LSTM layer without directions".into(),
+            ));
+        };
+        let [batch, time, gates] = first.dims();
+        let device = first.device();
         let [dirs, hidden, _] = self.hidden_weight.dims();
-        let device = projected[0].device();
         let position = |d: usize, step: usize| {
             if self.reverse[d] {
                 time - 1 - step
