@@ -217,6 +217,19 @@ fn trocr_base_encoder_and_decoding() {
     assert!(worst < BOUND, "TrOCR: {worst:?}");
 }
 
+/// Cancels a recognizer reading 48 line strips; prints and returns the worst latency.
+fn measure_recognizer<R: Recognizer + Send + 'static>(network: &str, recognizer: R) -> Duration {
+    let recognizer = std::sync::Arc::new(std::sync::Mutex::new(recognizer));
+    let lines = std::sync::Arc::new(strips(48));
+    measure(network, move |c| {
+        recognizer
+            .lock()
+            .unwrap()
+            .recognize(&lines, c, &mut |_| {})
+            .map(|_| ())
+    })
+}
+
 #[test]
 #[ignore = "measurement; run with --ignored --nocapture"]
 fn ppocr_recognizer() {
@@ -224,15 +237,7 @@ fn ppocr_recognizer() {
         return;
     };
     let recognizer = PaddleRecognizer::load(&model, Device::flex()).unwrap();
-    let recognizer = std::sync::Arc::new(std::sync::Mutex::new(recognizer));
-    let lines = std::sync::Arc::new(strips(48));
-    let worst = measure("PP-OCRv4 rec (48 lines)", move |c| {
-        recognizer
-            .lock()
-            .unwrap()
-            .recognize(&lines, c, &mut |_| {})
-            .map(|_| ())
-    });
+    let worst = measure_recognizer("PP-OCRv4 rec (48 lines)", recognizer);
     assert!(worst < BOUND, "PP-OCR rec: {worst:?}");
 }
 
@@ -243,14 +248,6 @@ fn crnn_recognizer() {
         return;
     };
     let recognizer = CrnnRecognizer::load(&model, &Device::flex()).unwrap();
-    let recognizer = std::sync::Arc::new(std::sync::Mutex::new(recognizer));
-    let lines = std::sync::Arc::new(strips(48));
-    let worst = measure("EasyOCR english_g2 CRNN (48 lines)", move |c| {
-        recognizer
-            .lock()
-            .unwrap()
-            .recognize(&lines, c, &mut |_| {})
-            .map(|_| ())
-    });
+    let worst = measure_recognizer("EasyOCR english_g2 CRNN (48 lines)", recognizer);
     assert!(worst < BOUND, "CRNN: {worst:?}");
 }

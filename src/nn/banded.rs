@@ -76,24 +76,12 @@ pub fn conv2d_module_then_pooled(
     banded.run(x)
 }
 
-/// `burn::tensor::module::conv2d`, then `after`, in bands of output rows, checking
-/// `cancel` before each.
+/// `burn::tensor::module::conv2d` in bands of output rows, checking `cancel` before each:
+/// `before` maps each band's input rows first (a normalisation's affine, left for the
+/// convolution to apply where it reads, so the mapped input is never made whole; the
+/// padding stays zero, as if `before` had mapped the whole input), `after` each band's
+/// output.
 pub fn conv2d_banded(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    options: ConvOptions<2>,
-    after: After,
-    cancel: &CancelToken,
-) -> Result<Tensor<4>> {
-    Banded::new(weight, bias, options, after, cancel).run(x)
-}
-
-/// [`conv2d_banded`] with `before` applied to each band's input rows first: a per-pixel
-/// map (a normalisation's affine) left for the convolution to apply where it reads, so
-/// the map it would make is never made whole. The padding stays zero, as if `before` had
-/// been applied to the whole input.
-pub fn conv2d_banded_after_map(
     x: Tensor<4>,
     before: After,
     weight: Tensor<4>,
@@ -360,7 +348,7 @@ mod tests {
         let cancel = CancelToken::new();
         cancel.cancel();
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let result = conv2d_banded(x, w, None, options, &identity, &cancel);
+        let result = conv2d_banded(x, &identity, w, None, options, &identity, &cancel);
         assert!(matches!(result, Err(crate::Error::Cancelled)));
     }
 }

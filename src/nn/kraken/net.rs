@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::lstm::{AxisLstm, LstmWeights};
 use super::vgsl::{Activation, VgslLayer, VgslSpec};
 use crate::cancel::CancelToken;
-use crate::nn::banded::conv2d_banded_after_map;
+use crate::nn::banded::conv2d_banded;
 
 /// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
 const GROUP_NORM_EPS: f64 = 1e-5;
@@ -357,15 +357,7 @@ impl SegNet {
                     Activation::Sigmoid | Activation::Linear => y,
                 };
                 let (weight, options) = (c.weight.clone(), c.options.clone());
-                let y = conv2d_banded_after_map(
-                    x,
-                    &before,
-                    weight,
-                    bias,
-                    options,
-                    &activation,
-                    cancel,
-                )?;
+                let y = conv2d_banded(x, &before, weight, bias, options, &activation, cancel)?;
                 (y, None)
             }
             Block::GroupNorm(g) => {
