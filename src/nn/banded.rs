@@ -5,9 +5,11 @@
 //! reads the same inputs). Where one row of a batch is already too much, the images are
 //! taken a few at a time.
 
+use std::time::{Duration, Instant};
+
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
@@ -144,10 +146,13 @@ impl<'a> Banded<'a> {
         if rows >= geometry.out_height {
             return Ok(self.whole(x, self.options.clone()));
         }
-        let mut bands = Vec::with_capacity(geometry.out_height.div_ceil(rows));
-        for first in (0..geometry.out_height).step_by(rows) {
+        let mut sizes = BandSizes::new(rows, self.pool_rows);
+        let mut output = OutputRows::new(geometry.out_height / self.pool_rows);
+        let mut first = 0;
+        while first < geometry.out_height {
             self.cancel.check()?;
-            let last = (first + rows).min(geometry.out_height);
+            let started = Instant::now();
+            let last = (first + sizes.next).min(geometry.out_height);
             let (input, padding) = geometry.band_input(&x, first..last);
             let options = ConvOptions::new_with_padding(
                 self.options.stride,
@@ -155,9 +160,11 @@ impl<'a> Banded<'a> {
                 self.options.dilation,
                 self.options.groups,
             );
-            bands.push(self.whole(input, options));
+            output.write(self.whole(input, options));
+            sizes.measured(last - first, started.elapsed());
+            first = last;
         }
-        Ok(Tensor::cat(bands, 2))
+        output.finish()
     }
 
     /// Output rows within both budgets (0 when one row of the batch is over one).
@@ -186,6 +193,93 @@ impl<'a> Banded<'a> {
     fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
         let x = (self.before)(x);
         (self.after)(conv2d(x, self.weight.clone(), self.bias.clone(), options))
+    }
+}
+
+/// How many output rows the next band takes (or, for other work done in parts between
+/// checks, how many units the next part takes). The budgets above are estimates: a layer with
+/// few input channels computes far fewer multiply-adds a second than the rest (kraken's
+/// first 7 × 7 convolution on 3 channels ran at a seventh of the rate of its 3 × 3 layers
+/// and took 445 ms a band on a loaded machine). So the first band is a quarter of the
+/// budget, and each later one is sized by the time the one before took, never past the
+/// budget. Splitting one image's rows differently gives the same values on the CPU (each
+/// output row is computed alone), so timing never changes a result there.
+pub(crate) struct BandSizes {
+    pub(crate) next: usize,
+    budget: usize,
+    pool_rows: usize,
+}
+
+/// The time a band aims at: well under the 250 ms a Cancel may wait, with room for load.
+const BAND_TARGET: Duration = Duration::from_millis(100);
+
+impl BandSizes {
+    /// `budget` rows at most a band, bands in whole multiples of `pool_rows`.
+    pub(crate) fn new(budget: usize, pool_rows: usize) -> Self {
+        let mut sizes = Self {
+            next: budget,
+            budget,
+            pool_rows,
+        };
+        sizes.next = sizes.whole_windows(budget / 4);
+        sizes
+    }
+
+    /// Size the next band from the time the last one took.
+    pub(crate) fn measured(&mut self, rows: usize, took: Duration) {
+        let per_row = took.as_secs_f64() / rows.max(1) as f64;
+        if per_row > 0.0 {
+            let fits = (BAND_TARGET.as_secs_f64() / per_row) as usize;
+            self.next = self.whole_windows(fits.min(self.budget));
+        } else {
+            self.next = self.budget;
+        }
+    }
+
+    /// `rows` rounded down to whole pooling windows, at least one window.
+    fn whole_windows(&self, rows: usize) -> usize {
+        (rows / self.pool_rows).max(1) * self.pool_rows
+    }
+}
+
+/// The bands' outputs, each written into its rows of one tensor as soon as it is made.
+/// Concatenating them at the end would copy a page-sized map in one uncancellable call
+/// (180–300 ms for kraken's first layer on a loaded machine); a zeroed vector costs
+/// nothing until written (its pages are mapped lazily), and each band's write is a
+/// fraction of that copy.
+struct OutputRows {
+    rows: usize,
+    written: usize,
+    tensor: Option<Tensor<4>>,
+}
+
+impl OutputRows {
+    fn new(rows: usize) -> Self {
+        Self {
+            rows,
+            written: 0,
+            tensor: None,
+        }
+    }
+
+    fn write(&mut self, band: Tensor<4>) {
+        let [n, c, h, w] = band.dims();
+        if h == 0 {
+            // The rows left over after the last whole pooling window.
+            return;
+        }
+        let tensor = self.tensor.take().unwrap_or_else(|| {
+            let zeros = TensorData::new(vec![0f32; n * c * self.rows * w], [n, c, self.rows, w]);
+            Tensor::from_data(zeros.convert_dtype(band.dtype()), &band.device())
+        });
+        let rows = self.written..self.written + h;
+        self.tensor = Some(tensor.slice_assign([0..n, 0..c, rows, 0..w], band));
+        self.written += h;
+    }
+
+    fn finish(self) -> Result<Tensor<4>> {
+        self.tensor
+            .ok_or_else(|| crate::Error::Model("a banded convolution made no rows".into()))
     }
 }
 
@@ -338,6 +432,22 @@ mod tests {
                 assert!(diff < 1e-4, "height {height} rows {rows}: {diff}");
             }
         }
+    }
+
+    /// A slow band makes the next one smaller, a fast one bigger but never past the
+    /// budget; bands stay whole pooling windows.
+    #[test]
+    fn bands_are_sized_by_the_time_the_last_one_took() {
+        let mut sizes = BandSizes::new(400, 2);
+        assert_eq!(sizes.next, 100);
+        // 100 rows in 400 ms: 4 ms a row, so 25 rows fit the target, rounded down to 24.
+        sizes.measured(100, Duration::from_millis(400));
+        assert_eq!(sizes.next, 24);
+        sizes.measured(24, Duration::from_millis(1));
+        assert_eq!(sizes.next, 400);
+        // One row far over the target: still one pooling window.
+        sizes.measured(2, Duration::from_secs(5));
+        assert_eq!(sizes.next, 2);
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! row (or column) is a sequence, all of them in one batch. Gates in PyTorch's order
 //! (input, forget, cell, output), which is also the order of CoreML's weight fields.
 
+use std::time::Instant;
+
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::vgsl::{Axis, Direction};
 use crate::cancel::CancelToken;
+use crate::nn::banded::BandSizes;
 
 /// Input values put in sequence order and projected between two cancel checks.
 const LSTM_VALUES_PER_CHUNK: usize = 8_000_000;
@@ -195,11 +198,15 @@ impl AxisLstm {
         let gates = self.cells.input_weight.dims()[2];
         // Put in sequence order and projected a band of sequences at a time, with a check
         // before each: either is a page-sized pass otherwise.
+        // Parts are sized by time after the first, like convolution bands.
         let per_chunk = (LSTM_VALUES_PER_CHUNK / (n * len * c).max(1)).clamp(1, other);
+        let mut sizes = BandSizes::new(per_chunk, 1);
         let mut chunks: Vec<Vec<Tensor<4>>> = vec![Vec::new(); self.cells.reverse.len()];
-        for first in (0..other).step_by(per_chunk) {
+        let mut first = 0;
+        while first < other {
             cancel.check()?;
-            let k = per_chunk.min(other - first);
+            let started = Instant::now();
+            let k = sizes.next.min(other - first);
             let part = before(x.clone().narrow(across, first, k));
             // [n, k, len, c]
             let seq = match self.axis {
@@ -210,6 +217,8 @@ impl AxisLstm {
             for (d, p) in projected.into_iter().enumerate() {
                 chunks[d].push(p.reshape([n, k, len, gates]));
             }
+            sizes.measured(k, started.elapsed());
+            first += k;
         }
         let mut projected = Vec::with_capacity(chunks.len());
         for parts in chunks {

@@ -1,6 +1,8 @@
 //! Kraken's segmentation network, assembled from a parsed VGSL spec and the weights of each
 //! of its layers: an image tensor in, the output heatmaps' logits out.
 
+use std::time::Instant;
+
 use burn::tensor::activation::{leaky_relu, relu, softmax, tanh};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -8,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::lstm::{AxisLstm, LstmWeights};
 use super::vgsl::{Activation, VgslLayer, VgslSpec};
 use crate::cancel::CancelToken;
-use crate::nn::banded::conv2d_banded;
+use crate::nn::banded::{BandSizes, conv2d_banded};
 
 /// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
 const GROUP_NORM_EPS: f64 = 1e-5;
@@ -105,13 +107,21 @@ impl GroupNorm {
         let per_group = c / self.groups;
         let group_values = (n * per_group * h * w).max(1);
         let chunk = (GROUP_NORM_VALUES_PER_CHUNK / group_values).clamp(1, self.groups);
+        // Chunks sized by time after the first, like convolution bands: a chunk's mean ran
+        // at a tenth of the rate the budget assumed on a loaded machine.
+        let mut sizes = BandSizes::new(chunk, 1);
         let (mut means, mut inv_stds) = (Vec::new(), Vec::new());
-        for first in (0..self.groups).step_by(chunk) {
-            let groups = chunk.min(self.groups - first);
+        let mut first = 0;
+        while first < self.groups {
+            let started = Instant::now();
+            let groups = sizes.next.min(self.groups - first);
             let slice = x.clone().narrow(1, first * per_group, groups * per_group);
             let (mean, inv_std) = statistics(slice, groups, cancel)?;
             means.push(mean);
             inv_stds.push(inv_std);
+            // Two checks a chunk (before the mean and before the variance).
+            sizes.measured(groups, started.elapsed() / 2);
+            first += groups;
         }
         let per_channel = |parts: Vec<Tensor<4>>| {
             Tensor::cat(parts, 1)
