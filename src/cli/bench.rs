@@ -127,12 +127,9 @@ fn sync(device: &Device) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("device failed: {e:?}"))
 }
 
-/// Threads the CPU backends may use (RAYON_NUM_THREADS, else the core count).
+/// Threads the CPU backends may use (`--threads`, else RAYON_NUM_THREADS, else the cores).
 fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    rayon::current_num_threads()
 }
 
 fn median(xs: &[f64]) -> f64 {

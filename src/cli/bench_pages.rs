@@ -48,6 +48,7 @@ struct Totals {
     detector: String,
     recognizer: String,
     device: String,
+    threads: usize,
     decode_ms: f64,
     detect_ms: f64,
     group_ms: f64,
@@ -71,6 +72,7 @@ pub fn run(args: &PagesBenchArgs) -> anyhow::Result<()> {
         detector,
         recognizer,
         device: selected.description,
+        threads: rayon::current_num_threads(),
         ..Totals::default()
     };
     for file in files {

@@ -19,8 +19,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "inkread",
     version,
-    about = "Reads handwriting and print on your own machine",
-    args_conflicts_with_subcommands = true
+    about = "Reads handwriting and print on your own machine"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,6 +27,9 @@ pub struct Cli {
     /// Images to open in the app (with no command).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<std::path::PathBuf>,
+    /// CPU threads the networks may use (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +50,7 @@ pub enum Command {
 
 /// Parses the command line, runs it, and turns any error into one line on stderr.
 pub fn main() -> ExitCode {
+    die_quietly_on_a_closed_pipe();
     give_wayland_a_runtime_dir();
     let cli = Cli::parse();
     match run(cli) {
@@ -56,6 +59,18 @@ pub fn main() -> ExitCode {
             eprintln!("inkread: {}", one_line(&describe(&e)));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `println!` into a pipe whose reader is gone (`inkread models
+/// list | head -3`) panics. The default action ends the process silently instead, as
+/// `ls | head` does.
+fn die_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -80,6 +95,9 @@ fn give_wayland_a_runtime_dir() {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(threads) = cli.threads {
+        use_threads(threads.into())?;
+    }
     match cli.command {
         None => open_app(cli.images),
         Some(Command::Read(args)) => read::run(&args),
@@ -88,6 +106,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => eval_with_models(args),
         Some(Command::Train(cmd)) => train_cmd::run(&cmd),
     }
+}
+
+/// Sizes the thread pool Burn's CPU backends (and the image crates) run their work on.
+/// It must happen before anything uses the pool, so first thing in [`run`].
+fn use_threads(threads: usize) -> anyhow::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot use {threads} threads: {e}"))
 }
 
 /// Opens the desktop app on the best device, with the catalog's models and `images` queued.
