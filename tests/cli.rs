@@ -116,6 +116,33 @@ fn first_run_without_any_model_source_fails_clearly() {
     );
 }
 
+/// `inkread models list | head -1`: the reader goes away; no panic, no message.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Gone before anything is written, so the first write meets a closed pipe.
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_inkread"))
+        .args(["models", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn zero_threads_is_refused_before_anything_runs() {
+    let out = inkread(&["read", "--threads", "0", "--model", ".", &some_image()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--threads"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn a_bench_config_that_does_not_exist_is_one_clean_line() {
     let out = inkread(&["bench", "trocr", "--config", "/nonexistent/config.json"]);
@@ -256,6 +283,8 @@ fn bench_pages_times_every_page_of_a_pdf_as_json_lines() {
     }
     let pdf = fixtures().join("pdf/two_scans.pdf");
     let out = inkread(&[
+        "--threads",
+        "1",
         "bench",
         "pages",
         pdf.to_str().unwrap(),
@@ -287,5 +316,6 @@ fn bench_pages_times_every_page_of_a_pdf_as_json_lines() {
         assert!(page["detect_ms"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(rows[2]["pages"], 2);
+    assert_eq!(rows[2]["threads"], 1, "--threads 1 sizes the pool");
     assert_eq!(rows[2]["detector"], "ppocr-v4-det");
 }
