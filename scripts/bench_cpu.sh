@@ -3,7 +3,8 @@
 # PyTorch, Burn Flex and Burn NdArray on the same work, interleaved, same thread count.
 #
 #   scripts/bench_cpu.sh OUT.jsonl [TOKENS] [REPEATS] [THREADS]
-# REPEATS_B8 (default REPEATS) sets the repeats at batch 8, the slow half.
+# REPEATS_B8 (default REPEATS) sets the repeats at batch 8, the slow half; BURN_DEVICES
+# (default "flex ndarray") the Burn devices to time.
 #
 # Needs: target/debug/inkread (or $INKREAD), python with torch + transformers ($PYTHON),
 # and the configs in $MODELS (default ../shared/models).
@@ -26,7 +27,7 @@ for model in trocr-small-handwritten trocr-base-handwritten; do
     "$python" scripts/bench_trocr_torch.py --config "$config" --batch "$batch" \
       --tokens "$tokens" --threads "$threads" --repeats "$reps" \
       | sed "s/^{/{\"engine\": \"torch\", \"model\": \"$model\", /" >>"$out"
-    for dev in flex ndarray; do
+    for dev in ${BURN_DEVICES:-flex ndarray}; do
       "$inkread" bench trocr --config "$config" --batch "$batch" --tokens "$tokens" \
         --device "$dev" --repeats "$reps" \
         | sed "s/^{/{\"engine\": \"burn-$dev\", \"model\": \"$model\", /" >>"$out"

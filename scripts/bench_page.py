@@ -19,12 +19,15 @@ import statistics
 import subprocess
 import sys
 
+# Inkread's device (INKREAD_DEVICE, `gpu` for the GPU variant of scripts/bench_all.sh).
+DEVICE = os.environ.get("INKREAD_DEVICE", "cpu")
+
 
 def inkread_runs(binary, page, repeats):
     runs = []
     for _ in range(repeats + 1):
         out = subprocess.run(
-            [binary, "read", "--mode", "page", "--device", "cpu", "--format", "json",
+            [binary, "read", "--mode", "page", "--device", DEVICE, "--format", "json",
              "--detector", "ppocr-v4-det", "--recognizer", "ppocr-v4-rec", page],
             check=True, capture_output=True, text=True).stdout
         t = json.loads(out)["timings_ms"]
@@ -59,7 +62,7 @@ def main():
     binary, page = sys.argv[1], sys.argv[2]
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     threads = int(os.environ.get("RAYON_NUM_THREADS", os.cpu_count() or 1))
-    print(json.dumps(summary("inkread-burn-flex", inkread_runs(binary, page, repeats), threads)))
+    print(json.dumps(summary(f"inkread-burn-{DEVICE}", inkread_runs(binary, page, repeats), threads)))
     max_side = int(os.environ.get("RAPIDOCR_MAX_SIDE", 100000))
     runs = rapidocr_runs(page, repeats, threads, max_side)
     print(json.dumps(summary("rapidocr-onnxruntime", runs, threads, max_side_len=max_side)))
