@@ -12,7 +12,9 @@
 # Writes OUT_DIR/runs.jsonl (every run, one JSON line each) and OUT_DIR/table.md.
 # Environment (defaults in brackets):
 #   INKREAD        the inkread binary [$CARGO_TARGET_DIR/debug/inkread, else target/debug/inkread]
-#   PYTHON         python with rapidocr_onnxruntime, easyocr, torch, transformers [python3]
+#   PYTHON         python with the peers [python3]: `pip install -r scripts/requirements-fixtures.txt
+#                  rapidocr_onnxruntime==1.4.4 easyocr==1.7.2` (transformers 4.57 as pinned there:
+#                  5.x no longer has the config fields bench_trocr_torch.py reads)
 #   KRAKEN_PYTHON  python with kraken 7.1.1 [$PYTHON]
 #   SHARED         the shared folder with eval/ and models/ [../shared]
 #   THREADS [2]  REPEATS [1]  SUITES ["ppocr easyocr trocr kraken"]

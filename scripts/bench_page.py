@@ -8,9 +8,10 @@ docs/BENCH.md.
 Inkread's stage times come from `inkread read --format json` (`timings_ms`: detect,
 recognize; model loading and image decoding are left out). RapidOCR's come from its own
 `elapse` list (detection, recognition; the angle classifier is off, as Inkread has none).
-RapidOCR shrinks pages to a longest side of 2000 px before detection by default; Inkread
-does not, so RapidOCR runs here with `max_side_len` 100000 (the same work) unless
-RAPIDOCR_MAX_SIDE says otherwise. Both run once untimed first. Needs `pip install rapidocr_onnxruntime==1.4.4`.
+Both shrink pages to a longest side of 2000 px before detection (RapidOCR's default
+`max_side_len`, which Inkread follows since commit 729c7e0), so both do the same work;
+RAPIDOCR_MAX_SIDE changes RapidOCR's side only (100000: no shrink, for comparisons with
+Inkread builds older than that commit). Both run once untimed first. Needs `pip install rapidocr_onnxruntime==1.4.4`.
 Prints one JSON line per engine with the medians and the runs.
 """
 import json
@@ -63,7 +64,7 @@ def main():
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     threads = int(os.environ.get("RAYON_NUM_THREADS", os.cpu_count() or 1))
     print(json.dumps(summary(f"inkread-burn-{DEVICE}", inkread_runs(binary, page, repeats), threads)))
-    max_side = int(os.environ.get("RAPIDOCR_MAX_SIDE", 100000))
+    max_side = int(os.environ.get("RAPIDOCR_MAX_SIDE", 2000))
     runs = rapidocr_runs(page, repeats, threads, max_side)
     print(json.dumps(summary("rapidocr-onnxruntime", runs, threads, max_side_len=max_side)))
 
