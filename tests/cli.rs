@@ -144,6 +144,43 @@ fn zero_threads_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn bench_conv_times_one_convolution_as_json() {
+    let out = inkread(&[
+        "bench",
+        "conv",
+        "--in",
+        "2",
+        "--out",
+        "3",
+        "--kernel",
+        "3",
+        "--height",
+        "8",
+        "--width",
+        "6",
+        "--repeats",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    // 8 × 6 outputs (same padding) × 3 channels × 2 inputs × 9 taps.
+    assert_eq!(
+        row["gmacs"].as_f64().unwrap(),
+        8.0 * 6.0 * 3.0 * 2.0 * 9.0 / 1e9
+    );
+    assert_eq!(row["seconds"].as_array().unwrap().len(), 2);
+    assert_eq!(row["threads"], 1);
+}
+
+#[test]
 fn a_bench_config_that_does_not_exist_is_one_clean_line() {
     let out = inkread(&["bench", "trocr", "--config", "/nonexistent/config.json"]);
     assert_clean_failure(&out, "config.json");

@@ -1,5 +1,5 @@
 //! `inkread bench trocr`: times a TrOCR model with random weights, printing one JSON line
-//! (`inkread bench pages` is in `bench_pages`).
+//! (`inkread bench pages` is in `bench_pages`, `inkread bench conv` in `bench_conv`).
 //!
 //! Two figures per repeat: the encoder alone, and the whole job (encoder + exactly N
 //! decoder steps, i.e. `generate` with min_new_tokens = max_new_tokens = N, greedy), so
@@ -22,6 +22,8 @@ pub enum BenchCommand {
     Trocr(TrocrBenchArgs),
     /// Time reading your own pages, stage by stage (JSON Lines: one a page, then totals).
     Pages(super::bench_pages::PagesBenchArgs),
+    /// Time one convolution with random weights (where the CNNs' time goes).
+    Conv(super::bench_conv::ConvBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +47,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Trocr(args) => bench_trocr(args),
         BenchCommand::Pages(args) => super::bench_pages::run(args),
+        BenchCommand::Conv(args) => super::bench_conv::run(args),
     }
 }
 
@@ -132,7 +135,7 @@ fn rayon_threads() -> usize {
     rayon::current_num_threads()
 }
 
-fn median(xs: &[f64]) -> f64 {
+pub(super) fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     match v.len() {

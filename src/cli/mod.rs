@@ -5,6 +5,7 @@
 //! non-zero exit code.
 
 pub mod bench;
+mod bench_conv;
 mod bench_pages;
 pub mod eval_cmd;
 pub mod models_cmd;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::{Tensor, TensorData};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::Result;
 use crate::cancel::CancelToken;

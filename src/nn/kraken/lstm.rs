@@ -197,8 +197,8 @@ impl AxisLstm {
         };
         let gates = self.cells.input_weight.dims()[2];
         // Put in sequence order and projected a band of sequences at a time, with a check
-        // before each: either is a page-sized pass otherwise.
-        // Parts are sized by time after the first, like convolution bands.
+        // before each: either is a page-sized pass otherwise. Bands are sized by time after
+        // the first, like convolution bands.
         let per_chunk = (LSTM_VALUES_PER_CHUNK / (n * len * c).max(1)).clamp(1, other);
         let mut sizes = BandSizes::new(per_chunk, 1);
         let mut chunks: Vec<Vec<Tensor<4>>> = vec![Vec::new(); self.cells.reverse.len()];

@@ -107,8 +107,8 @@ impl GroupNorm {
         let per_group = c / self.groups;
         let group_values = (n * per_group * h * w).max(1);
         let chunk = (GROUP_NORM_VALUES_PER_CHUNK / group_values).clamp(1, self.groups);
-        // Chunks sized by time after the first, like convolution bands: a chunk's mean ran
-        // at a tenth of the rate the budget assumed on a loaded machine.
+        // Chunks sized by time after the first, like convolution bands (the budget is an
+        // estimate of the rate, and a loaded machine runs slower than any estimate).
         let mut sizes = BandSizes::new(chunk, 1);
         let (mut means, mut inv_stds) = (Vec::new(), Vec::new());
         let mut first = 0;
