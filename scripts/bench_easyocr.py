@@ -25,25 +25,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import time
+
+from bench_page import inkread_runs
 
 BATCH = 16
 CANVAS = 1280
-
-
-def inkread_runs(binary, page, repeats, device):
-    runs = []
-    for _ in range(repeats + 1):
-        out = subprocess.run(
-            [binary, "read", "--mode", "page", "--device", device, "--format", "json",
-             "--detector", "craft-mlt-25k", "--recognizer", "easyocr-english-g2", page],
-            check=True, capture_output=True, text=True).stdout
-        result = json.loads(out)
-        t = result["timings_ms"]
-        runs.append({"detect_s": t["detect"] / 1e3, "recognize_s": t["recognize"] / 1e3,
-                     "lines": len(result["lines"])})
-    return runs[1:]
 
 
 def easyocr_reader(models_dir, threads):
@@ -100,7 +87,8 @@ def main():
     threads = int(os.environ.get("RAYON_NUM_THREADS", os.cpu_count() or 1))
     reader = easyocr_reader(args.models_dir, threads)
     for page in args.pages:
-        runs = inkread_runs(args.binary, page, args.repeats, args.device)
+        runs = inkread_runs(args.binary, page, args.repeats, "craft-mlt-25k",
+                            "easyocr-english-g2", args.device)
         print(json.dumps(summary(f"inkread-burn-{args.device}", page, runs, threads)), flush=True)
         runs = easyocr_runs(reader, page, args.repeats)
         print(json.dumps(summary("easyocr-pytorch", page, runs, threads)), flush=True)

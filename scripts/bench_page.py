@@ -24,16 +24,20 @@ import sys
 DEVICE = os.environ.get("INKREAD_DEVICE", "cpu")
 
 
-def inkread_runs(binary, page, repeats):
+def inkread_runs(binary, page, repeats, detector="ppocr-v4-det", recognizer="ppocr-v4-rec",
+                 device=DEVICE):
+    """Stage times of `repeats` reads of `page` after an untimed one (also used by
+    bench_easyocr.py)."""
     runs = []
     for _ in range(repeats + 1):
         out = subprocess.run(
-            [binary, "read", "--mode", "page", "--device", DEVICE, "--format", "json",
-             "--detector", "ppocr-v4-det", "--recognizer", "ppocr-v4-rec", page],
+            [binary, "read", "--mode", "page", "--device", device, "--format", "json",
+             "--detector", detector, "--recognizer", recognizer, page],
             check=True, capture_output=True, text=True).stdout
-        t = json.loads(out)["timings_ms"]
+        result = json.loads(out)
+        t = result["timings_ms"]
         runs.append({"detect_s": t["detect"] / 1e3, "recognize_s": t["recognize"] / 1e3,
-                     "lines": len(json.loads(out)["lines"])})
+                     "lines": len(result["lines"])})
     return runs[1:]
 
 
