@@ -137,11 +137,7 @@ fn strips(count: usize) -> Vec<RgbImage> {
 fn craft_detector() {
     let device = Device::flex();
     let net = inkread::nn::easyocr::craft::Craft::load(&mut FreshWeights::new(1), &device).unwrap();
-    let detector = std::sync::Arc::new(std::sync::Mutex::new(CraftDetector::new(net, device)));
-    let page = std::sync::Arc::new(sample_page());
-    let worst = measure("CRAFT (1 page)", move |c| {
-        detector.lock().unwrap().detect(&page, c).map(|_| ())
-    });
+    let worst = measure_detector("CRAFT (1 page)", CraftDetector::new(net, device));
     assert!(worst < BOUND, "CRAFT: {worst:?}");
 }
 
@@ -152,11 +148,7 @@ fn dbnet_detector() {
         return;
     };
     let detector = PaddleDetector::load(&model, Device::flex()).unwrap();
-    let detector = std::sync::Arc::new(std::sync::Mutex::new(detector));
-    let page = std::sync::Arc::new(sample_page());
-    let worst = measure("DBNet (PP-OCRv4 det, 1 page)", move |c| {
-        detector.lock().unwrap().detect(&page, c).map(|_| ())
-    });
+    let worst = measure_detector("DBNet (PP-OCRv4 det, 1 page)", detector);
     assert!(worst < BOUND, "DBNet: {worst:?}");
 }
 
@@ -215,6 +207,15 @@ fn trocr_base_encoder_and_decoding() {
         },
     );
     assert!(worst < BOUND, "TrOCR: {worst:?}");
+}
+
+/// Cancels a detector on the sample page; prints and returns the worst latency.
+fn measure_detector<D: Detector + Send + 'static>(network: &str, detector: D) -> Duration {
+    let detector = std::sync::Arc::new(std::sync::Mutex::new(detector));
+    let page = std::sync::Arc::new(sample_page());
+    measure(network, move |c| {
+        detector.lock().unwrap().detect(&page, c).map(|_| ())
+    })
 }
 
 /// Cancels a recognizer reading 48 line strips; prints and returns the worst latency.

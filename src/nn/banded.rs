@@ -146,14 +146,10 @@ impl<'a> Banded<'a> {
         if rows >= geometry.out_height {
             return Ok(self.whole(x, self.options.clone()));
         }
-        let mut sizes = BandSizes::new(rows, self.pool_rows);
         let mut output = OutputRows::new(geometry.out_height / self.pool_rows);
-        let mut first = 0;
-        while first < geometry.out_height {
+        in_timed_parts(geometry.out_height, rows, self.pool_rows, |band| {
             self.cancel.check()?;
-            let started = Instant::now();
-            let last = (first + sizes.next).min(geometry.out_height);
-            let (input, padding) = geometry.band_input(&x, first..last);
+            let (input, padding) = geometry.band_input(&x, band);
             let options = ConvOptions::new_with_padding(
                 self.options.stride,
                 [padding, self.options.padding[1]],
@@ -161,9 +157,8 @@ impl<'a> Banded<'a> {
                 self.options.groups,
             );
             output.write(self.whole(input, options));
-            sizes.measured(last - first, started.elapsed());
-            first = last;
-        }
+            Ok(())
+        })?;
         output.finish()
     }
 
@@ -196,6 +191,27 @@ impl<'a> Banded<'a> {
     }
 }
 
+/// Runs `part` on consecutive ranges covering `0..total`: the first a quarter of `budget`,
+/// each later one sized by [`BandSizes`] from the time the one before took, all in whole
+/// multiples of `unit` (but the last). `part` checks for Cancel itself.
+pub(crate) fn in_timed_parts(
+    total: usize,
+    budget: usize,
+    unit: usize,
+    mut part: impl FnMut(std::ops::Range<usize>) -> Result<()>,
+) -> Result<()> {
+    let mut sizes = BandSizes::new(budget, unit);
+    let mut first = 0;
+    while first < total {
+        let started = Instant::now();
+        let last = (first + sizes.next).min(total);
+        part(first..last)?;
+        sizes.measured(last - first, started.elapsed());
+        first = last;
+    }
+    Ok(())
+}
+
 /// How many output rows the next band takes (or, for other work done in parts between
 /// checks, how many units the next part takes). The budgets above are estimates: a layer with
 /// few input channels computes far fewer multiply-adds a second than the rest (kraken's
@@ -204,8 +220,8 @@ impl<'a> Banded<'a> {
 /// budget, and each later one is sized by the time the one before took, never past the
 /// budget. Splitting one image's rows differently gives the same values on the CPU (each
 /// output row is computed alone), so timing never changes a result there.
-pub(crate) struct BandSizes {
-    pub(crate) next: usize,
+struct BandSizes {
+    next: usize,
     budget: usize,
     pool_rows: usize,
 }
@@ -215,7 +231,7 @@ const BAND_TARGET: Duration = Duration::from_millis(100);
 
 impl BandSizes {
     /// `budget` rows at most a band, bands in whole multiples of `pool_rows`.
-    pub(crate) fn new(budget: usize, pool_rows: usize) -> Self {
+    fn new(budget: usize, pool_rows: usize) -> Self {
         let mut sizes = Self {
             next: budget,
             budget,
@@ -226,7 +242,7 @@ impl BandSizes {
     }
 
     /// Size the next band from the time the last one took.
-    pub(crate) fn measured(&mut self, rows: usize, took: Duration) {
+    fn measured(&mut self, rows: usize, took: Duration) {
         let per_row = took.as_secs_f64() / rows.max(1) as f64;
         if per_row > 0.0 {
             let fits = (BAND_TARGET.as_secs_f64() / per_row) as usize;

@@ -2,14 +2,12 @@
 //! row (or column) is a sequence, all of them in one batch. Gates in PyTorch's order
 //! (input, forget, cell, output), which is also the order of CoreML's weight fields.
 
-use std::time::Instant;
-
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::vgsl::{Axis, Direction};
 use crate::cancel::CancelToken;
-use crate::nn::banded::BandSizes;
+use crate::nn::banded::in_timed_parts;
 
 /// Input values put in sequence order and projected between two cancel checks.
 const LSTM_VALUES_PER_CHUNK: usize = 8_000_000;
@@ -200,14 +198,11 @@ impl AxisLstm {
         // before each: either is a page-sized pass otherwise. Bands are sized by time after
         // the first, like convolution bands.
         let per_chunk = (LSTM_VALUES_PER_CHUNK / (n * len * c).max(1)).clamp(1, other);
-        let mut sizes = BandSizes::new(per_chunk, 1);
         let mut chunks: Vec<Vec<Tensor<4>>> = vec![Vec::new(); self.cells.reverse.len()];
-        let mut first = 0;
-        while first < other {
+        in_timed_parts(other, per_chunk, 1, |sequences| {
             cancel.check()?;
-            let started = Instant::now();
-            let k = sizes.next.min(other - first);
-            let part = before(x.clone().narrow(across, first, k));
+            let k = sequences.len();
+            let part = before(x.clone().narrow(across, sequences.start, k));
             // [n, k, len, c]
             let seq = match self.axis {
                 Axis::X => part.permute([0, 2, 3, 1]),
@@ -217,9 +212,8 @@ impl AxisLstm {
             for (d, p) in projected.into_iter().enumerate() {
                 chunks[d].push(p.reshape([n, k, len, gates]));
             }
-            sizes.measured(k, started.elapsed());
-            first += k;
-        }
+            Ok(())
+        })?;
         let mut projected = Vec::with_capacity(chunks.len());
         for parts in chunks {
             cancel.check()?;

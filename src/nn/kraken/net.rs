@@ -1,8 +1,6 @@
 //! Kraken's segmentation network, assembled from a parsed VGSL spec and the weights of each
 //! of its layers: an image tensor in, the output heatmaps' logits out.
 
-use std::time::Instant;
-
 use burn::tensor::activation::{leaky_relu, relu, softmax, tanh};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -10,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::lstm::{AxisLstm, LstmWeights};
 use super::vgsl::{Activation, VgslLayer, VgslSpec};
 use crate::cancel::CancelToken;
-use crate::nn::banded::{BandSizes, conv2d_banded};
+use crate::nn::banded::{conv2d_banded, in_timed_parts};
 
 /// PyTorch's `nn.GroupNorm` epsilon, which kraken keeps.
 const GROUP_NORM_EPS: f64 = 1e-5;
@@ -109,20 +107,17 @@ impl GroupNorm {
         let chunk = (GROUP_NORM_VALUES_PER_CHUNK / group_values).clamp(1, self.groups);
         // Chunks sized by time after the first, like convolution bands (the budget is an
         // estimate of the rate, and a loaded machine runs slower than any estimate).
-        let mut sizes = BandSizes::new(chunk, 1);
         let (mut means, mut inv_stds) = (Vec::new(), Vec::new());
-        let mut first = 0;
-        while first < self.groups {
-            let started = Instant::now();
-            let groups = sizes.next.min(self.groups - first);
-            let slice = x.clone().narrow(1, first * per_group, groups * per_group);
+        in_timed_parts(self.groups, chunk, 1, |part| {
+            let groups = part.len();
+            let slice = x
+                .clone()
+                .narrow(1, part.start * per_group, groups * per_group);
             let (mean, inv_std) = statistics(slice, groups, cancel)?;
             means.push(mean);
             inv_stds.push(inv_std);
-            // Two checks a chunk (before the mean and before the variance).
-            sizes.measured(groups, started.elapsed() / 2);
-            first += groups;
-        }
+            Ok(())
+        })?;
         let per_channel = |parts: Vec<Tensor<4>>| {
             Tensor::cat(parts, 1)
                 .reshape([n, self.groups, 1])
