@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One convolution at a time, Burn (Flex and NdArray) against PyTorch, the layer shapes where
+# One convolution at a time, Burn's (Flex and NdArray) and Inkread's own (nn::conv_gemm, on
+# Flex) against PyTorch, the layer shapes where
 # the convolutional networks spend their time (CRAFT at Inkread's 1280-px canvas, kraken's
 # first layer), same thread count. One JSON line a run; for docs/BENCH.md.
 #
@@ -20,10 +21,10 @@ while read -r cin cout k s h w; do
   "$python" scripts/bench_conv_torch.py --in "$cin" --out "$cout" --kernel "$k" --stride "$s" \
     --height "$h" --width "$w" --repeats "$repeats" --threads "$threads" \
     | sed 's/^{/{"engine": "torch", /' >>"$out"
-  for dev in ${BURN_DEVICES:-flex ndarray}; do
+  for run in ${CONV_RUNS:-burn-flex inkread-flex burn-ndarray}; do
     "$inkread" bench conv --in "$cin" --out "$cout" --kernel "$k" --stride "$s" \
-      --height "$h" --width "$w" --repeats "$repeats" --device "$dev" \
-      | sed "s/^{/{\"engine\": \"burn-$dev\", /" >>"$out"
+      --height "$h" --width "$w" --repeats "$repeats" --conv "${run%-*}" --device "${run#*-}" \
+      | sed "s/^{/{\"engine\": \"$run\", /" >>"$out"
   done
 done <<'SHAPES'
 3 64 3 1 128 992

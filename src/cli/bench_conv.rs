@@ -11,6 +11,7 @@ use burn::tensor::{Distribution, Tensor};
 use serde::Serialize;
 
 use crate::device::{self, DeviceChoice};
+use crate::nn::conv_gemm;
 
 #[derive(Debug, clap::Args)]
 pub struct ConvBenchArgs {
@@ -31,13 +32,25 @@ pub struct ConvBenchArgs {
     pub width: usize,
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,
+    /// Whose convolution: Burn's own, or Inkread's (`nn::conv_gemm`, which hands what it
+    /// does not take to Burn's).
+    #[arg(long = "conv", value_enum, default_value_t = ConvEngine::Inkread)]
+    pub engine: ConvEngine,
     /// Timed repeats (after one untimed warm-up run).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeats: u32,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvEngine {
+    Burn,
+    Inkread,
+}
+
 #[derive(Debug, Serialize)]
 struct ConvTimes {
+    conv: ConvEngine,
     device: String,
     threads: usize,
     shape: [usize; 4],
@@ -67,7 +80,11 @@ pub fn run(args: &ConvBenchArgs) -> anyhow::Result<()> {
     let options = ConvOptions::new([args.stride; 2], [pad; 2], [1, 1], 1);
     let once = || {
         let started = Instant::now();
-        let y = conv2d(
+        let conv = match args.engine {
+            ConvEngine::Burn => conv2d,
+            ConvEngine::Inkread => conv_gemm::conv2d,
+        };
+        let y = conv(
             x.clone(),
             weight.clone(),
             Some(bias.clone()),
@@ -85,6 +102,7 @@ pub fn run(args: &ConvBenchArgs) -> anyhow::Result<()> {
     let gmacs = macs as f64 / 1e9;
     let seconds_median = super::bench::median(&seconds);
     let times = ConvTimes {
+        conv: args.engine,
         device: selected.description,
         threads: rayon::current_num_threads(),
         shape,

@@ -7,12 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
+use super::conv_gemm;
 use crate::Result;
 use crate::cancel::CancelToken;
 
@@ -61,15 +60,10 @@ pub fn conv2d_module_then_pooled(
     pool_rows: usize,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        _ => {
-            cancel.check()?;
-            return Ok(after(conv.forward(x)));
-        }
+    let Some(options) = conv_gemm::options_of(conv) else {
+        cancel.check()?;
+        return Ok(after(conv.forward(x)));
     };
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val());
     let banded = Banded {
         pool_rows: pool_rows.max(1),
@@ -187,7 +181,12 @@ impl<'a> Banded<'a> {
 
     fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
         let x = (self.before)(x);
-        (self.after)(conv2d(x, self.weight.clone(), self.bias.clone(), options))
+        (self.after)(conv_gemm::conv2d(
+            x,
+            self.weight.clone(),
+            self.bias.clone(),
+            options,
+        ))
     }
 }
 
@@ -363,6 +362,7 @@ impl Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::module::conv2d;
     use burn::tensor::{Device, Distribution};
 
     /// Banded and whole convolutions agree for strides, dilations, paddings and groups,

@@ -1,6 +1,7 @@
 //! Burn networks only: tensors in, tensors out. No files, no images, no threads.
 
 pub mod banded;
+pub mod conv_gemm;
 pub mod easyocr;
 pub mod kraken;
 pub mod paddle;

@@ -1,0 +1,333 @@
+//! Stride-1 convolutions on the CPU as one matrix product per kernel tap.
+//!
+//! Burn Flex's convolution first makes a channels-last copy of the whole input on one
+//! thread, then for every 512 output pixels fills an im2col tile and runs one matrix
+//! product; on CRAFT's layers it ran at about a quarter of PyTorch's rate (docs/BENCH.md,
+//! `inkread bench conv`). Here the input is padded once and tap `(i, j)` of the kernel is the
+//! product `W[:, :, i, j] · X`, where `X` is the padded input read from offset
+//! `i·width + j`: computed over whole padded rows, each output row gets `padded width −
+//! output width` columns too many, dropped when the rows are copied out. No im2col buffer;
+//! the products run on `gemm`, the crate Flex itself uses.
+//!
+//! Only Flex tensors of `f32` with one group and stride 1 take this path; everything else
+//! (GPU, NdArray, autodiff, strided or grouped layers, 1 × 1 kernels, which Flex already
+//! runs as one product) goes to Burn's `conv2d` unchanged.
+
+use std::ops::Range;
+
+use burn::backend::DispatchDevice;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData};
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// Values of one block of products (its output channels × its padded rows): about 1 MiB,
+/// so the block stays in cache across the kernel's taps.
+const BLOCK_VALUES: usize = 256 * 1024;
+
+/// `burn::tensor::module::conv2d`, computed by tap products where that applies.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    let Some(layer) = Layer::of(&x, &weight, &options) else {
+        return burn_conv2d(x, weight, bias, options);
+    };
+    let host = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().ok();
+    let bias_values = match &bias {
+        Some(b) => b.clone().into_data().try_into_vec::<f32>().ok(),
+        None => Some(vec![0.0; layer.c_out]),
+    };
+    match (host(x.clone()), host(weight.clone()), bias_values) {
+        (Some(input), Some(weights), Some(bias_values)) => {
+            let output = layer.run(&input, &weights, &bias_values);
+            let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
+            Tensor::from_data(TensorData::new(output, shape), &x.device())
+        }
+        _ => burn_conv2d(x, weight, bias, options),
+    }
+}
+
+/// A convolution module's options, where its padding does not depend on the input.
+pub fn options_of(conv: &Conv2d) -> Option<ConvOptions<2>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        _ => return None,
+    };
+    Some(ConvOptions::new_with_padding(
+        conv.stride,
+        padding,
+        conv.dilation,
+        conv.groups,
+    ))
+}
+
+/// The sizes of one convolution that takes the tap-product path.
+#[derive(Clone, Copy, Debug)]
+struct Layer {
+    images: usize,
+    c_in: usize,
+    in_h: usize,
+    in_w: usize,
+    c_out: usize,
+    kernel: [usize; 2],
+    dilation: [usize; 2],
+    pad_top: usize,
+    pad_left: usize,
+    /// The input's size with its padding.
+    padded: [usize; 2],
+    out_h: usize,
+    out_w: usize,
+}
+
+impl Layer {
+    /// `None` where Burn's own convolution should run.
+    fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Option<Self> {
+        let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+        let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
+        let [images, c_in, in_h, in_w] = x.dims();
+        let [c_out, c_in_per_group, kh, kw] = weight.dims();
+        let plain = options.groups == 1 && options.stride == [1, 1] && c_in_per_group == c_in;
+        if !on_flex || !f32s || !plain || kh * kw <= 1 {
+            return None;
+        }
+        let [(top, bottom), (left, right)] = options.padding;
+        let padded = [in_h + top + bottom, in_w + left + right];
+        let reach = |d: usize, k: usize| options.dilation[d] * (k - 1) + 1;
+        let (reach_h, reach_w) = (reach(0, kh), reach(1, kw));
+        let empty = padded[0] < reach_h || padded[1] < reach_w || images * c_in * c_out == 0;
+        if empty {
+            return None;
+        }
+        Some(Self {
+            images,
+            c_in,
+            in_h,
+            in_w,
+            c_out,
+            kernel: [kh, kw],
+            dilation: options.dilation,
+            pad_top: top,
+            pad_left: left,
+            padded,
+            out_h: padded[0] - reach_h + 1,
+            out_w: padded[1] - reach_w + 1,
+        })
+    }
+
+    fn plane(&self) -> usize {
+        self.padded[0] * self.padded[1]
+    }
+
+    /// Zeros after the last padded plane: the last tap of the last product row reads this
+    /// far past it (into columns that are dropped).
+    fn slack(&self) -> usize {
+        self.dilation[1] * (self.kernel[1] - 1)
+    }
+
+    fn run(&self, input: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
+        let padded = self.pad(input);
+        let mut output = vec![0.0f32; self.images * self.c_out * self.out_h * self.out_w];
+        let out = SharedOut(output.as_mut_ptr());
+        self.blocks().par_iter().for_each(|block| {
+            let products = self.products(&padded, weights, block);
+            // SAFETY: blocks write disjoint parts of `output`, which outlives them.
+            unsafe { self.write_rows(&products, bias, block, &out) };
+        });
+        output
+    }
+
+    /// The output split into blocks that fit in cache, at least two for every thread:
+    /// bands of rows, and where there are too few of those (a band of a page, a short
+    /// line), ranges of output channels too.
+    fn blocks(&self) -> Vec<Block> {
+        let rows = (BLOCK_VALUES / (self.c_out * self.padded[1])).clamp(1, self.out_h);
+        let bands = self.images * self.out_h.div_ceil(rows);
+        let wanted = 2 * rayon::current_num_threads();
+        let channel_parts = wanted.div_ceil(bands).clamp(1, self.c_out.div_ceil(16));
+        let per_part = self.c_out.div_ceil(channel_parts);
+        let mut blocks = Vec::with_capacity(bands * channel_parts);
+        for image in 0..self.images {
+            for first in (0..self.out_h).step_by(rows) {
+                for channels in (0..self.c_out).step_by(per_part) {
+                    blocks.push(Block {
+                        image,
+                        rows: first..(first + rows).min(self.out_h),
+                        channels: channels..(channels + per_part).min(self.c_out),
+                    });
+                }
+            }
+        }
+        blocks
+    }
+
+    /// The input with its zero padding around every plane, and the slack after the last.
+    fn pad(&self, input: &[f32]) -> Vec<f32> {
+        let planes = self.images * self.c_in;
+        let mut padded = vec![0.0f32; planes * self.plane() + self.slack()];
+        let [_, wp] = self.padded;
+        padded[..planes * self.plane()]
+            .par_chunks_mut(self.plane())
+            .zip(input.par_chunks(self.in_h * self.in_w))
+            .for_each(|(to, from)| {
+                for (r, row) in from.chunks(self.in_w).enumerate() {
+                    let start = (r + self.pad_top) * wp + self.pad_left;
+                    to[start..start + self.in_w].copy_from_slice(row);
+                }
+            });
+        padded
+    }
+
+    /// One block of outputs over the padded width, channel by channel: the sum over the
+    /// kernel's taps of one matrix product each.
+    fn products(&self, padded: &[f32], weights: &[f32], block: &Block) -> Vec<f32> {
+        let [kh, kw] = self.kernel;
+        let wp = self.padded[1];
+        let columns = block.rows.len() * wp;
+        let channels = block.channels.len();
+        let mut products = vec![0.0f32; channels * columns];
+        let image_start = block.image * self.c_in * self.plane();
+        let weights_start = block.channels.start * self.c_in * kh * kw;
+        for (tap, (i, j)) in (0..kh)
+            .flat_map(|i| (0..kw).map(move |j| (i, j)))
+            .enumerate()
+        {
+            let shift = (block.rows.start + i * self.dilation[0]) * wp + j * self.dilation[1];
+            let last_read = image_start + (self.c_in - 1) * self.plane() + shift + columns;
+            assert!(
+                last_read <= padded.len(),
+                "tap product reads past the input"
+            );
+            // SAFETY: dst is channels × columns in `products`; lhs walks the weights
+            // [c_out, c_in, kh, kw] of the block's channels at tap (i, j); rhs reads c_in
+            // rows of `columns` values a plane apart from the shift, within `padded`
+            // (checked just above).
+            unsafe {
+                gemm(
+                    channels,
+                    columns,
+                    self.c_in,
+                    products.as_mut_ptr(),
+                    1,
+                    columns as isize,
+                    tap > 0,
+                    weights.as_ptr().add(weights_start + i * kw + j),
+                    (kh * kw) as isize,
+                    (self.c_in * kh * kw) as isize,
+                    padded.as_ptr().add(image_start + shift),
+                    1,
+                    self.plane() as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
+        products
+    }
+
+    /// Copies a block's rows, without their extra columns and with the bias added, to the
+    /// output.
+    ///
+    /// # Safety
+    /// `out` points to the whole output, and no other block writes these rows.
+    unsafe fn write_rows(&self, products: &[f32], bias: &[f32], block: &Block, out: &SharedOut) {
+        let wp = self.padded[1];
+        let out_plane = self.out_h * self.out_w;
+        let channel_rows = products.chunks(block.rows.len() * wp);
+        for (channel, rows) in block.channels.clone().zip(channel_rows) {
+            let plane = (block.image * self.c_out + channel) * out_plane;
+            for (r, row) in block.rows.clone().zip(rows.chunks(wp)) {
+                let start = plane + r * self.out_w;
+                // SAFETY: in bounds of the output; these rows are this block's alone.
+                let to = unsafe { std::slice::from_raw_parts_mut(out.0.add(start), self.out_w) };
+                for (o, &v) in to.iter_mut().zip(&row[..self.out_w]) {
+                    *o = v + bias[channel];
+                }
+            }
+        }
+    }
+}
+
+/// Output rows of one image and a range of its channels, computed together.
+struct Block {
+    image: usize,
+    rows: Range<usize>,
+    channels: Range<usize>,
+}
+
+/// The output buffer, written by parallel blocks at disjoint rows.
+struct SharedOut(*mut f32);
+
+// SAFETY: blocks write disjoint ranges only (see `Layer::write_rows`).
+unsafe impl Sync for SharedOut {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    /// Same values as Burn's convolution for the shapes the networks use: paddings on
+    /// every side (and asymmetric), dilations, wide and tall kernels, several images,
+    /// outputs of one row and blocks of many.
+    #[test]
+    fn tap_products_give_burns_convolution() {
+        let device = Device::flex();
+        // (input, weight, padding, dilation)
+        type Case = ([usize; 4], [usize; 4], [(usize, usize); 2], [usize; 2]);
+        let cases: &[Case] = &[
+            ([1, 3, 9, 11], [8, 3, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+            ([2, 5, 7, 6], [4, 5, 3, 3], [(0, 0), (0, 0)], [1, 1]),
+            ([1, 4, 12, 10], [6, 4, 3, 3], [(6, 6), (6, 6)], [6, 6]),
+            ([3, 2, 5, 9], [3, 2, 2, 3], [(0, 1), (2, 0)], [1, 2]),
+            ([1, 16, 3, 40], [32, 16, 3, 1], [(1, 1), (0, 0)], [1, 1]),
+            ([2, 8, 1, 5], [8, 8, 1, 3], [(0, 0), (1, 1)], [1, 1]),
+            ([1, 64, 20, 200], [64, 64, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+        ];
+        for &(x_shape, w_shape, padding, dilation) in cases {
+            let x = Tensor::<4>::random(x_shape, Distribution::Default, &device);
+            let w = Tensor::<4>::random(w_shape, Distribution::Default, &device);
+            let b = Tensor::<1>::random([w_shape[0]], Distribution::Default, &device);
+            let options = ConvOptions::new_with_padding([1, 1], padding, dilation, 1);
+            assert!(
+                Layer::of(&x, &w, &options).is_some(),
+                "{x_shape:?} not taken"
+            );
+            let ours = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+            let burns = burn_conv2d(x, w, Some(b), options);
+            assert_eq!(ours.dims(), burns.dims(), "{x_shape:?} {w_shape:?}");
+            let scale = burns.clone().abs().max().into_scalar::<f32>().max(1.0);
+            let diff = (ours - burns).abs().max().into_scalar::<f32>();
+            // Sums of up to 576 products: float rounding differs with the order.
+            assert!(
+                diff <= 1e-5 * scale,
+                "{x_shape:?} {w_shape:?}: {diff} of {scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn strided_grouped_and_pointwise_layers_stay_with_burn() {
+        let device = Device::flex();
+        let x = Tensor::<4>::zeros([1, 4, 8, 8], &device);
+        let w3 = Tensor::<4>::zeros([4, 4, 3, 3], &device);
+        let w1 = Tensor::<4>::zeros([4, 4, 1, 1], &device);
+        let wg = Tensor::<4>::zeros([4, 2, 3, 3], &device);
+        let strided = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+        let plain = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let grouped = ConvOptions::new([1, 1], [1, 1], [1, 1], 2);
+        assert!(Layer::of(&x, &w3, &strided).is_none());
+        assert!(Layer::of(&x, &w1, &plain).is_none());
+        assert!(Layer::of(&x, &wg, &grouped).is_none());
+        assert!(Layer::of(&x, &w3, &plain).is_some());
+    }
+}
