@@ -94,22 +94,28 @@ impl ModelCard {
     }
 }
 
-/// Every personal model in `models_dir` (folders with a readable model card), by id.
+/// Every personal model in `models_dir` (folders with a readable model card), newest
+/// first. The order matters: `auto` reads handwriting with the first installed handwriting
+/// recognizer of the catalog, so the user's latest training (a "Learn from my corrections"
+/// model, made from the one in use) is the one it uses. Validation CERs would not do: each
+/// model is validated on other lines (a personal model on a handful of the user's own).
 pub fn discover(models_dir: &Path) -> Vec<ModelEntry> {
     let Ok(entries) = std::fs::read_dir(models_dir) else {
         return Vec::new();
     };
-    let mut found: Vec<ModelEntry> = entries
+    let mut found: Vec<(ModelCard, ModelEntry)> = entries
         .flatten()
         .filter_map(|e| {
             let dir = e.path();
             let card = ModelCard::read(&dir)?;
             // A card copied under another folder name would be found under the wrong id.
-            (dir.file_name()? == card.id.as_str()).then(|| card.catalog_entry(&dir))
+            let entry = (dir.file_name()? == card.id.as_str()).then(|| card.catalog_entry(&dir))?;
+            Some((card, entry))
         })
         .collect();
-    found.sort_by(|a, b| a.id.cmp(&b.id));
-    found
+    // RFC 3339 times in UTC sort as strings.
+    found.sort_by(|(a, _), (b, _)| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+    found.into_iter().map(|(_, entry)| entry).collect()
 }
 
 /// A personal CRNN's network, its class labels (blank first, an empty string) and its card.
@@ -134,4 +140,53 @@ pub fn load_personal_crnn(
         .try_load_file(&weights)
         .map_err(|e| crate::Error::model_because(weights.display().to_string(), e))?;
     Ok((net, labels, card))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: &str, created: &str) -> ModelCard {
+        ModelCard {
+            id: id.into(),
+            architecture: CRNN_G2.into(),
+            alphabet: "ab".into(),
+            base: None,
+            data: Vec::new(),
+            training_lines: 1,
+            validation_lines: 0,
+            epochs: 1,
+            best_epoch: 1,
+            partial_epoch: None,
+            validation_cer: None,
+            seed: 1,
+            created: created.into(),
+            weights_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn personal_models_are_found_newest_first() {
+        let store = tempfile::tempdir().unwrap();
+        let cards = [
+            card("b-old", "2026-11-01T10:00:00Z"),
+            card("a-new", "2026-11-30T09:00:00Z"),
+            card("c-newest", "2026-11-30T10:00:00Z"),
+        ];
+        for c in &cards {
+            let dir = store.path().join(&c.id);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join(CARD_FILE), serde_json::to_string(c).unwrap()).unwrap();
+        }
+        // A card under a folder of another name is not a model of that id.
+        let stray = store.path().join("copy");
+        std::fs::create_dir(&stray).unwrap();
+        std::fs::write(
+            stray.join(CARD_FILE),
+            serde_json::to_string(&cards[0]).unwrap(),
+        )
+        .unwrap();
+        let ids: Vec<String> = discover(store.path()).into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["c-newest", "a-new", "b-old"]);
+    }
 }
