@@ -10,6 +10,9 @@ per k on stdout, and the eval reports (scores only) in OUT. The manifests it wri
 the training set's transcriptions, so they go to a temporary folder, never into OUT.
 
     scripts/adaptation_curve.py --bin target/debug/inkread --base hw-crnn-1 --out docs/train
+
+`--lr` and `--epochs` set the fine-tuning recipe, `--ks` which k to run (the split stays the
+same); adapted models are named `BASE-adapt-K-lrLR-eEPOCHS`.
 """
 
 import argparse
@@ -47,7 +50,10 @@ def main():
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"))
     ap.add_argument("--out", default="docs/train")
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--lr", default="1e-4", help="peak learning rate of each fine-tuning")
+    ap.add_argument("--ks", default=",".join(map(str, KS)), help="the k to run, e.g. 0,50")
     args = ap.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = hooker_val(Path(args.shared) / "train" / "manifest.tsv")
@@ -65,22 +71,23 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="inkread-adapt-"))
     test_manifest = scratch / "test.tsv"
     write(test, test_manifest)
-    for k in KS:
+    for k in ks:
         model = args.base
         if k > 0:
-            model = f"{args.base}-adapt-{k}"
+            model = f"{args.base}-adapt-{k}-lr{args.lr}-e{args.epochs}"
             data = scratch / f"learn_{k}.tsv"
             write(learn[:k], data)
             subprocess.run([args.bin, "train", "recognizer", "--base", args.base, "--data", str(data),
                             "--out", model, "--epochs", str(args.epochs), "--batch", "8",
-                            "--lr", "1e-4", "--seed", "1", "--patience", str(args.epochs),
+                            "--lr", args.lr, "--seed", "1", "--patience", str(args.epochs),
                             "--device", "cpu"], check=True)
-        report = out / f"adapt_{k}.json"
+        report = out / (f"adapt_{k}.json" if k == 0 else f"adapt_{k}_lr{args.lr}_e{args.epochs}.json")
         with report.open("w") as f:
             subprocess.run([args.bin, "eval", "lines", str(test_manifest), "--recognizer", model,
                             "--format", "json", "--device", "cpu"], check=True, stdout=f)
         overall = json.loads(report.read_text())["overall"]
-        print(json.dumps({"k": k, "test_lines": len(test), "model": model, **overall}))
+        print(json.dumps({"k": k, "lr": args.lr, "epochs": args.epochs, "test_lines": len(test),
+                          "model": model, **overall}))
         sys.stdout.flush()
 
 
