@@ -36,11 +36,13 @@ def hooker_val(manifest: Path):
     return sorted(rows, key=lambda r: (r["page"], r["path"]))
 
 
-def write(rows, path: Path):
+def write(rows, path: Path, hold_out: int = 0):
+    """A manifest of `rows`; with `hold_out` N, every Nth row validates instead."""
     with path.open("w", encoding="utf-8") as f:
         f.write("path\ttranscription\tsplit\n")
-        for r in rows:
-            f.write(f"{r['path']}\t{r['transcription']}\ttrain\n")
+        for i, r in enumerate(rows):
+            split = "val" if hold_out and i % hold_out == hold_out - 1 else "train"
+            f.write(f"{r['path']}\t{r['transcription']}\t{split}\n")
 
 
 def main():
@@ -52,6 +54,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", default="1e-4", help="peak learning rate of each fine-tuning")
     ap.add_argument("--ks", default=",".join(map(str, KS)), help="the k to run, e.g. 0,50")
+    ap.add_argument("--hold-out", type=int, default=0,
+                    help="every Nth of the k lines validates (early stopping) instead of training")
+    ap.add_argument("--patience", type=int, help="epochs without a better validation CER [epochs]")
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     out = Path(args.out)
@@ -74,19 +79,21 @@ def main():
     for k in ks:
         model = args.base
         if k > 0:
-            model = f"{args.base}-adapt-{k}-lr{args.lr}-e{args.epochs}"
+            model = f"{args.base}-adapt-{k}-lr{args.lr}-e{args.epochs}" + (
+                f"-h{args.hold_out}" if args.hold_out else "")
             data = scratch / f"learn_{k}.tsv"
-            write(learn[:k], data)
+            write(learn[:k], data, args.hold_out)
             subprocess.run([args.bin, "train", "recognizer", "--base", args.base, "--data", str(data),
                             "--out", model, "--epochs", str(args.epochs), "--batch", "8",
-                            "--lr", args.lr, "--seed", "1", "--patience", str(args.epochs),
+                            "--lr", args.lr, "--seed", "1", "--patience", str(args.patience or args.epochs),
                             "--device", "cpu"], check=True)
-        report = out / (f"adapt_{k}.json" if k == 0 else f"adapt_{k}_lr{args.lr}_e{args.epochs}.json")
+        report = out / f"adapt_{model}.json"
         with report.open("w") as f:
             subprocess.run([args.bin, "eval", "lines", str(test_manifest), "--recognizer", model,
                             "--format", "json", "--device", "cpu"], check=True, stdout=f)
         overall = json.loads(report.read_text())["overall"]
-        print(json.dumps({"k": k, "lr": args.lr, "epochs": args.epochs, "test_lines": len(test),
+        print(json.dumps({"k": k, "lr": args.lr, "epochs": args.epochs, "hold_out": args.hold_out,
+                          "test_lines": len(test),
                           "model": model, **overall}))
         sys.stdout.flush()
 

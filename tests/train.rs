@@ -351,6 +351,9 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
         "the base model should not read é, ç, ’ yet: {cers:?}"
     );
     assert_eq!(outcome.best_cer, Some(0.0), "CER by epoch: {cers:?}");
+    // The starting weights were measured before the first batch: what training beat.
+    let base = outcome.base_cer.expect("the base model validated first");
+    assert!(base > 0.05, "the base model reads é, ç, ’ already: {base}");
     // Published with its calibration, measured on the same validation pass: every line
     // read right, so any confidence it gives is worth full accuracy.
     let dir = outcome.model_dir.clone().expect("published");

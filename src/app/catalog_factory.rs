@@ -174,11 +174,18 @@ impl PipelineFactory for CatalogFactory {
             id: self.fresh_personal_id(),
             base: trainable_base(&self.current(), base),
             data: vec![store.manifest()],
-            // Validated on the corrections themselves: the point is to read this hand.
-            val: vec![store.manifest()],
+            // Validated on the corrections kept apart (the manifest marks them); with too
+            // few for that, on the corrections themselves.
+            val: if store.validates_apart() {
+                Vec::new()
+            } else {
+                vec![store.manifest()]
+            },
             epochs: epochs_for(lines, batch),
             batch,
-            learning_rate: 1e-3,
+            // At 1e-3, 40 lines of one hand made the model read the hand's other pages
+            // worse; at 1e-4 slightly better (docs/TRAIN.md, the adaptation curve).
+            learning_rate: 1e-4,
             seed: 1,
             patience: 5,
             augment: true,
@@ -212,6 +219,18 @@ impl PipelineFactory for CatalogFactory {
             cancel,
             &mut on_event,
         )?;
+        if let (Some(best), Some(before)) = (outcome.best_cer, outcome.base_cer)
+            && best >= before
+        {
+            self.remove(&run.id)?;
+            anyhow::bail!(
+                "the new model read your checking lines no better than {base} (CER {:.1} % \
+                 against {:.1} %), so it was not kept; more corrections give it more to learn from",
+                100.0 * best,
+                100.0 * before,
+                base = run.base,
+            );
+        }
         let name = self
             .current()
             .catalog

@@ -164,6 +164,17 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
             run.id, outcome.epochs_done
         ),
     }
+    if let (Some(best), Some(before)) = (outcome.best_cer, outcome.base_cer)
+        && best >= before
+    {
+        eprintln!(
+            "note: no epoch read the validation lines better than the starting weights \
+             ({:.2} % against {:.2} %); {} may serve you better",
+            100.0 * best,
+            100.0 * before,
+            run.base
+        );
+    }
     Ok(())
 }
 
@@ -240,6 +251,10 @@ impl TrainView {
                 if let Some(bar) = &self.bar {
                     bar.set_message(format!("validating epoch {}", epoch + 1));
                 }
+            }
+            TrainEvent::BaseValidated { cer } => {
+                self.finish();
+                eprintln!("the starting weights: validation CER {:.2} %", 100.0 * cer);
             }
             TrainEvent::Epoch(r) => {
                 self.finish();

@@ -41,6 +41,10 @@ pub struct Progress {
     pub best_cer: Option<f64>,
     pub best_epoch: usize,
     pub epochs_without_improvement: usize,
+    /// Validation CER of the starting weights (the base model's), measured before the
+    /// first batch: what training has to beat.
+    #[serde(default)]
+    pub base_cer: Option<f64>,
 }
 
 /// Writes the checkpoint into `dir/checkpoint`, replacing the previous one atomically.

@@ -11,6 +11,11 @@ use sha2::Digest;
 use super::TrainError;
 
 const MANIFEST: &str = "manifest.tsv";
+/// From this many corrections on, every this-many-th one validates instead of training:
+/// a model checked on the very lines it learned would look better the more it over-fits
+/// them (measured in docs/TRAIN.md: 50 lines of one hand, learned that way, read the
+/// hand's other pages worse).
+pub const VALIDATE_EVERY: usize = 5;
 
 /// The folder of corrections and its manifest.
 pub struct Corrections {
@@ -57,6 +62,12 @@ impl Corrections {
         self.rows().len()
     }
 
+    /// Whether some corrections are kept apart to validate (the manifest marks them `val`);
+    /// with fewer, training can only be checked on the lines it learns.
+    pub fn validates_apart(&self) -> bool {
+        self.count() >= VALIDATE_EVERY
+    }
+
     /// File name → text, as the manifest holds them.
     fn rows(&self) -> BTreeMap<String, String> {
         let Ok(text) = std::fs::read_to_string(self.manifest()) else {
@@ -75,8 +86,11 @@ impl Corrections {
     /// Rewrites the manifest through a temporary file, so a crash never leaves half of it.
     fn write(&self, rows: &BTreeMap<String, String>) -> Result<(), TrainError> {
         let mut body = String::from("path\ttranscription\tsplit\n");
-        for (name, text) in rows {
-            body.push_str(&format!("{name}\t{text}\ttrain\n"));
+        let apart = rows.len() >= VALIDATE_EVERY;
+        for (i, (name, text)) in rows.iter().enumerate() {
+            let validates = apart && i % VALIDATE_EVERY == VALIDATE_EVERY - 1;
+            let split = if validates { "val" } else { "train" };
+            body.push_str(&format!("{name}\t{text}\t{split}\n"));
         }
         let tmp = self.dir.join(".manifest.tsv.tmp");
         super::checkpoint::write_synced(&tmp, body.as_bytes())?;
@@ -115,5 +129,32 @@ mod tests {
         assert!(samples.iter().all(|s| s.image.is_file()));
         store.record(&line(20), " ").unwrap();
         assert_eq!(store.count(), 1);
+    }
+
+    #[test]
+    fn one_correction_in_five_validates_once_there_are_five() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Corrections::new(dir.path().join("corrections"));
+        let split_counts = |store: &Corrections| {
+            let train = read_manifest(&store.manifest(), Split::Train)
+                .unwrap()
+                .len();
+            let val = read_manifest(&store.manifest(), Split::Val).unwrap().len();
+            (train, val)
+        };
+        for shade in 0..4 {
+            store
+                .record(&line(shade), &format!("line {shade}"))
+                .unwrap();
+        }
+        assert!(!store.validates_apart());
+        assert_eq!(split_counts(&store), (4, 0));
+        for shade in 4..11 {
+            store
+                .record(&line(shade), &format!("line {shade}"))
+                .unwrap();
+        }
+        assert!(store.validates_apart());
+        assert_eq!(split_counts(&store), (9, 2));
     }
 }

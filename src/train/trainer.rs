@@ -84,6 +84,10 @@ pub enum TrainEvent {
     Validating {
         epoch: usize,
     },
+    /// The starting weights read the validation lines with this CER.
+    BaseValidated {
+        cer: f64,
+    },
     Epoch(EpochRecord),
     Published {
         dir: PathBuf,
@@ -100,6 +104,8 @@ pub enum TrainEvent {
 pub struct TrainOutcome {
     pub model_dir: Option<PathBuf>,
     pub best_cer: Option<f64>,
+    /// The starting weights' validation CER (see [`Progress::base_cer`]).
+    pub base_cer: Option<f64>,
     pub epochs_done: usize,
     pub stopped_early: bool,
 }
@@ -146,6 +152,12 @@ pub fn train(
         device,
         ad,
     };
+    if state.progress.global_step == 0 && state.progress.base_cer.is_none() {
+        state.progress.base_cer = state.validate(cancel)?.cer;
+        if let Some(cer) = state.progress.base_cer {
+            on_event(TrainEvent::BaseValidated { cer });
+        }
+    }
     state.run_epochs(installer, cancel, on_event)
 }
 
@@ -194,6 +206,7 @@ pub fn publish_checkpoint(
     let outcome = |model_dir| TrainOutcome {
         model_dir,
         best_cer: cer,
+        base_cer: state.progress.base_cer,
         epochs_done: state.progress.epoch,
         stopped_early: false,
     };
@@ -354,6 +367,7 @@ impl LoopState<'_> {
         Ok(TrainOutcome {
             model_dir: model_dir.or_else(|| installer.installed_dir(&self.run.id)),
             best_cer: self.progress.best_cer,
+            base_cer: self.progress.base_cer,
             epochs_done: self.progress.epoch,
             stopped_early,
         })
