@@ -44,7 +44,8 @@ pub fn conv2d(
         None => Some(vec![0.0; layer.c_out]),
     };
     match (host(x.clone()), host(weight.clone()), bias_values) {
-        (Some(input), Some(weights), Some(bias_values)) => {
+        // A bias of another length than the output channels: Burn's own error, not ours.
+        (Some(input), Some(weights), Some(bias_values)) if bias_values.len() == layer.c_out => {
             let output = layer.run(&input, &weights, &bias_values);
             let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
             Tensor::from_data(TensorData::new(output, shape), &x.device())
