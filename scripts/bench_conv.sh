@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One convolution at a time, Burn's (Flex and NdArray) and Inkread's own (nn::conv_gemm, on
-# Flex) against PyTorch, the layer shapes where
-# the convolutional networks spend their time (CRAFT at Inkread's 1280-px canvas, kraken's
-# first layer), same thread count. One JSON line a run; for docs/BENCH.md.
+# Flex) against PyTorch, on the layer shapes where the convolutional networks spend their
+# time (CRAFT at Inkread's 1280-px canvas, kraken's first layer), same thread count. One
+# JSON line a run; for docs/BENCH.md.
 #
 #   scripts/bench_conv.sh OUT.jsonl [REPEATS] [THREADS]
 # Needs INKREAD (default $CARGO_TARGET_DIR/debug/inkread) and PYTHON with torch.

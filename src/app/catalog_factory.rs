@@ -219,9 +219,7 @@ impl PipelineFactory for CatalogFactory {
             cancel,
             &mut on_event,
         )?;
-        if let (Some(best), Some(before)) = (outcome.best_cer, outcome.base_cer)
-            && best >= before
-        {
+        if let Some((best, before)) = outcome.no_better_than_start() {
             self.remove(&run.id)?;
             anyhow::bail!(
                 "the new model read your checking lines no better than {base} (CER {:.1} % \

@@ -146,7 +146,7 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
     )?;
     view.finish();
     let cer = cer_text(outcome.best_cer);
-    match outcome.model_dir {
+    match &outcome.model_dir {
         Some(dir) => eprintln!(
             "{}: {} epochs, {cer}{}; installed in {} (use --recognizer {})",
             run.id,
@@ -164,9 +164,7 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
             run.id, outcome.epochs_done
         ),
     }
-    if let (Some(best), Some(before)) = (outcome.best_cer, outcome.base_cer)
-        && best >= before
-    {
+    if let Some((best, before)) = outcome.no_better_than_start() {
         eprintln!(
             "note: no epoch read the validation lines better than the starting weights \
              ({:.2} % against {:.2} %); {} may serve you better",

@@ -16,13 +16,13 @@
 use std::ops::Range;
 
 use burn::backend::DispatchDevice;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
+
+use super::into_f32_vec;
 
 /// Values of one block of products (its output channels × its padded rows): about 1 MiB,
 /// so the block stays in cache across the kernel's taps.
@@ -38,9 +38,9 @@ pub fn conv2d(
     let Some(layer) = Layer::of(&x, &weight, &options) else {
         return burn_conv2d(x, weight, bias, options);
     };
-    let host = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().ok();
+    let host = |t| into_f32_vec(t).ok();
     let bias_values = match &bias {
-        Some(b) => b.clone().into_data().try_into_vec::<f32>().ok(),
+        Some(b) => into_f32_vec(b.clone()).ok(),
         None => Some(vec![0.0; layer.c_out]),
     };
     match (host(x.clone()), host(weight.clone()), bias_values) {
@@ -52,21 +52,6 @@ pub fn conv2d(
         }
         _ => burn_conv2d(x, weight, bias, options),
     }
-}
-
-/// A convolution module's options, where its padding does not depend on the input.
-pub fn options_of(conv: &Conv2d) -> Option<ConvOptions<2>> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        _ => return None,
-    };
-    Some(ConvOptions::new_with_padding(
-        conv.stride,
-        padding,
-        conv.dilation,
-        conv.groups,
-    ))
 }
 
 /// The sizes of one convolution that takes the tap-product path.

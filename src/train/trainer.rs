@@ -110,6 +110,15 @@ pub struct TrainOutcome {
     pub stopped_early: bool,
 }
 
+impl TrainOutcome {
+    /// `(best, start)` validation CERs when no epoch read the validation lines better
+    /// than the starting weights did.
+    pub fn no_better_than_start(&self) -> Option<(f64, f64)> {
+        let (best, start) = (self.best_cer?, self.base_cer?);
+        (best >= start).then_some((best, start))
+    }
+}
+
 /// The run's working folder: `$INKREAD_HOME/training/<id>`.
 pub fn run_dir(installer: &Installer, id: &str) -> PathBuf {
     installer.config.home.join("training").join(id)
