@@ -76,6 +76,14 @@ pub fn wgpu_adapters() -> Vec<Device> {
     catch_unwind(|| Device::enumerate(DeviceType::Wgpu).into_iter().collect()).unwrap_or_default()
 }
 
+/// Whether a device runs through wgpu (a GPU, or a software adapter).
+pub fn is_wgpu(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch(),
+        DispatchDevice::Cube(CubeDevice::Wgpu(_))
+    )
+}
+
 /// Whether a wgpu device is a CPU-type adapter (lavapipe, llvmpipe, WARP).
 pub fn is_software_adapter(device: &Device) -> bool {
     matches!(

@@ -499,58 +499,55 @@ fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
 
 /// Burn 0.22.1's default conv2d weight gradient is a convolution whose kernel is the output
 /// gradient; on wgpu (lavapipe here) it comes out wrong once batch × height × width reaches
-/// 65 536, while Flex and NdArray are right. Training on a GPU is unsafe until that is fixed
-/// upstream: `cargo test --test train -- --ignored --nocapture conv_weight_gradient`.
+/// 65 536, while Flex and NdArray are right: `cargo test --test train -- --ignored
+/// --nocapture conv_weight_gradient`. A training run checks it first (next test).
 #[test]
 #[ignore = "upstream Burn bug reproduction: fails on wgpu"]
 fn conv_weight_gradient_on_wgpu() {
+    use inkread::train::gradient_check::conv_weight_gradient_error;
     for (name, device) in [("flex", Device::flex()), ("wgpu", Device::default())] {
-        let worst = conv_weight_gradient_error(&device, 64, 512);
+        let worst = conv_weight_gradient_error(&device, 2, 64, 512).unwrap();
         eprintln!("{name}: conv weight gradient, batch 2 of 64 × 512: relative error {worst:.2e}");
         assert!(worst < 1e-3, "{name}: conv weight gradient off by {worst}");
     }
 }
 
-/// Relative error of Burn's conv2d weight gradient (3 × 3, padding 1, one input channel,
-/// batch 2) against the sum written out.
-fn conv_weight_gradient_error(base: &Device, h: usize, w: usize) -> f32 {
-    use burn::nn::PaddingConfig2d;
-    use burn::nn::conv::Conv2dConfig;
-    let ad = base.clone().autodiff();
-    let conv = Conv2dConfig::new([1, 3], [3, 3])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(base)
-        .fork(&ad)
-        .train();
-    let xs: Vec<f32> = (0..2 * h * w)
-        .map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0)
-        .collect();
-    let rs: Vec<f32> = (0..6 * h * w)
-        .map(|i| (i * 104_729 % 997) as f32 / 498.0 - 1.0)
-        .collect();
-    let x = Tensor::<4>::from_data(TensorData::new(xs.clone(), [2, 1, h, w]), &ad);
-    let r = Tensor::<4>::from_data(TensorData::new(rs.clone(), [2, 3, h, w]), &ad);
-    let grads = (conv.forward(x) * r).sum().backward();
-    let got = values(conv.weight.val().grad(&grads).unwrap());
-    let mut worst = 0.0f32;
-    for (index, g) in got.iter().enumerate() {
-        let (o, ky, kx) = (index / 9, index / 3 % 3, index % 3);
-        let mut sum = 0.0f64;
-        for b in 0..2 {
-            for y in 0..h {
-                for xx in 0..w {
-                    let (iy, ix) = ((y + ky) as i64 - 1, (xx + kx) as i64 - 1);
-                    if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                        continue;
-                    }
-                    let input = xs[(b * h + iy as usize) * w + ix as usize];
-                    sum += f64::from(rs[((b * 3 + o) * h + y) * w + xx]) * f64::from(input);
-                }
-            }
+/// On a wgpu device a run checks the convolution gradient before anything else: where it is
+/// wrong (lavapipe, in CI) the run stops at once with a message naming --device cpu and
+/// leaves no run folder behind; where it is right the check passes and training goes on.
+#[test]
+fn training_on_wgpu_checks_the_convolution_gradient_first() {
+    use inkread::train::gradient_check::conv_weight_gradient_error;
+    let Some(device) = inkread::device::wgpu_adapters().into_iter().next() else {
+        support::skip::skip("no wgpu adapter (install Mesa's lavapipe: packaging/setup.sh)");
+        return;
+    };
+    let Some((_store, installer)) = private_store() else {
+        return;
+    };
+    let right = conv_weight_gradient_error(&device, 4, 64, 1024).unwrap() < 1e-3;
+    let result = train(
+        &installer,
+        &small_run("wgpu-check", 1),
+        false,
+        &device,
+        &CancelToken::new(),
+        &mut |_| {},
+    );
+    match result {
+        Err(TrainError::WrongGradient { error }) => {
+            assert!(!right, "refused although the gradient is right ({error})");
+            assert!(
+                TrainError::WrongGradient { error }
+                    .to_string()
+                    .contains("--device cpu")
+            );
+            let dir = inkread::train::trainer::run_dir(&installer, "wgpu-check");
+            assert!(!dir.exists(), "a refused run left {}", dir.display());
         }
-        worst = worst.max((g - sum as f32).abs() / (sum.abs() as f32).max(1.0));
+        Ok(_) => assert!(right, "trained although the gradient is wrong"),
+        Err(other) => panic!("{other}"),
     }
-    worst
 }
 
 /// Where a training step's time goes on the CPU: `cargo test --test train -- --ignored
@@ -792,4 +789,40 @@ fn the_command_line_trains_lists_and_reads_a_personal_model() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+}
+
+/// `train export-lines` writes each line as training sees it (64 px high, grey) with a
+/// manifest that reads back as the same texts and splits; every other line with `every` 2.
+#[test]
+fn exported_lines_read_back_as_training_sees_them() {
+    use inkread::train::export::export_lines;
+    use inkread::train::samples::{Split, read_manifest};
+    let (train_rows, val_rows) =
+        inkread::train::dataset::read_data(&[lines_manifest()], &[], None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lines");
+    let written = export_lines(&train_rows, &val_rows, 2, &out, &CancelToken::new()).unwrap();
+    let kept: Vec<&str> = train_rows
+        .iter()
+        .step_by(2)
+        .chain(val_rows.iter().step_by(2))
+        .map(|s| s.text.as_str())
+        .collect();
+    assert!(written > 0);
+    assert_eq!(written, kept.len());
+    let manifest = out.join("manifest.tsv");
+    let back = read_manifest(&manifest, Split::All).unwrap();
+    let texts: Vec<&str> = back.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, kept);
+    let back_train = read_manifest(&manifest, Split::Train).unwrap();
+    assert_eq!(back_train.len(), train_rows.iter().step_by(2).count());
+    for sample in &back {
+        let image = image::open(&sample.image).unwrap();
+        assert_eq!(image.height(), 64, "{}", sample.image.display());
+        assert!(
+            image.as_luma8().is_some(),
+            "not grey: {}",
+            sample.image.display()
+        );
+    }
 }

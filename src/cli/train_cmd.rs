@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cancel::CancelToken;
 use crate::device::{DeviceChoice, select};
 use crate::models::Installer;
+use crate::train::dataset::read_data;
+use crate::train::export::export_lines;
 use crate::train::trainer::publish_checkpoint;
 use crate::train::{TrainEvent, TrainRun, train};
 
@@ -21,6 +23,23 @@ pub enum TrainCommand {
     /// if it reads the validation lines better than the one published: a long run, stopped
     /// or still going, is usable before its epoch ends.
     Publish(PublishArgs),
+    /// Writes the lines as training sees them (grey, 64 px high, cropped from their
+    /// polygons) with a manifest --data reads: to look at them, or to take a compact copy
+    /// of a data set to another machine.
+    ExportLines(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Manifests, PAGE-XML / ALTO files or folders, as for `train recognizer --data`.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The folder to write (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep one line in N (of the training lines and of the validation lines).
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +103,7 @@ pub fn run(command: &TrainCommand) -> anyhow::Result<()> {
     match command {
         TrainCommand::Recognizer(args) => recognizer(args),
         TrainCommand::Publish(args) => publish(args),
+        TrainCommand::ExportLines(args) => export(args),
     }
 }
 
@@ -113,6 +133,22 @@ fn publish(args: &PublishArgs) -> anyhow::Result<()> {
         ),
         None => eprintln!("{}: nothing published", args.id),
     }
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let (train_lines, val_lines) = read_data(&args.data, &[], None)?;
+    let written = export_lines(
+        &train_lines,
+        &val_lines,
+        args.every,
+        &args.out,
+        &CancelToken::new(),
+    )?;
+    eprintln!(
+        "{written} lines written to {}",
+        args.out.join("manifest.tsv").display()
+    );
     Ok(())
 }
 

@@ -24,21 +24,31 @@ pub struct DataSet {
 
 /// The run's samples as listed: training rows, validation rows.
 pub fn read_samples(run: &TrainRun) -> Result<(Vec<Sample>, Vec<Sample>), TrainError> {
+    read_data(&run.data, &run.val, run.limit)
+}
+
+/// Training and validation rows of `data` (manifests, PAGE-XML / ALTO files or folders);
+/// `val`, when not empty, replaces the validation rows the data would give.
+pub fn read_data(
+    data: &[PathBuf],
+    val_data: &[PathBuf],
+    limit: Option<usize>,
+) -> Result<(Vec<Sample>, Vec<Sample>), TrainError> {
     let mut train = Vec::new();
     let mut val = Vec::new();
-    let (pages, manifests): (Vec<PathBuf>, Vec<PathBuf>) = expand_folders(&run.data)?
+    let (pages, manifests): (Vec<PathBuf>, Vec<PathBuf>) = expand_folders(data)?
         .into_iter()
         .partition(|p| is_page_xml(p));
     for manifest in &manifests {
         train.extend(read_manifest(manifest, Split::Train)?);
-        if run.val.is_empty() {
+        if val_data.is_empty() {
             val.extend(read_manifest(manifest, Split::Val)?);
         }
     }
     // Transcribed pages: without --val, every 20th page (from the first, in name order)
     // validates, when there are at least two; lines of one page never go to both sides.
     for (i, page) in pages.iter().enumerate() {
-        let held_out = run.val.is_empty() && pages.len() >= 2 && i % 20 == 0;
+        let held_out = val_data.is_empty() && pages.len() >= 2 && i % 20 == 0;
         let lines = read_page_xml(page)?;
         if held_out {
             val.extend(lines)
@@ -46,14 +56,14 @@ pub fn read_samples(run: &TrainRun) -> Result<(Vec<Sample>, Vec<Sample>), TrainE
             train.extend(lines)
         }
     }
-    for path in expand_folders(&run.val)? {
+    for path in expand_folders(val_data)? {
         if is_page_xml(&path) {
             val.extend(read_page_xml(&path)?);
         } else {
             val.extend(read_manifest(&path, Split::All)?);
         }
     }
-    if let Some(limit) = run.limit {
+    if let Some(limit) = limit {
         train.truncate(limit);
         val.truncate(limit);
     }

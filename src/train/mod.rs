@@ -15,6 +15,8 @@ pub mod batches;
 pub mod checkpoint;
 pub mod corrections;
 pub mod dataset;
+pub mod export;
+pub mod gradient_check;
 pub mod lines;
 pub mod page_xml;
 pub mod publish;
@@ -54,6 +56,12 @@ pub enum TrainError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("cannot write the image {path}")]
+    WriteImage {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -64,6 +72,11 @@ pub enum TrainError {
         "training from {base} is not supported yet: use easyocr-english-g2, a personal model, or scratch"
     )]
     UnsupportedBase { base: String },
+    #[error(
+        "this GPU computes convolution gradients wrongly (Burn 0.22.1 on wgpu; relative error \
+         {error:.1e} on a test batch), so training on it would ruin the model: use --device cpu"
+    )]
+    WrongGradient { error: f32 },
     #[error("stopped; the last checkpoint is kept and --resume continues from it")]
     Cancelled,
     #[error(transparent)]

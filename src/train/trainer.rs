@@ -133,6 +133,7 @@ pub fn train(
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
+    super::gradient_check::ensure_conv_gradient(device)?;
     let dir = run_dir(installer, &run.id);
     let (run, alphabet, net, added) = start_or_resume(installer, run, resume, &dir, device)?;
     let (train_samples, val_samples) = dataset::read_samples(&run)?;
