@@ -13,8 +13,8 @@
 # Environment (defaults in brackets):
 #   INKREAD        the inkread binary [$CARGO_TARGET_DIR/debug/inkread, else target/debug/inkread]
 #   PYTHON         python with the peers [python3]: `pip install -r scripts/requirements-fixtures.txt
-#                  rapidocr_onnxruntime==1.4.4 easyocr==1.7.2` (transformers 4.57 as pinned there:
-#                  5.x no longer has the config fields bench_trocr_torch.py reads)
+#                  rapidocr_onnxruntime==1.4.4 easyocr==1.7.2` (transformers 4.57 as pinned
+#                  there; bench_trocr_torch.py also runs with 5.17)
 #   KRAKEN_PYTHON  python with kraken 7.1.1 [$PYTHON]
 #   SHARED         the shared folder with eval/ and models/ [../shared]
 #   THREADS [2]  REPEATS [1]  SUITES ["ppocr easyocr trocr kraken"]

@@ -51,6 +51,12 @@ def build_model(config_path: str, device: str) -> VisionEncoderDecoderModel:
     return model
 
 
+def token_id(config, name: str):
+    """A special token's id from the top config, else the decoder's: transformers 5.x no
+    longer gives the top-level VisionEncoderDecoderConfig these attributes at all."""
+    return getattr(config, name, None) or getattr(config.decoder, name, None)
+
+
 def timed(fn, device: str) -> float:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -78,9 +84,9 @@ def main():
         num_beams=1,
         do_sample=False,
         use_cache=True,
-        decoder_start_token_id=model.config.decoder_start_token_id or decoder.decoder_start_token_id,
-        eos_token_id=model.config.eos_token_id or decoder.eos_token_id,
-        pad_token_id=model.config.pad_token_id or decoder.pad_token_id,
+        decoder_start_token_id=token_id(model.config, "decoder_start_token_id"),
+        eos_token_id=token_id(model.config, "eos_token_id"),
+        pad_token_id=token_id(model.config, "pad_token_id"),
     )
 
     def run_encoder():
