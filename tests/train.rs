@@ -375,6 +375,22 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
         .map(|l| l.split('\t').nth(1).unwrap().to_string())
         .collect();
     assert_eq!(read, expected);
+    // With a language model of the same texts (`inkread train lm`) the model reads by beam
+    // search, and lines it reads right stay right.
+    use inkread::pipeline::ctc_beam::BeamSettings;
+    use inkread::pipeline::language_model::{FILE, LanguageModelFile};
+    LanguageModelFile {
+        order: 4,
+        settings: BeamSettings::default(),
+        sources: vec![],
+        texts: expected.clone(),
+    }
+    .save(&dir)
+    .unwrap();
+    assert_eq!(read_lines(&installer, "overfit"), expected);
+    // A broken language model file is an error, never a quiet greedy reading.
+    std::fs::write(dir.join(FILE), "{").unwrap();
+    assert!(CrnnRecognizer::load_personal(&dir, &Device::flex()).is_err());
 }
 
 #[test]

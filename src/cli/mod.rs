@@ -11,6 +11,7 @@ pub mod eval_cmd;
 pub mod models_cmd;
 pub mod read;
 pub mod train_cmd;
+mod train_lm;
 
 use std::process::ExitCode;
 

@@ -27,6 +27,9 @@ pub enum TrainCommand {
     /// polygons) with a manifest --data reads: to look at them, or to take a compact copy
     /// of a data set to another machine.
     ExportLines(ExportArgs),
+    /// Gives a personal recognizer a character language model learnt from transcriptions:
+    /// it then reads by beam search, weighing each reading by how likely the text is.
+    Lm(super::train_lm::LmArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +107,7 @@ pub fn run(command: &TrainCommand) -> anyhow::Result<()> {
         TrainCommand::Recognizer(args) => recognizer(args),
         TrainCommand::Publish(args) => publish(args),
         TrainCommand::ExportLines(args) => export(args),
+        TrainCommand::Lm(args) => super::train_lm::run(args),
     }
 }
 

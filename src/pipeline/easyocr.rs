@@ -23,6 +23,8 @@ use crate::nn::into_f32_vec;
 use crate::pipeline::batching::in_sorted_batches;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
 use crate::pipeline::ctc::{CtcDecoder, CtcProbabilities};
+use crate::pipeline::ctc_beam::beam_decode;
+use crate::pipeline::language_model::{self, LanguageModel};
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
 use crate::reading::{LineText, Region};
@@ -274,6 +276,9 @@ pub struct CrnnRecognizer {
     device: Device,
     charset: Vec<String>,
     decoder: CtcDecoder,
+    /// When the model folder has one (`inkread train lm`), lines are read by beam search
+    /// weighed by it; training's validation always reads greedily.
+    language_model: Option<std::sync::Arc<LanguageModel>>,
     /// Lines per forward pass (sorted by width, so a batch pads little).
     pub batch_size: usize,
 }
@@ -293,7 +298,9 @@ impl CrnnRecognizer {
     /// A personal model's folder (`inkread train`): its card's alphabet and its weights.
     pub fn load_personal(dir: &Path, device: &Device) -> Result<Self> {
         let (net, labels, card) = load_personal_crnn(dir, device)?;
-        Ok(Self::from_network(&card.id, net, labels, device))
+        let mut recognizer = Self::from_network(&card.id, net, labels, device);
+        recognizer.language_model = language_model::load(dir)?.map(std::sync::Arc::new);
+        Ok(recognizer)
     }
 
     /// A recognizer around a network whose output classes are `labels` (blank first).
@@ -303,6 +310,7 @@ impl CrnnRecognizer {
             net,
             device: device.clone(),
             decoder: CtcDecoder::new(labels[1..].iter().cloned(), 0),
+            language_model: None,
             charset: labels,
             batch_size: 16,
         }
@@ -386,9 +394,25 @@ impl Recognizer for CrnnRecognizer {
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<LineText>> {
-        self.probabilities(lines, cancel, on_line)?
+        let outputs = self.probabilities(lines, cancel, on_line)?;
+        let Some(model) = &self.language_model else {
+            return outputs
+                .iter()
+                .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
+                .collect();
+        };
+        outputs
             .iter()
-            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
+            .map(|out| {
+                let decoded = beam_decode(
+                    &self.decoder,
+                    &out.data,
+                    out.timesteps,
+                    &model.lm,
+                    &model.settings,
+                )?;
+                Ok(decoded.line_text())
+            })
             .collect()
     }
 }
