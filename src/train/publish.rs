@@ -11,6 +11,7 @@ use crate::models::Installer;
 use crate::models::personal::{CARD_FILE, ModelCard, WEIGHTS_FILE};
 use crate::nn::easyocr::Crnn;
 use crate::pipeline::calibration::{CALIBRATION_FILE, Calibration};
+use crate::pipeline::language_model;
 
 /// Writes `net` with `card` (its `weights_sha256` filled in here) as model `card.id`.
 pub fn publish(
@@ -35,11 +36,28 @@ pub fn publish(
         source: e.into(),
     })?;
     let calibration = calibration.map(Calibration::to_json);
+    let language_model = language_model_to_keep(installer, &card);
     let mut files = vec![(WEIGHTS_FILE, &weights[..]), (CARD_FILE, &card_json[..])];
     files.extend(calibration.as_deref().map(|json| (CALIBRATION_FILE, json)));
+    files.extend(
+        language_model
+            .as_deref()
+            .map(|json| (language_model::FILE, json)),
+    );
     installer
         .place_made_here(&card.id, &files)
         .map_err(|e| TrainError::Inkread(crate::Error::model_because("publishing the model", e)))
+}
+
+/// The language model (`inkread train lm`) the new weights read with: the one the model
+/// being replaced had, else its base's. It is about the language, not the weights, so
+/// republishing a model or training a personal model from it keeps it.
+fn language_model_to_keep(installer: &Installer, card: &ModelCard) -> Option<Vec<u8>> {
+    // Personal models live in the store's models folder under their id.
+    let models = installer.config.models_dir();
+    std::iter::once(&card.id)
+        .chain(card.base.as_ref())
+        .find_map(|id| std::fs::read(models.join(id).join(language_model::FILE)).ok())
 }
 
 /// Now in RFC 3339, UTC, to the second (for model cards).
@@ -73,7 +91,49 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::*;
+    use crate::models::StoreConfig;
+    use crate::models::catalog::Catalog;
+    use crate::models::personal::CRNN_G2;
+    use language_model::FILE;
+
+    fn card(id: &str, base: Option<&str>) -> ModelCard {
+        ModelCard {
+            id: id.into(),
+            architecture: CRNN_G2.into(),
+            alphabet: "ab".into(),
+            base: base.map(Into::into),
+            data: vec![],
+            training_lines: 1,
+            validation_lines: 0,
+            epochs: 1,
+            best_epoch: 1,
+            partial_epoch: None,
+            validation_cer: None,
+            seed: 1,
+            created: now_utc(),
+            weights_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_language_model_stays_with_a_republished_model_and_passes_to_its_children() {
+        let root = tempfile::tempdir().unwrap();
+        let installer = Installer::new(
+            StoreConfig::rooted(root.path(), "http://127.0.0.1:9"),
+            Catalog::builtin(),
+        );
+        let net = Crnn::fresh(3, 1, &burn::tensor::Device::flex()).unwrap();
+        let dir = publish(&installer, &net, card("mine", None), None).unwrap();
+        assert!(!dir.join(FILE).exists());
+        std::fs::write(dir.join(FILE), b"{\"lm\": 1}").unwrap();
+        let again = publish(&installer, &net, card("mine", None), None).unwrap();
+        assert_eq!(std::fs::read(again.join(FILE)).unwrap(), b"{\"lm\": 1}");
+        let child = publish(&installer, &net, card("child", Some("mine")), None).unwrap();
+        assert_eq!(std::fs::read(child.join(FILE)).unwrap(), b"{\"lm\": 1}");
+        let other = publish(&installer, &net, card("other", None), None).unwrap();
+        assert!(!other.join(FILE).exists());
+    }
 
     #[test]
     fn calendar_dates() {
