@@ -257,13 +257,19 @@ fn kill_in_second_epoch(
     installer: &Installer,
     run: &TrainRun,
 ) -> Result<inkread::train::TrainOutcome, TrainError> {
+    kill_in_epoch(installer, run, 1)
+}
+
+/// Trains `run` and kills it (Cancel) after the first step of epoch `epoch` (from 0).
+fn kill_in_epoch(
+    installer: &Installer,
+    run: &TrainRun,
+    epoch: usize,
+) -> Result<inkread::train::TrainOutcome, TrainError> {
     let cancel = CancelToken::new();
     let stop = cancel.clone();
     train(installer, run, false, &Device::flex(), &cancel, &mut |e| {
-        if let TrainEvent::Step {
-            epoch: 1, step: 1, ..
-        } = e
-        {
+        if matches!(e, TrainEvent::Step { epoch: at, step: 1, .. } if at == epoch) {
             stop.cancel();
         }
     })
@@ -332,16 +338,17 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
     run.val = vec![lines_manifest(); 3];
     run.patience = 40;
     let mut cers = Vec::new();
+    let mut published = Vec::new();
     let outcome = train(
         &installer,
         &run,
         false,
         &Device::flex(),
         &CancelToken::new(),
-        &mut |e| {
-            if let TrainEvent::Epoch(r) = e {
-                cers.push(r.validation_cer.unwrap());
-            }
+        &mut |e| match e {
+            TrainEvent::Epoch(r) => cers.push(r.validation_cer.unwrap()),
+            TrainEvent::Published { validation_cer, .. } => published.push(validation_cer.unwrap()),
+            _ => {}
         },
     );
     let outcome = outcome.unwrap();
@@ -354,6 +361,12 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
     // The starting weights were measured before the first batch: what training beat.
     let base = outcome.base_cer.expect("the base model validated first");
     assert!(base > 0.05, "the base model reads é, ç, ’ already: {base}");
+    // Only weights that read better than the start were ever published.
+    assert!(!published.is_empty());
+    assert!(
+        published.iter().all(|&c| c < base),
+        "{published:?} against {base}"
+    );
     // Published with its calibration, measured on the same validation pass: every line
     // read right, so any confidence it gives is worth full accuracy.
     let dir = outcome.model_dir.clone().expect("published");
@@ -470,14 +483,16 @@ fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
     let Some((_root, installer)) = private_store() else {
         return;
     };
+    // Long enough to learn the fixture's é, ç, ’ that the starting weights cannot read: a
+    // checkpoint is published only if it reads better than they do.
     let run = TrainRun {
         val: vec![lines_manifest()],
-        ..small_run("partial", 2)
+        ..small_run("partial", 12)
     };
-    let killed = kill_in_second_epoch(&installer, &run);
+    let killed = kill_in_epoch(&installer, &run, 8);
     assert!(matches!(killed, Err(TrainError::Cancelled)), "{killed:?}");
-    // Epoch 1 was published; remove it so that the checkpoint has nothing to beat.
-    personal_installer(&installer).remove("partial").unwrap();
+    // Remove what the epochs published, so that the checkpoint has only the start to beat.
+    let _ = personal_installer(&installer).remove("partial");
     let publish = |events: &mut Vec<TrainEvent>| {
         publish_checkpoint(
             &personal_installer(&installer),
@@ -491,7 +506,7 @@ fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
     let outcome = publish(&mut Vec::new());
     let dir = outcome.model_dir.expect("the checkpoint was published");
     let card = ModelCard::read(&dir).unwrap();
-    assert_eq!(card.epochs, 1);
+    assert_eq!(card.epochs, 8);
     assert_eq!(
         card.partial_epoch,
         Some(PartialEpoch {
@@ -499,7 +514,11 @@ fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
             batches: 2
         })
     );
-    assert!(card.validation_cer.is_some());
+    let (cer, start) = (card.validation_cer.unwrap(), outcome.base_cer.unwrap());
+    assert!(
+        cer < start,
+        "published at {cer} though the start read {start}"
+    );
     assert_eq!(card.validation_cer, outcome.best_cer);
     // The same checkpoint again does not read better than itself: nothing is replaced.
     let mut events = Vec::new();

@@ -220,7 +220,8 @@ impl PipelineFactory for CatalogFactory {
             &mut on_event,
         )?;
         if let Some((best, before)) = outcome.no_better_than_start() {
-            self.remove(&run.id)?;
+            // The trainer published nothing; its run folder (checkpoints) goes too.
+            let _ = std::fs::remove_dir_all(run_dir(&self.installer, &run.id));
             anyhow::bail!(
                 "the new model read your checking lines no better than {base} (CER {:.1} % \
                  against {:.1} %), so it was not kept; more corrections give it more to learn from",

@@ -204,10 +204,21 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
             run.id, outcome.epochs_done
         ),
     }
+    let has_language_model = outcome
+        .model_dir
+        .as_ref()
+        .is_some_and(|dir| dir.join(crate::pipeline::language_model::FILE).is_file());
+    if outcome.model_dir.is_some() && !has_language_model {
+        eprintln!(
+            "tip: `inkread train lm --model {} --data MANIFEST` reads with a language model of \
+             your transcriptions (docs/TRAIN.md)",
+            run.id
+        );
+    }
     if let Some((best, before)) = outcome.no_better_than_start() {
         eprintln!(
             "note: no epoch read the validation lines better than the starting weights \
-             ({:.2} % against {:.2} %); {} may serve you better",
+             ({:.2} % against {:.2} %), so none was published; {} serves you better",
             100.0 * best,
             100.0 * before,
             run.base

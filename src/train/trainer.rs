@@ -220,9 +220,8 @@ pub fn publish_checkpoint(
         epochs_done: state.progress.epoch,
         stopped_early: false,
     };
-    if let (Some(new), Some(old)) = (cer, published)
-        && new >= old
-    {
+    let beaten = matches!((cer, published), (Some(new), Some(old)) if new >= old);
+    if beaten || !beats_start(cer, state.progress.base_cer) {
         return Ok(outcome(installer.installed_dir(id)));
     }
     let mut card = state.card();
@@ -240,6 +239,16 @@ pub fn publish_checkpoint(
         validation_cer: cer,
     });
     Ok(outcome(Some(dir)))
+}
+
+/// Whether weights that read the validation lines with `cer` may be published: never when
+/// the weights the run started from read them at least as well (a model worse than the one
+/// it came from would only mislead whoever picks it).
+fn beats_start(cer: Option<f64>, base_cer: Option<f64>) -> bool {
+    match (cer, base_cer) {
+        (Some(c), Some(base)) => c < base,
+        _ => true,
+    }
 }
 
 /// The stored run, alphabet and starting network, or a new run's (written to `dir`).
@@ -484,8 +493,9 @@ impl LoopState<'_> {
         })
     }
 
-    /// Records the epoch; says whether its weights are the best so far (always, without
-    /// validation data: the latest is then the best we know).
+    /// Records the epoch; says whether its weights are to be published: the best so far and
+    /// better than the starting weights (always, without validation data: the latest is then
+    /// the best we know).
     fn finish_epoch(&mut self, cer: Option<f64>) -> bool {
         let p = &mut self.progress;
         let lines: usize = self.data.train_lines.len();
@@ -512,7 +522,7 @@ impl LoopState<'_> {
         p.epoch_batches = 0;
         p.epoch_loss_sum = 0.0;
         p.epoch_seconds = 0.0;
-        improved
+        improved && beats_start(cer, p.base_cer)
     }
 
     fn card(&self) -> ModelCard {
