@@ -103,3 +103,72 @@ fn a_corrected_line_is_learned_and_then_read_right() {
     });
     assert_ne!(harness.state().settings.recognizer, learned.id);
 }
+
+/// Corrections that only repeat what the model already reads: nothing learnt from them can
+/// read the checking lines better (the start reads them perfectly), so no model is kept, the
+/// app says so plainly, and no run folder is left behind.
+#[test]
+fn corrections_the_model_already_reads_make_no_new_model() {
+    use inkread::models::easyocr::ENGLISH_G2_FILE;
+    use inkread::pipeline::Recognizer;
+    use inkread::pipeline::easyocr::CrnnRecognizer;
+    use inkread::train::corrections::{Corrections, VALIDATE_EVERY, corrections_dir};
+    let Some((_root, installer)) = support::store_with_english_g2() else {
+        return;
+    };
+    let Some(weights) = support::model_file(ENGLISH_G2_MODEL_ID, ENGLISH_G2_FILE) else {
+        return;
+    };
+    let device = burn::tensor::Device::flex();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train/lines");
+    let lines: Vec<image::RgbImage> = (0..VALIDATE_EVERY)
+        .map(|i| {
+            image::open(fixtures.join(format!("line_{i}.png")))
+                .unwrap()
+                .to_rgb8()
+        })
+        .collect();
+    let mut base = CrnnRecognizer::load(&weights, &device).unwrap();
+    let readings = base
+        .recognize(&lines, &inkread::cancel::CancelToken::new(), &mut |_| {})
+        .unwrap();
+    let store = Corrections::new(corrections_dir(&installer.config.home));
+    for (line, reading) in lines.iter().zip(&readings) {
+        assert!(!reading.text.trim().is_empty());
+        store.record(line, &reading.text).unwrap();
+    }
+    assert!(store.validates_apart());
+    let home = installer.config.home.clone();
+    let factory = CatalogFactory::new(installer, device, "CPU (test)".into());
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1280.0, 820.0))
+        .build_eframe(move |cc| {
+            InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
+        });
+    harness.step();
+    {
+        let app = harness.state_mut();
+        app.settings.recognizer = ENGLISH_G2_MODEL_ID.into();
+        app.settings.recognizer_chosen = true;
+    }
+    harness.step();
+    assert_eq!(harness.state().learning.corrections, VALIDATE_EVERY);
+    harness.get_by_label("Learn from my corrections").click();
+    harness.step();
+    wait_up_to(&mut harness, "learning to finish", 600, |app| {
+        app.learning.learned.is_some() || app.error().is_some()
+    });
+    let error = harness.state().error().map(str::to_owned);
+    assert!(harness.state().learning.learned.is_none(), "{error:?}");
+    let error = error.unwrap();
+    assert!(error.contains("not kept"), "{error}");
+    let personal: Vec<String> = inkread::models::personal::discover(&home.join("models"))
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(personal.is_empty(), "kept: {personal:?}");
+    let runs = std::fs::read_dir(home.join("training"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(runs, 0, "a run folder was left in {}", home.display());
+}
