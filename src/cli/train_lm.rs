@@ -22,7 +22,7 @@ pub struct LmArgs {
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// Characters per n-gram (the one predicted included).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub order: usize,
     /// Readings followed at once.
     #[arg(long, default_value_t = BeamSettings::default().beam)]

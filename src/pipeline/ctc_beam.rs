@@ -26,10 +26,12 @@ pub struct BeamSettings {
 
 impl Default for BeamSettings {
     fn default() -> Self {
+        // Chosen on 481 of ../shared/train's validation lines (docs/TRAIN.md), never on
+        // ../shared/eval.
         Self {
-            beam: 10,
+            beam: 20,
             weight: 0.5,
-            bonus: 1.0,
+            bonus: 2.0,
         }
     }
 }
