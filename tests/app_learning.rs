@@ -24,11 +24,11 @@ fn first_line(app: &InkreadApp, item: usize) -> Option<String> {
     Some(reading.lines.first()?.text.clone())
 }
 
-#[test]
-fn a_corrected_line_is_learned_and_then_read_right() {
-    let Some((_root, installer)) = support::store_with_english_g2() else {
-        return;
-    };
+/// The app on `installer`'s store, reading whole images as one line with EasyOCR's English
+/// model (the base "Learn from my corrections" starts from).
+fn app_reading_with_english_g2(
+    installer: inkread::models::Installer,
+) -> Harness<'static, InkreadApp> {
     let device = burn::tensor::Device::flex();
     let factory = CatalogFactory::new(installer, device, "CPU (test)".into());
     let mut harness = Harness::builder()
@@ -37,13 +37,21 @@ fn a_corrected_line_is_learned_and_then_read_right() {
             InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
         });
     harness.step();
-    {
-        let app = harness.state_mut();
-        app.settings.recognizer = ENGLISH_G2_MODEL_ID.into();
-        app.settings.recognizer_chosen = true;
-        app.settings.detector = None;
-        app.settings.detector_chosen = true;
-    }
+    let app = harness.state_mut();
+    app.settings.recognizer = ENGLISH_G2_MODEL_ID.into();
+    app.settings.recognizer_chosen = true;
+    app.settings.detector = None;
+    app.settings.detector_chosen = true;
+    harness.step();
+    harness
+}
+
+#[test]
+fn a_corrected_line_is_learned_and_then_read_right() {
+    let Some((_root, installer)) = support::store_with_english_g2() else {
+        return;
+    };
+    let mut harness = app_reading_with_english_g2(installer);
     let line = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train/lines/line_0.png");
     harness.state_mut().open_paths([line.clone()]);
     wait_up_to(&mut harness, "the line to be read", 60, |app| {
@@ -139,19 +147,7 @@ fn corrections_the_model_already_reads_make_no_new_model() {
     }
     assert!(store.validates_apart());
     let home = installer.config.home.clone();
-    let factory = CatalogFactory::new(installer, device, "CPU (test)".into());
-    let mut harness = Harness::builder()
-        .with_size(Vec2::new(1280.0, 820.0))
-        .build_eframe(move |cc| {
-            InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
-        });
-    harness.step();
-    {
-        let app = harness.state_mut();
-        app.settings.recognizer = ENGLISH_G2_MODEL_ID.into();
-        app.settings.recognizer_chosen = true;
-    }
-    harness.step();
+    let mut harness = app_reading_with_english_g2(installer);
     assert_eq!(harness.state().learning.corrections, VALIDATE_EVERY);
     harness.get_by_label("Learn from my corrections").click();
     harness.step();

@@ -206,8 +206,8 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
     }
     let has_language_model = outcome
         .model_dir
-        .as_ref()
-        .is_some_and(|dir| dir.join(crate::pipeline::language_model::FILE).is_file());
+        .as_deref()
+        .is_some_and(crate::train::language::has_language_model);
     if outcome.model_dir.is_some() && !has_language_model {
         eprintln!(
             "tip: `inkread train lm --model {} --data MANIFEST` reads with a language model of \

@@ -1,24 +1,24 @@
 //! `inkread train lm`: gives a personal recognizer a character language model learnt from
 //! transcriptions (the training rows of manifests, PAGE-XML or ALTO), which its reading then
-//! uses in a beam search; `--remove` takes it away again.
+//! uses in a beam search; the validation rows show whether it helps. `--remove` takes it away.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
+use crate::cancel::CancelToken;
+use crate::device::{DeviceChoice, select};
 use crate::models::Installer;
-use crate::models::personal::ModelCard;
 use crate::pipeline::ctc_beam::BeamSettings;
-use crate::pipeline::language_model::{FILE, LanguageModelFile};
-use crate::train::dataset::read_data;
+use crate::train::language::{LanguageReport, attach_language_model, remove_language_model};
 
 #[derive(Debug, clap::Args)]
 pub struct LmArgs {
     /// The personal model (from `inkread train recognizer`) to give the language model.
     #[arg(long)]
     pub model: String,
-    /// Transcriptions to learn from: manifests (their training rows), PAGE-XML / ALTO files
-    /// or folders. Required unless --remove.
+    /// Transcriptions to learn from: manifests (their training rows; their validation rows
+    /// check it), PAGE-XML / ALTO files or folders. Required unless --remove.
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// Characters per n-gram (the one predicted included).
@@ -36,53 +36,63 @@ pub struct LmArgs {
     /// Remove the model's language model: it reads greedily again.
     #[arg(long)]
     pub remove: bool,
+    /// Where the validation lines are read.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
 }
 
 pub fn run(args: &LmArgs) -> anyhow::Result<()> {
     let installer = Installer::from_env().context("cannot load the model catalog")?;
-    let dir = installer
-        .installed_dir(&args.model)
-        .filter(|dir| ModelCard::read(dir).is_some())
-        .with_context(|| {
-            format!(
-                "{} is not an installed personal model (see `inkread models list`): only models \
-                 trained with `inkread train recognizer` take a language model",
-                args.model
-            )
-        })?;
-    let path = dir.join(FILE);
     if args.remove {
-        if path.exists() {
-            std::fs::remove_file(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
-        }
+        remove_language_model(&installer, &args.model)?;
         eprintln!("{}: reads without a language model", args.model);
         return Ok(());
     }
     if args.data.is_empty() {
         bail!("give the transcriptions to learn from with --data");
     }
-    let (rows, _validation_rows) = read_data(&args.data, &[], None)?;
-    let file = LanguageModelFile {
-        order: args.order.clamp(1, 12),
-        settings: BeamSettings {
-            beam: args.beam.max(1),
-            weight: args.weight,
-            bonus: args.bonus,
-        },
-        sources: args.data.iter().map(|p| p.display().to_string()).collect(),
-        texts: rows.into_iter().map(|s| s.text).collect(),
+    let selected = select(args.device)?;
+    let settings = BeamSettings {
+        beam: args.beam.max(1),
+        weight: args.weight,
+        bonus: args.bonus,
     };
-    file.save(&dir)?;
-    eprintln!(
-        "{}: language model of {} lines ({}-grams, beam {}, weight {}, bonus {}) in {}",
-        args.model,
-        file.texts.len(),
-        file.order,
-        file.settings.beam,
-        file.settings.weight,
-        file.settings.bonus,
-        path.display()
-    );
+    let report = attach_language_model(
+        &installer,
+        &args.model,
+        &args.data,
+        args.order,
+        settings,
+        &selected.device,
+        &CancelToken::new(),
+    )?;
+    show(&args.model, args.order, &settings, &report);
     Ok(())
+}
+
+fn show(model: &str, order: usize, settings: &BeamSettings, report: &LanguageReport) {
+    eprintln!(
+        "{model}: language model of {} lines ({order}-grams, beam {}, weight {}, bonus {}) in {}",
+        report.texts,
+        settings.beam,
+        settings.weight,
+        settings.bonus,
+        report.path.display()
+    );
+    let (Some(greedy), Some(with_model)) = (report.greedy_cer, report.with_model_cer) else {
+        eprintln!("no validation rows in --data: not checked (mark some rows `val`)");
+        return;
+    };
+    eprintln!(
+        "{} validation lines: CER {:.2} % without it, {:.2} % with it",
+        report.validation_lines,
+        100.0 * greedy,
+        100.0 * with_model
+    );
+    if with_model >= greedy {
+        eprintln!(
+            "note: it does not help on these lines; `inkread train lm --model {model} --remove` \
+             takes it away"
+        );
+    }
 }

@@ -142,36 +142,38 @@ pub fn load_personal_crnn(
     Ok((net, labels, card))
 }
 
+/// A card with made-up figures, for tests here and in `train`.
+#[cfg(test)]
+pub(crate) fn sample_card(id: &str, created: &str) -> ModelCard {
+    ModelCard {
+        id: id.into(),
+        architecture: CRNN_G2.into(),
+        alphabet: "ab".into(),
+        base: None,
+        data: Vec::new(),
+        training_lines: 1,
+        validation_lines: 0,
+        epochs: 1,
+        best_epoch: 1,
+        partial_epoch: None,
+        validation_cer: None,
+        seed: 1,
+        created: created.into(),
+        weights_sha256: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn card(id: &str, created: &str) -> ModelCard {
-        ModelCard {
-            id: id.into(),
-            architecture: CRNN_G2.into(),
-            alphabet: "ab".into(),
-            base: None,
-            data: Vec::new(),
-            training_lines: 1,
-            validation_lines: 0,
-            epochs: 1,
-            best_epoch: 1,
-            partial_epoch: None,
-            validation_cer: None,
-            seed: 1,
-            created: created.into(),
-            weights_sha256: String::new(),
-        }
-    }
 
     #[test]
     fn personal_models_are_found_newest_first() {
         let store = tempfile::tempdir().unwrap();
         let cards = [
-            card("b-old", "2026-11-01T10:00:00Z"),
-            card("a-new", "2026-11-30T09:00:00Z"),
-            card("c-newest", "2026-11-30T10:00:00Z"),
+            sample_card("b-old", "2026-11-01T10:00:00Z"),
+            sample_card("a-new", "2026-11-30T09:00:00Z"),
+            sample_card("c-newest", "2026-11-30T10:00:00Z"),
         ];
         for c in &cards {
             let dir = store.path().join(&c.id);

@@ -149,14 +149,18 @@ impl PipelineBuilder<'_> {
         Ok(Box::new(AutoRecognizer::new(print, handwriting)))
     }
 
-    /// A recognizer with its calibration: the model folder's `calibration.json`, else the
-    /// catalog's knots, else none (raw confidences).
+    /// A recognizer with its calibration: its language model's, else the model folder's
+    /// `calibration.json`, else the catalog's knots, else none (raw confidences).
     fn calibrated(&self, id: &str, on_event: &mut dyn FnMut(InstallEvent)) -> Result<Calibrated> {
         let recognizer = self.recognizer(id, on_event)?;
         let (entry, dir) = self.install(id, on_event)?;
-        let calibration = match Calibration::from_dir(&dir)? {
+        // Readings with a language model have their own calibration (`inkread train lm`).
+        let calibration = match super::language_model::calibration(&dir)? {
             Some(c) => c,
-            None => catalog_calibration(entry)?,
+            None => match Calibration::from_dir(&dir)? {
+                Some(c) => c,
+                None => catalog_calibration(entry)?,
+            },
         };
         Ok(Calibrated {
             recognizer,

@@ -93,6 +93,11 @@ impl Calibration {
         Calibration::new(knots).ok()
     }
 
+    /// The knots: (confidence, expected accuracy), confidences increasing.
+    pub fn knots(&self) -> &[[f32; 2]] {
+        &self.knots
+    }
+
     /// The contents of a [`CALIBRATION_FILE`].
     pub fn to_json(&self) -> Vec<u8> {
         let file = CalibrationFile {

@@ -354,7 +354,8 @@ impl CrnnRecognizer {
         )
     }
 
-    /// The text of lines already grey and at the network's height (training's validation).
+    /// The text of lines already grey and at the network's height (training's validation,
+    /// whose recognizer has no language model: it reads greedily).
     pub fn read_scaled(
         &self,
         scaled: &[GrayImage],
@@ -363,8 +364,29 @@ impl CrnnRecognizer {
     ) -> Result<Vec<LineText>> {
         self.probabilities_of_scaled(scaled, cancel, on_line)?
             .iter()
-            .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
+            .map(|out| self.decode(out))
             .collect()
+    }
+
+    /// One line's text: by beam search with the language model when there is one, else
+    /// greedily.
+    pub fn decode(&self, out: &CtcProbabilities) -> Result<LineText> {
+        let Some(model) = &self.language_model else {
+            return self.decode_greedy(out);
+        };
+        let decoded = beam_decode(
+            &self.decoder,
+            &out.data,
+            out.timesteps,
+            &model.lm,
+            &model.settings,
+        )?;
+        Ok(decoded.line_text())
+    }
+
+    /// One line's text, greedily, language model or not.
+    pub fn decode_greedy(&self, out: &CtcProbabilities) -> Result<LineText> {
+        Ok(self.decoder.decode_line(&out.data, out.timesteps)?)
     }
 
     fn run_batch(
@@ -394,25 +416,9 @@ impl Recognizer for CrnnRecognizer {
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<LineText>> {
-        let outputs = self.probabilities(lines, cancel, on_line)?;
-        let Some(model) = &self.language_model else {
-            return outputs
-                .iter()
-                .map(|out| Ok(self.decoder.decode_line(&out.data, out.timesteps)?))
-                .collect();
-        };
-        outputs
+        self.probabilities(lines, cancel, on_line)?
             .iter()
-            .map(|out| {
-                let decoded = beam_decode(
-                    &self.decoder,
-                    &out.data,
-                    out.timesteps,
-                    &model.lm,
-                    &model.settings,
-                )?;
-                Ok(decoded.line_text())
-            })
+            .map(|out| self.decode(out))
             .collect()
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::calibration::Calibration;
 use super::char_lm::CharLm;
 use super::ctc_beam::BeamSettings;
 use crate::{Error, Result};
@@ -21,6 +22,10 @@ pub struct LanguageModelFile {
     /// Where the texts came from, for the user.
     pub sources: Vec<String>,
     pub texts: Vec<String>,
+    /// Knots mapping a line's confidence to its expected accuracy when read with this
+    /// language model (the folder's `calibration.json` was fitted on greedy readings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Vec<[f32; 2]>>,
 }
 
 /// A model folder's language model, ready for decoding.
@@ -47,6 +52,21 @@ impl LanguageModelFile {
 
 /// The folder's language model, or `None` when it has none.
 pub fn load(model_dir: &Path) -> Result<Option<LanguageModel>> {
+    Ok(read(model_dir)?.map(|file| file.build()))
+}
+
+/// The calibration of readings with the folder's language model, when it has one fitted.
+pub fn calibration(model_dir: &Path) -> Result<Option<Calibration>> {
+    let Some(knots) = read(model_dir)?.and_then(|file| file.calibration) else {
+        return Ok(None);
+    };
+    Calibration::new(knots)
+        .map(Some)
+        .map_err(|e| Error::model_because(FILE, e))
+}
+
+/// The folder's language model file as stored, or `None` when it has none.
+pub fn read(model_dir: &Path) -> Result<Option<LanguageModelFile>> {
     let path = model_dir.join(FILE);
     if !path.is_file() {
         return Ok(None);
@@ -55,7 +75,7 @@ pub fn load(model_dir: &Path) -> Result<Option<LanguageModel>> {
         path: path.clone(),
         source,
     })?;
-    let file: LanguageModelFile =
-        serde_json::from_str(&text).map_err(|e| Error::model_because(FILE, e))?;
-    Ok(Some(file.build()))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::model_because(FILE, e))
 }

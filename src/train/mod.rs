@@ -17,6 +17,7 @@ pub mod corrections;
 pub mod dataset;
 pub mod export;
 pub mod gradient_check;
+pub mod language;
 pub mod lines;
 pub mod page_xml;
 pub mod publish;
@@ -77,6 +78,11 @@ pub enum TrainError {
          {error:.1e} on a test batch), so training on it would ruin the model: use --device cpu"
     )]
     WrongGradient { error: f32 },
+    #[error(
+        "{id} is not an installed personal model (see `inkread models list`): only models \
+         trained with `inkread train recognizer` take a language model"
+    )]
+    NotPersonal { id: String },
     #[error("stopped; the last checkpoint is kept and --resume continues from it")]
     Cancelled,
     #[error(transparent)]

@@ -94,25 +94,13 @@ mod tests {
     use super::*;
     use crate::models::StoreConfig;
     use crate::models::catalog::Catalog;
-    use crate::models::personal::CRNN_G2;
+    use crate::models::personal::sample_card;
     use language_model::FILE;
 
     fn card(id: &str, base: Option<&str>) -> ModelCard {
         ModelCard {
-            id: id.into(),
-            architecture: CRNN_G2.into(),
-            alphabet: "ab".into(),
             base: base.map(Into::into),
-            data: vec![],
-            training_lines: 1,
-            validation_lines: 0,
-            epochs: 1,
-            best_epoch: 1,
-            partial_epoch: None,
-            validation_cer: None,
-            seed: 1,
-            created: now_utc(),
-            weights_sha256: String::new(),
+            ..sample_card(id, &now_utc())
         }
     }
 
