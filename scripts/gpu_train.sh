@@ -7,15 +7,17 @@
 #   scripts/gpu_train.sh INKREAD BASE RUN_ID SECONDS OUT_DIR MANIFEST...
 #
 # Models and runs live in $INKREAD_HOME. Lines per second and validation CER per epoch are
-# in OUT_DIR/train.log.
+# in OUT_DIR/train.log. BATCH, LR and EPOCHS (the length of the learning-rate schedule)
+# default to 16, 1e-4 and 40: a GPU step costs nearly the same at any batch (docs/TRAIN.md),
+# so large batches are where its speed is.
 set -uo pipefail
 inkread=$1 base=$2 id=$3 seconds=$4 out=$5
 shift 5
 mkdir -p "$out"
 home=${INKREAD_HOME:-$HOME/.local/share/inkread}
 timeout "$seconds" "$inkread" train recognizer --base "$base" --data "$@" --out "$id" \
-  --epochs 40 --batch 16 --lr 1e-4 --seed 1 --patience 4 --checkpoint-minutes 1 \
-  --freeze-convolutions 4 --device gpu 2>&1 | stdbuf -oL tr '\r' '\n' \
+  --epochs "${EPOCHS:-40}" --batch "${BATCH:-16}" --lr "${LR:-1e-4}" --seed 1 --patience 4 \
+  --checkpoint-minutes 1 --freeze-convolutions 4 --device gpu 2>&1 | stdbuf -oL tr '\r' '\n' \
   | grep --line-buffered -v '^\s*$' >"$out/train.log"
 echo "training ended: ${PIPESTATUS[0]}" >>"$out/train.log"
 tail -n 25 "$out/train.log" >&2
