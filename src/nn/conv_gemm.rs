@@ -23,10 +23,14 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::into_f32_vec;
+use super::winograd;
 
 /// Values of one block of products (its output channels × its padded rows): about 1 MiB,
 /// so the block stays in cache across the kernel's taps.
 const BLOCK_VALUES: usize = 256 * 1024;
+
+/// Input channels from which a 3 × 3 layer runs by Winograd's algorithm (`nn::winograd`).
+const MIN_WINOGRAD_CHANNELS: usize = 64;
 
 /// `burn::tensor::module::conv2d`, computed by tap products where that applies.
 pub fn conv2d(
@@ -107,6 +111,23 @@ impl Layer {
         })
     }
 
+    /// 3 × 3 undilated layers with enough input channels go to Winograd's algorithm (with
+    /// a handful of channels its transforms cost more than the products they save).
+    fn winograd_shape(&self) -> Option<winograd::Shape> {
+        let fits = self.kernel == [3, 3] && self.dilation == [1, 1];
+        (fits && self.c_in >= MIN_WINOGRAD_CHANNELS).then_some(winograd::Shape {
+            images: self.images,
+            c_in: self.c_in,
+            in_h: self.in_h,
+            in_w: self.in_w,
+            c_out: self.c_out,
+            pad_top: self.pad_top,
+            pad_left: self.pad_left,
+            out_h: self.out_h,
+            out_w: self.out_w,
+        })
+    }
+
     fn plane(&self) -> usize {
         self.padded[0] * self.padded[1]
     }
@@ -118,6 +139,9 @@ impl Layer {
     }
 
     fn run(&self, input: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
+        if let Some(shape) = self.winograd_shape() {
+            return winograd::conv3x3(&shape, input, weights, bias);
+        }
         let padded = self.pad(input);
         let mut output = vec![0.0f32; self.images * self.c_out * self.out_h * self.out_w];
         let out = SharedOut(output.as_mut_ptr());
@@ -278,6 +302,11 @@ mod tests {
             ([1, 16, 3, 40], [32, 16, 3, 1], [(1, 1), (0, 0)], [1, 1]),
             ([2, 8, 1, 5], [8, 8, 1, 3], [(0, 0), (1, 1)], [1, 1]),
             ([1, 64, 20, 200], [64, 64, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+            // Winograd's: odd and even sizes, one-sided and no padding, blocks of many tiles.
+            ([2, 64, 7, 9], [5, 64, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+            ([1, 65, 6, 5], [4, 65, 3, 3], [(0, 2), (1, 0)], [1, 1]),
+            ([1, 64, 3, 3], [7, 64, 3, 3], [(0, 0), (0, 0)], [1, 1]),
+            ([1, 96, 41, 77], [48, 96, 3, 3], [(1, 1), (1, 1)], [1, 1]),
         ];
         for &(x_shape, w_shape, padding, dilation) in cases {
             let x = Tensor::<4>::random(x_shape, Distribution::Default, &device);
@@ -293,7 +322,7 @@ mod tests {
             assert_eq!(ours.dims(), burns.dims(), "{x_shape:?} {w_shape:?}");
             let scale = burns.clone().abs().max().into_scalar::<f32>().max(1.0);
             let diff = (ours - burns).abs().max().into_scalar::<f32>();
-            // Sums of up to 576 products: float rounding differs with the order.
+            // Sums of up to 864 products: float rounding differs with the order.
             assert!(
                 diff <= 1e-5 * scale,
                 "{x_shape:?} {w_shape:?}: {diff} of {scale}"

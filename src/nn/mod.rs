@@ -6,6 +6,7 @@ pub mod easyocr;
 pub mod kraken;
 pub mod paddle;
 pub mod trocr;
+mod winograd;
 
 use burn::tensor::Tensor;
 
