@@ -41,12 +41,27 @@ pub(super) fn conv3x3(shape: &Shape, input: &[f32], weights: &[f32], bias: &[f32
     let mut output = vec![0.0f32; shape.images * shape.c_out * shape.out_h * shape.out_w];
     let out = SharedOut(output.as_mut_ptr());
     tiles.blocks(shape).par_iter().for_each(|block| {
-        let inputs = tiles.transform_inputs(shape, &padded, block);
-        let products = multiply(shape, &filters, &inputs, block.tiles.len());
-        // SAFETY: blocks write the outputs of their own tiles only; `output` outlives them.
-        unsafe { tiles.write_outputs(shape, &products, bias, block, &out) };
+        BUFFERS.with_borrow_mut(|(inputs, products)| {
+            let n = block.tiles.len();
+            // Every value of both is written before it is read: no zeroing needed.
+            inputs.resize(16 * shape.c_in * n, 0.0);
+            products.resize(16 * shape.c_out * n, 0.0);
+            tiles.transform_inputs(shape, &padded, block, inputs);
+            multiply(shape, &filters, inputs, products, n);
+            // SAFETY: blocks write the outputs of their own tiles only; `output` outlives
+            // them.
+            unsafe { tiles.write_outputs(shape, products, bias, block, &out) };
+        });
     });
     output
+}
+
+thread_local! {
+    /// Each worker's transformed inputs and products, kept between blocks and layers: fresh
+    /// buffers of megabytes cost a page fault per 4 KiB and a zeroing pass every block.
+    static BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
 }
 
 /// The 2 × 2 output tiles of every image, and the input padded to cover them all.
@@ -135,10 +150,9 @@ impl Tiles {
 
     /// `Bᵀ d B` of every 4 × 4 input tile of the block, as `[16][c_in][tiles]`, a run of
     /// tiles along a row at a time so that the arithmetic runs over contiguous values.
-    fn transform_inputs(&self, shape: &Shape, padded: &[f32], block: &Block) -> Vec<f32> {
+    fn transform_inputs(&self, shape: &Shape, padded: &[f32], block: &Block, v: &mut [f32]) {
         let n = block.tiles.len();
         let segments = self.segments(block);
-        let mut v = vec![0.0f32; 16 * shape.c_in * n];
         let mut rows = vec![0.0f32; 4 * self.width];
         let (mut even, mut odd) = (vec![0.0f32; self.cols + 1], vec![0.0f32; self.cols + 1]);
         for c in 0..shape.c_in {
@@ -186,7 +200,6 @@ impl Tiles {
                 }
             }
         }
-        v
     }
 
     /// `Aᵀ m A` of every tile's products, plus the bias, into the output (cut at its edges),
@@ -293,9 +306,8 @@ fn transform_weights(shape: &Shape, weights: &[f32]) -> Vec<f32> {
 }
 
 /// The 16 products `U[k] · V[k]`: `[16][c_out][tiles]`.
-fn multiply(shape: &Shape, filters: &[f32], inputs: &[f32], tiles: usize) -> Vec<f32> {
+fn multiply(shape: &Shape, filters: &[f32], inputs: &[f32], products: &mut [f32], tiles: usize) {
     let (c_in, c_out) = (shape.c_in, shape.c_out);
-    let mut products = vec![0.0f32; 16 * c_out * tiles];
     for k in 0..16 {
         let dst = &mut products[k * c_out * tiles..(k + 1) * c_out * tiles];
         let lhs = &filters[k * c_out * c_in..(k + 1) * c_out * c_in];
@@ -326,7 +338,6 @@ fn multiply(shape: &Shape, filters: &[f32], inputs: &[f32], tiles: usize) -> Vec
             );
         }
     }
-    products
 }
 
 /// The output buffer, written by parallel blocks at disjoint tiles.
