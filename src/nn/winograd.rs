@@ -224,7 +224,7 @@ impl Tiles {
         let mut b = vec![0.0f32; 4 * self.cols];
         let mut top = vec![0.0f32; 2 * self.cols];
         let mut bottom = vec![0.0f32; 2 * self.cols];
-        for o in 0..shape.c_out {
+        for (o, &bias) in bias.iter().enumerate().take(shape.c_out) {
             let plane = (block.image * shape.c_out + o) * out_plane;
             for segment in &segments {
                 let len = segment.len;
@@ -259,7 +259,7 @@ impl Tiles {
                     // block's alone.
                     let to = unsafe { std::slice::from_raw_parts_mut(out.0.add(start), cols) };
                     for (to, &value) in to.iter_mut().zip(&values[..cols]) {
-                        *to = value + bias[o];
+                        *to = value + bias;
                     }
                 }
             }
@@ -283,13 +283,12 @@ fn transform_weights(shape: &Shape, weights: &[f32]) -> Vec<f32> {
     for (filter, g) in weights.chunks_exact(9).enumerate() {
         let g = |i: usize, j: usize| g[3 * i + j];
         // G g: rows g0, (g0 + g1 + g2) / 2, (g0 − g1 + g2) / 2, g2.
-        let mut rows = [[0.0f32; 3]; 4];
-        for j in 0..3 {
-            rows[0][j] = g(0, j);
-            rows[1][j] = 0.5 * (g(0, j) + g(1, j) + g(2, j));
-            rows[2][j] = 0.5 * (g(0, j) - g(1, j) + g(2, j));
-            rows[3][j] = g(2, j);
-        }
+        let rows = [
+            [0, 1, 2].map(|j| g(0, j)),
+            [0, 1, 2].map(|j| 0.5 * (g(0, j) + g(1, j) + g(2, j))),
+            [0, 1, 2].map(|j| 0.5 * (g(0, j) - g(1, j) + g(2, j))),
+            [0, 1, 2].map(|j| g(2, j)),
+        ];
         for (i, r) in rows.iter().enumerate() {
             let cols = [
                 r[0],
