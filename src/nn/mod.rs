@@ -4,6 +4,7 @@ pub mod banded;
 pub mod conv_gemm;
 pub mod easyocr;
 pub mod kraken;
+pub mod lstm_cell;
 pub mod paddle;
 pub mod trocr;
 mod winograd;

@@ -2,9 +2,9 @@
 //! output), so `nn.LSTM` weights load without reordering, and the linear layer EasyOCR puts
 //! after it.
 
+use crate::nn::lstm_cell;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
 
 use super::TensorSource;
@@ -137,13 +137,7 @@ impl BidirectionalLstm {
             before_step()?;
             let g = projected.clone().narrow(0, t, 1).reshape([2, batch, gates])
                 + h.matmul(hidden_weights.clone());
-            let squashed = sigmoid(g.clone());
-            let input_gate = squashed.clone().narrow(2, 0, hidden);
-            let forget_gate = squashed.clone().narrow(2, hidden, hidden);
-            let output_gate = squashed.narrow(2, 3 * hidden, hidden);
-            let candidate = tanh(g.narrow(2, 2 * hidden, hidden));
-            c = forget_gate * c + input_gate * candidate;
-            h = output_gate * tanh(c.clone());
+            (h, c) = lstm_cell::step(g, c, hidden);
             states.push(h.clone().reshape([2 * batch, hidden]));
         }
         Ok(Tensor::stack(states, 1))

@@ -2,7 +2,7 @@
 //! row (or column) is a sequence, all of them in one batch. Gates in PyTorch's order
 //! (input, forget, cell, output), which is also the order of CoreML's weight fields.
 
-use burn::tensor::activation::{sigmoid, tanh};
+use crate::nn::lstm_cell;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::vgsl::{Axis, Direction};
@@ -120,13 +120,7 @@ impl Cells {
                 })
                 .collect();
             let g = Tensor::cat(inputs, 0) + h.matmul(self.hidden_weight.clone());
-            let squashed = sigmoid(g.clone());
-            let input_gate = squashed.clone().narrow(2, 0, hidden);
-            let forget_gate = squashed.clone().narrow(2, hidden, hidden);
-            let output_gate = squashed.narrow(2, 3 * hidden, hidden);
-            let candidate = tanh(g.narrow(2, 2 * hidden, hidden));
-            c = forget_gate * c + input_gate * candidate;
-            h = output_gate * tanh(c.clone());
+            (h, c) = lstm_cell::step(g, c, hidden);
             outputs.push(h.clone());
         }
         // Position `t` of direction `d` is what that direction computed at its step
