@@ -7,7 +7,9 @@
 //! product `W[:, :, i, j] · X`, where `X` is the padded input read from offset
 //! `i·width + j`: computed over whole padded rows, each output row gets `padded width −
 //! output width` columns too many, dropped when the rows are copied out. No im2col buffer;
-//! the products run on `gemm`, the crate Flex itself uses.
+//! the products run on `gemm`, the crate Flex itself uses. Undilated 3 × 3 layers with 64
+//! input channels or more go on to Winograd's algorithm instead (`nn::winograd`), which
+//! needs fewer multiplications.
 //!
 //! Only Flex tensors of `f32` with one group and stride 1 take this path; everything else
 //! (GPU, NdArray, autodiff, strided or grouped layers, 1 × 1 kernels, which Flex already
