@@ -2,7 +2,6 @@
 //! output), so `nn.LSTM` weights load without reordering, and the linear layer EasyOCR puts
 //! after it.
 
-use crate::nn::lstm_cell;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
@@ -10,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::TensorSource;
 use super::layers::tensor;
 use crate::Result;
+use crate::nn::lstm_cell;
 
 /// One direction of a single-layer LSTM.
 #[derive(Module, Debug)]
@@ -143,6 +143,7 @@ impl BidirectionalLstm {
         Ok(Tensor::stack(states, 1))
     }
 }
+
 /// A PyTorch `nn.Linear` (weight `[out, in]`) as Burn's `Linear` (weight `[in, out]`).
 pub fn load_linear(
     src: &mut dyn TensorSource,
