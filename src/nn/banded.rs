@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use super::conv_gemm;
+use super::differentiable_conv::options_of;
 use crate::Result;
 use crate::cancel::CancelToken;
 
@@ -71,21 +71,6 @@ pub fn conv2d_module_then_pooled(
         ..Banded::new(conv.weight.val(), bias, options, after, cancel)
     };
     banded.run(x)
-}
-
-/// A convolution module's options, where its padding does not depend on the input.
-fn options_of(conv: &Conv2d) -> Option<ConvOptions<2>> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        _ => return None,
-    };
-    Some(ConvOptions::new_with_padding(
-        conv.stride,
-        padding,
-        conv.dilation,
-        conv.groups,
-    ))
 }
 
 /// `burn::tensor::module::conv2d` in bands of output rows, checking `cancel` before each:

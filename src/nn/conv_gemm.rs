@@ -60,6 +60,39 @@ pub fn conv2d(
     }
 }
 
+/// The convolution of values already on the host: `input` `[images, c_in, h, w]`, `weights`
+/// `[c_out, c_in, kh, kw]`, row-major; `None` where the layer does not take this path or the
+/// lengths do not match the sizes.
+pub(crate) fn conv2d_values(
+    input: &[f32],
+    x_dims: [usize; 4],
+    weights: &[f32],
+    w_dims: [usize; 4],
+    bias: &[f32],
+    options: &ConvOptions<2>,
+) -> Option<Vec<f32>> {
+    let layer = Layer::of_dims(x_dims, w_dims, options)?;
+    let fits = input.len() == x_dims.iter().product::<usize>()
+        && weights.len() == w_dims.iter().product::<usize>()
+        && bias.len() == layer.c_out;
+    fits.then(|| layer.run(input, weights, bias))
+}
+
+/// The gradient of the loss with respect to a convolution's weights (`[c_out, c_in, kh,
+/// kw]`), given its input and the gradient of its output; `None` as for [`conv2d_values`].
+pub(crate) fn weight_gradient_values(
+    input: &[f32],
+    x_dims: [usize; 4],
+    output_grad: &[f32],
+    w_dims: [usize; 4],
+    options: &ConvOptions<2>,
+) -> Option<Vec<f32>> {
+    let layer = Layer::of_dims(x_dims, w_dims, options)?;
+    let outputs = layer.images * layer.c_out * layer.out_h * layer.out_w;
+    let fits = input.len() == x_dims.iter().product::<usize>() && output_grad.len() == outputs;
+    fits.then(|| layer.weight_gradient(input, output_grad))
+}
+
 /// The sizes of one convolution that takes the tap-product path.
 #[derive(Clone, Copy, Debug)]
 struct Layer {
@@ -83,10 +116,19 @@ impl Layer {
     fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Option<Self> {
         let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
         let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-        let [images, c_in, in_h, in_w] = x.dims();
-        let [c_out, c_in_per_group, kh, kw] = weight.dims();
+        if !on_flex || !f32s {
+            return None;
+        }
+        Self::of_dims(x.dims(), weight.dims(), options)
+    }
+
+    /// The layer of an `x_dims` input and `w_dims` weights, `None` where it does not take
+    /// this path (strided, grouped, pointwise or empty).
+    fn of_dims(x_dims: [usize; 4], w_dims: [usize; 4], options: &ConvOptions<2>) -> Option<Self> {
+        let [images, c_in, in_h, in_w] = x_dims;
+        let [c_out, c_in_per_group, kh, kw] = w_dims;
         let plain = options.groups == 1 && options.stride == [1, 1] && c_in_per_group == c_in;
-        if !on_flex || !f32s || !plain || kh * kw <= 1 {
+        if !plain || kh * kw <= 1 {
             return None;
         }
         let [(top, bottom), (left, right)] = options.padding;
@@ -245,6 +287,88 @@ impl Layer {
             }
         }
         products
+    }
+
+    /// `dW[:, :, i, j] = Σ over images of G · Xᵀ`: the output gradient `G` laid over the
+    /// padded width (zeros in the extra columns, so they add nothing) times the padded input
+    /// read from tap `(i, j)`'s offset, the same reads as [`Self::products`] summed over
+    /// output positions instead of input channels. One tap per task.
+    fn weight_gradient(&self, input: &[f32], output_grad: &[f32]) -> Vec<f32> {
+        let padded = self.pad(input);
+        let spread = self.spread_rows(output_grad);
+        let [kh, kw] = self.kernel;
+        let taps: Vec<[usize; 2]> = (0..kh).flat_map(|i| (0..kw).map(move |j| [i, j])).collect();
+        let per_tap: Vec<Vec<f32>> = taps
+            .par_iter()
+            .map(|&tap| self.tap_gradient(&padded, &spread, tap))
+            .collect();
+        let mut gradient = vec![0.0f32; self.c_out * self.c_in * kh * kw];
+        for (tap, values) in per_tap.iter().enumerate() {
+            for (pair, &v) in values.iter().enumerate() {
+                gradient[pair * kh * kw + tap] = v;
+            }
+        }
+        gradient
+    }
+
+    /// The output gradient `[images, c_out, out_h, out_w]` as rows of the padded width.
+    fn spread_rows(&self, output_grad: &[f32]) -> Vec<f32> {
+        let wp = self.padded[1];
+        let mut spread = vec![0.0f32; self.images * self.c_out * self.out_h * wp];
+        spread
+            .par_chunks_mut(self.out_h * wp)
+            .zip(output_grad.par_chunks(self.out_h * self.out_w))
+            .for_each(|(to, from)| {
+                for (to_row, from_row) in to.chunks_mut(wp).zip(from.chunks(self.out_w)) {
+                    to_row[..self.out_w].copy_from_slice(from_row);
+                }
+            });
+        spread
+    }
+
+    /// One tap's weight gradient, `[c_out, c_in]`, summed over the images.
+    fn tap_gradient(&self, padded: &[f32], spread: &[f32], [i, j]: [usize; 2]) -> Vec<f32> {
+        let wp = self.padded[1];
+        let columns = self.out_h * wp;
+        let shift = i * self.dilation[0] * wp + j * self.dilation[1];
+        let mut gradient = vec![0.0f32; self.c_out * self.c_in];
+        for image in 0..self.images {
+            let input_start = image * self.c_in * self.plane() + shift;
+            let grad_start = image * self.c_out * columns;
+            let last_read = input_start + (self.c_in - 1) * self.plane() + columns;
+            assert!(
+                last_read <= padded.len(),
+                "tap gradient reads past the input"
+            );
+            assert!(grad_start + self.c_out * columns <= spread.len());
+            // SAFETY: dst is the c_out × c_in `gradient`; lhs walks c_out rows of `columns`
+            // values of this image's spread gradient; rhs reads c_in rows of `columns` values
+            // a plane apart from the shift, within `padded` (both checked just above).
+            unsafe {
+                gemm(
+                    self.c_out,
+                    self.c_in,
+                    columns,
+                    gradient.as_mut_ptr(),
+                    1,
+                    self.c_in as isize,
+                    image > 0,
+                    spread.as_ptr().add(grad_start),
+                    1,
+                    columns as isize,
+                    padded.as_ptr().add(input_start),
+                    self.plane() as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        }
+        gradient
     }
 
     /// Copies a block's rows, without their extra columns and with the bias added, to the

@@ -2,6 +2,7 @@
 
 pub mod banded;
 pub mod conv_gemm;
+pub mod differentiable_conv;
 pub mod easyocr;
 pub mod kraken;
 pub mod lstm_cell;

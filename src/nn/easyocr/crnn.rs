@@ -15,6 +15,7 @@ use super::lstm::{BidirectionalLstm, load_linear};
 use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{conv2d_module_then, conv2d_module_then_pooled};
+use crate::nn::differentiable_conv;
 
 /// Input height the network was trained for.
 pub const CRNN_INPUT_HEIGHT: usize = 64;
@@ -128,7 +129,7 @@ impl Crnn {
         let plain = self.run::<std::convert::Infallible>(
             x,
             &mut |conv, x, pool| {
-                let y = relu(conv.forward(x));
+                let y = relu(differentiable_conv::forward(conv, x));
                 Ok(match pool {
                     Some(kernel) => max_pool(y, kernel),
                     None => y,
