@@ -16,8 +16,9 @@ use crate::export::pdf::{PdfPage, searchable_pdf};
 use crate::export::{self, Format};
 use crate::models::{InstallEvent, Installer};
 use crate::pipeline::build::PipelineBuilder;
+use crate::pipeline::overlap::overlapped;
 use crate::pipeline::trocr::{TrocrOptions, TrocrRecognizer};
-use crate::pipeline::{Detector, Mode, Pipeline, Recognizer};
+use crate::pipeline::{Detected, Detector, Mode, Recognizer, detect_page, recognize_page};
 use crate::reading::{Page, Reading};
 
 /// How to treat each image (clap's view of [`Mode`]).
@@ -105,10 +106,11 @@ pub struct ReadArgs {
     pub images: Vec<PathBuf>,
 }
 
-/// Reads the images one at a time (decode, read, print, let go), so memory holds one image
-/// however many are named, and each result appears as soon as it is done. Every path is
-/// checked (exists, looks like an image) before any model loads, so a typo fails at once;
-/// the models load when the first image needs them.
+/// Reads the images one at a time (decode, read, print, let go), so memory holds about two
+/// pages however many are named, and each result appears as soon as it is done: the next
+/// page is decoded and its lines found on a second thread while this one's are read
+/// (`pipeline::overlap`). Every path is checked (exists, looks like an image) before any
+/// model loads, so a typo fails at once; the models load when the first image needs them.
 pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
     for path in &args.images {
         probe_image(path)?;
@@ -123,38 +125,42 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
     };
     let streamed =
         args.output.is_none() && matches!(args.format, ReadFormat::Text | ReadFormat::Json);
-    let mut reading = PageReader {
+    let cancel = CancelToken::new();
+    let mut finder = LineFinder {
         args,
-        builder,
+        builder: &builder,
         mode,
-        cancel: CancelToken::new(),
-        pipeline: None,
+        cancel: &cancel,
+        detector: None,
+    };
+    let mut reader = LineReader {
+        args,
+        builder: &builder,
+        cancel: &cancel,
+        recognizer: None,
     };
     let (mut images, mut readings) = (Vec::new(), Vec::new());
-    for path in &args.images {
-        let mut decode_started = Instant::now();
-        crate::image_file::each_page_of_file(path, |of, image| -> anyhow::Result<()> {
-            let decode_ms = decode_started.elapsed().as_secs_f64() * 1000.0;
-            let source = of.label(&path.display().to_string());
-            let page = Page { image, source };
-            let mut result = reading.read(&page)?;
-            result.timings_ms.insert("decode_image".into(), decode_ms);
+    overlapped(
+        |send| finder.each_page(send),
+        |found: Found| {
+            let Found {
+                page,
+                detected,
+                several,
+            } = found;
+            let result = reader.read(&page, detected)?;
             // Text and JSON on a terminal come page by page, as each is read; the other
             // formats are one document (or one PDF) for every page.
             match args.format.export() {
-                Some(format) if streamed => {
-                    let several = args.images.len() > 1 || of.count > 1;
-                    print_reading(&result, format, several)
-                }
+                Some(format) if streamed => print_reading(&result, format, several),
                 _ => {
                     images.push(page.image);
                     readings.push(result);
                 }
             }
-            decode_started = Instant::now();
             Ok(())
-        })?;
-    }
+        },
+    )?;
     if streamed {
         return Ok(());
     }
@@ -162,34 +168,96 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<()> {
     write_output(args, &images, &readings)
 }
 
-/// The models, loaded when the first page needs them (the detector when a page does).
-struct PageReader<'a> {
-    args: &'a ReadArgs,
-    builder: PipelineBuilder<'a>,
-    mode: Mode,
-    cancel: CancelToken,
-    pipeline: Option<Pipeline>,
+/// A page with its lines found, on its way to the recognizer.
+struct Found {
+    page: Page,
+    detected: Detected,
+    /// Whether more than one page is read (results are then labelled).
+    several: bool,
 }
 
-impl PageReader<'_> {
-    fn read(&mut self, page: &Page) -> anyhow::Result<Reading> {
+/// The first stage: pages decoded and their lines found; the detector loads when the first
+/// page needs one.
+struct LineFinder<'a> {
+    args: &'a ReadArgs,
+    builder: &'a PipelineBuilder<'a>,
+    mode: Mode,
+    cancel: &'a CancelToken,
+    detector: Option<Box<dyn Detector>>,
+}
+
+impl LineFinder<'_> {
+    /// Every page of every image, in order, to `send`; stops when `send` says the reading
+    /// stopped.
+    fn each_page(&mut self, send: &mut dyn FnMut(Found) -> bool) -> anyhow::Result<()> {
+        let args = self.args;
+        for path in &args.images {
+            let mut decode_started = Instant::now();
+            crate::image_file::each_page_of_file(path, |of, image| -> anyhow::Result<()> {
+                let decode_ms = decode_started.elapsed().as_secs_f64() * 1000.0;
+                let page = Page {
+                    image,
+                    source: of.label(&path.display().to_string()),
+                };
+                let mut detected = self.find(&page)?;
+                detected.timings_ms.insert("decode_image".into(), decode_ms);
+                let several = args.images.len() > 1 || of.count > 1;
+                if !send(Found {
+                    page,
+                    detected,
+                    several,
+                }) {
+                    anyhow::bail!("reading stopped");
+                }
+                decode_started = Instant::now();
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn find(&mut self, page: &Page) -> anyhow::Result<Detected> {
         let load_started = Instant::now();
-        let mut loaded_now = self.pipeline.is_none();
-        let pipeline = match &mut self.pipeline {
-            Some(p) => p,
-            empty => empty.insert(Pipeline {
-                recognizer: recognizer(self.args, &self.builder)?,
-                detector: None,
-            }),
-        };
-        if pipeline.detector.is_none() && wants_detection(&page.image, self.mode) {
-            pipeline.detector = Some(detector(self.args, &self.builder)?);
-            loaded_now = true;
+        let load_now = self.detector.is_none() && wants_detection(&page.image, self.mode);
+        if load_now {
+            self.detector = Some(detector(self.args, self.builder)?);
         }
         let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
-        let mut reading = pipeline.read(page, self.mode, &self.cancel, &mut |_| {})?;
-        if loaded_now {
-            reading.timings_ms.insert("load_model".into(), load_ms);
+        let detector = self.detector.as_deref_mut();
+        let mut detected = detect_page(detector, page, self.mode, self.cancel, &mut |_| {})?;
+        if load_now {
+            detected.timings_ms.insert("load_model".into(), load_ms);
+        }
+        Ok(detected)
+    }
+}
+
+/// The second stage: the found lines read; the recognizer loads for the first page.
+struct LineReader<'a> {
+    args: &'a ReadArgs,
+    builder: &'a PipelineBuilder<'a>,
+    cancel: &'a CancelToken,
+    recognizer: Option<Box<dyn Recognizer>>,
+}
+
+impl LineReader<'_> {
+    fn read(&mut self, page: &Page, detected: Detected) -> anyhow::Result<Reading> {
+        let load_started = Instant::now();
+        let load_now = self.recognizer.is_none();
+        let recognizer = match &mut self.recognizer {
+            Some(r) => r,
+            empty => empty.insert(recognizer(self.args, self.builder)?),
+        };
+        let load_ms = load_started.elapsed().as_secs_f64() * 1000.0;
+        let mut reading = recognize_page(
+            recognizer.as_mut(),
+            page,
+            detected,
+            self.cancel,
+            &mut |_| {},
+        )?;
+        if load_now {
+            *reading.timings_ms.entry("load_model".into()).or_default() += load_ms;
         }
         Ok(reading)
     }

@@ -65,12 +65,14 @@ pub mod geometry;
 pub mod language_model;
 pub mod lines;
 pub mod masked_crop;
+pub mod overlap;
 pub mod paddle;
 pub mod preprocess;
 mod reading_order;
 pub mod score_map;
 pub mod trocr;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::reading::{Line, Page, Reading};
@@ -104,6 +106,14 @@ pub struct Pipeline {
     pub recognizer: Box<dyn Recognizer>,
 }
 
+/// A page whose lines are found and not yet read: what the detector hands the recognizer
+/// (on another thread when pages overlap, see [`overlap`]).
+pub struct Detected {
+    /// The lines in reading order, `None` when the image is read whole as one line.
+    lines: Option<Vec<lines::LineGeometry>>,
+    pub timings_ms: BTreeMap<String, f64>,
+}
+
 impl Pipeline {
     /// Reads one page: detect, group into ordered lines, crop, recognize.
     pub fn read(
@@ -113,84 +123,109 @@ impl Pipeline {
         cancel: &CancelToken,
         progress: ProgressFn<'_>,
     ) -> Result<Reading> {
-        let mut timings = std::collections::BTreeMap::new();
-        let found = self.find_lines(page, mode, cancel, progress, &mut timings)?;
+        let detected = detect_page(self.detector.as_deref_mut(), page, mode, cancel, progress)?;
         cancel.check()?;
-        // A line read whole goes to the recognizer untouched: no padding, no resampling.
-        let (geometry, crops): (Vec<lines::LineGeometry>, Vec<RgbImage>) = match found {
-            Some(geometry) => {
-                let crop = if masked_crop::enabled() {
-                    masked_crop::crop_line_masked
-                } else {
-                    lines::crop_line
-                };
-                let crops = geometry
-                    .iter()
-                    .map(|g| crop(&page.image, &g.polygon))
-                    .collect();
-                (geometry, crops)
-            }
-            None => {
-                let (w, h) = page.image.dimensions();
-                (
-                    vec![lines::LineGeometry::whole_image(w, h)],
-                    vec![page.image.clone()],
-                )
-            }
-        };
-        let total = crops.len();
-        progress(Stage::Recognizing { done: 0, total });
-        let started = Instant::now();
-        let texts = self.recognizer.recognize(&crops, cancel, &mut |done| {
-            progress(Stage::Recognizing { done, total })
-        })?;
-        timings.insert("recognize".into(), ms_since(started));
-        batching::check_count(self.recognizer.name(), geometry.len(), texts.len())?;
-        progress(Stage::Done);
-        let lines = geometry
-            .into_iter()
-            .zip(texts)
-            .map(|(g, t)| Line {
-                baseline: g.baseline,
-                ..Line::placed(g.polygon, t)
-            })
-            .collect();
-        Ok(Reading {
-            image: page.source.clone(),
-            width: page.image.width(),
-            height: page.image.height(),
-            lines,
-            timings_ms: timings,
-        })
+        recognize_page(self.recognizer.as_mut(), page, detected, cancel, progress)
     }
+}
 
-    /// The page's lines in reading order, or `None` when the image is read whole as one line.
-    fn find_lines(
-        &mut self,
-        page: &Page,
-        mode: Mode,
-        cancel: &CancelToken,
-        progress: ProgressFn<'_>,
-        timings: &mut std::collections::BTreeMap<String, f64>,
-    ) -> Result<Option<Vec<lines::LineGeometry>>> {
-        let (w, h) = page.image.dimensions();
-        let single = mode.reads_whole(w, h);
-        let Some(detector) = self.detector.as_mut().filter(|_| !single) else {
-            return Ok(None);
-        };
-        progress(Stage::Detecting);
-        let started = Instant::now();
-        if let Some(found) = detector.detect_lines(&page.image, cancel)? {
-            timings.insert("detect".into(), ms_since(started));
-            return Ok(Some(found));
+/// The first half of [`Pipeline::read`]: the page's lines found (none looked for when the
+/// image is read whole, or without a detector).
+pub fn detect_page(
+    detector: Option<&mut (dyn Detector + 'static)>,
+    page: &Page,
+    mode: Mode,
+    cancel: &CancelToken,
+    progress: ProgressFn<'_>,
+) -> Result<Detected> {
+    let mut timings_ms = BTreeMap::new();
+    let lines = find_lines(detector, page, mode, cancel, progress, &mut timings_ms)?;
+    Ok(Detected { lines, timings_ms })
+}
+
+/// The second half of [`Pipeline::read`]: the found lines cropped and read.
+pub fn recognize_page(
+    recognizer: &mut dyn Recognizer,
+    page: &Page,
+    detected: Detected,
+    cancel: &CancelToken,
+    progress: ProgressFn<'_>,
+) -> Result<Reading> {
+    let mut timings = detected.timings_ms;
+    // A line read whole goes to the recognizer untouched: no padding, no resampling.
+    let (geometry, crops): (Vec<lines::LineGeometry>, Vec<RgbImage>) = match detected.lines {
+        Some(geometry) => {
+            let crop = if masked_crop::enabled() {
+                masked_crop::crop_line_masked
+            } else {
+                lines::crop_line
+            };
+            let crops = geometry
+                .iter()
+                .map(|g| crop(&page.image, &g.polygon))
+                .collect();
+            (geometry, crops)
         }
-        let regions = detector.detect(&page.image, cancel)?;
+        None => {
+            let (w, h) = page.image.dimensions();
+            (
+                vec![lines::LineGeometry::whole_image(w, h)],
+                vec![page.image.clone()],
+            )
+        }
+    };
+    let total = crops.len();
+    progress(Stage::Recognizing { done: 0, total });
+    let started = Instant::now();
+    let texts = recognizer.recognize(&crops, cancel, &mut |done| {
+        progress(Stage::Recognizing { done, total })
+    })?;
+    timings.insert("recognize".into(), ms_since(started));
+    batching::check_count(recognizer.name(), geometry.len(), texts.len())?;
+    progress(Stage::Done);
+    let lines = geometry
+        .into_iter()
+        .zip(texts)
+        .map(|(g, t)| Line {
+            baseline: g.baseline,
+            ..Line::placed(g.polygon, t)
+        })
+        .collect();
+    Ok(Reading {
+        image: page.source.clone(),
+        width: page.image.width(),
+        height: page.image.height(),
+        lines,
+        timings_ms: timings,
+    })
+}
+
+/// The page's lines in reading order, or `None` when the image is read whole as one line.
+fn find_lines(
+    detector: Option<&mut (dyn Detector + 'static)>,
+    page: &Page,
+    mode: Mode,
+    cancel: &CancelToken,
+    progress: ProgressFn<'_>,
+    timings: &mut BTreeMap<String, f64>,
+) -> Result<Option<Vec<lines::LineGeometry>>> {
+    let (w, h) = page.image.dimensions();
+    let single = mode.reads_whole(w, h);
+    let Some(detector) = detector.filter(|_| !single) else {
+        return Ok(None);
+    };
+    progress(Stage::Detecting);
+    let started = Instant::now();
+    if let Some(found) = detector.detect_lines(&page.image, cancel)? {
         timings.insert("detect".into(), ms_since(started));
-        let started = Instant::now();
-        let grouped = lines::group_into_lines(&regions);
-        timings.insert("group".into(), ms_since(started));
-        Ok(Some(grouped))
+        return Ok(Some(found));
     }
+    let regions = detector.detect(&page.image, cancel)?;
+    timings.insert("detect".into(), ms_since(started));
+    let started = Instant::now();
+    let grouped = lines::group_into_lines(&regions);
+    timings.insert("group".into(), ms_since(started));
+    Ok(Some(grouped))
 }
 
 fn ms_since(t: Instant) -> f64 {
