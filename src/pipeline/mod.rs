@@ -152,28 +152,7 @@ pub fn recognize_page(
     progress: ProgressFn<'_>,
 ) -> Result<Reading> {
     let mut timings = detected.timings_ms;
-    // A line read whole goes to the recognizer untouched: no padding, no resampling.
-    let (geometry, crops): (Vec<lines::LineGeometry>, Vec<RgbImage>) = match detected.lines {
-        Some(geometry) => {
-            let crop = if masked_crop::enabled() {
-                masked_crop::crop_line_masked
-            } else {
-                lines::crop_line
-            };
-            let crops = geometry
-                .iter()
-                .map(|g| crop(&page.image, &g.polygon))
-                .collect();
-            (geometry, crops)
-        }
-        None => {
-            let (w, h) = page.image.dimensions();
-            (
-                vec![lines::LineGeometry::whole_image(w, h)],
-                vec![page.image.clone()],
-            )
-        }
-    };
+    let (geometry, crops) = crop_lines(page, detected.lines);
     let total = crops.len();
     progress(Stage::Recognizing { done: 0, total });
     let started = Instant::now();
@@ -198,6 +177,31 @@ pub fn recognize_page(
         lines,
         timings_ms: timings,
     })
+}
+
+/// Each line's image, cut from the page along its polygon; a page read whole (`None`) is its
+/// own single line and goes to the recognizer untouched: no padding, no resampling.
+fn crop_lines(
+    page: &Page,
+    found: Option<Vec<lines::LineGeometry>>,
+) -> (Vec<lines::LineGeometry>, Vec<RgbImage>) {
+    let Some(geometry) = found else {
+        let (w, h) = page.image.dimensions();
+        return (
+            vec![lines::LineGeometry::whole_image(w, h)],
+            vec![page.image.clone()],
+        );
+    };
+    let crop = if masked_crop::enabled() {
+        masked_crop::crop_line_masked
+    } else {
+        lines::crop_line
+    };
+    let crops = geometry
+        .iter()
+        .map(|g| crop(&page.image, &g.polygon))
+        .collect();
+    (geometry, crops)
 }
 
 /// The page's lines in reading order, or `None` when the image is read whole as one line.
