@@ -397,6 +397,7 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
         settings: BeamSettings::default(),
         sources: vec![],
         texts: expected.clone(),
+        languages: vec![],
         calibration: None,
     }
     .save(&dir)

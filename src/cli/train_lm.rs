@@ -79,6 +79,12 @@ fn show(model: &str, order: usize, settings: &BeamSettings, report: &LanguageRep
         settings.bonus,
         report.path.display()
     );
+    if !report.languages.is_empty() {
+        eprintln!(
+            "one model per language ({}); each line is read in the one it reads best in",
+            report.languages.join(", ")
+        );
+    }
     let (Some(greedy), Some(with_model)) = (report.greedy_cer, report.with_model_cer) else {
         eprintln!("no validation rows in --data: not checked (mark some rows `val`)");
         return;

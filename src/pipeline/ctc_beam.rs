@@ -50,6 +50,16 @@ struct Beam {
 }
 
 impl Beam {
+    /// The labelling before the first frame: nothing read, certainly.
+    fn empty() -> Self {
+        Beam {
+            classes: Vec::new(),
+            frames: Vec::new(),
+            blank: 0.0,
+            char: f32::NEG_INFINITY,
+        }
+    }
+
     fn total(&self) -> f32 {
         log_add(self.blank, self.char)
     }
@@ -74,6 +84,26 @@ pub fn beam_decode(
     lm: &CharLm,
     settings: &BeamSettings,
 ) -> Result<Decoded, CtcError> {
+    beam_decode_best(
+        decoder,
+        probs,
+        timesteps,
+        std::slice::from_ref(lm),
+        settings,
+    )
+}
+
+/// Decodes with each of `lms` (one per language, say) and keeps the reading that scores
+/// best, the network's probability and its language model's together: a line is read in
+/// the language it reads best in. With no language model it reads as with one that knows
+/// nothing.
+pub fn beam_decode_best(
+    decoder: &CtcDecoder,
+    probs: &[f32],
+    timesteps: usize,
+    lms: &[CharLm],
+    settings: &BeamSettings,
+) -> Result<Decoded, CtcError> {
     let classes = decoder.classes();
     if probs.len() != timesteps * classes || classes == 0 {
         return Err(CtcError::Shape {
@@ -88,22 +118,35 @@ pub fn beam_decode(
             classes,
         });
     }
-    let scorer = LmScorer::new(decoder, lm, settings);
-    let mut beams = vec![Beam {
-        classes: Vec::new(),
-        frames: Vec::new(),
-        blank: 0.0,
-        char: f32::NEG_INFINITY,
-    }];
-    for (t, row) in probs.chunks_exact(classes).enumerate() {
-        beams = step(&beams, t, row, decoder.blank, &scorer, settings.beam.max(1));
-    }
-    let best = beams
-        .into_iter()
+    let uninformed = [CharLm::train([], 1)];
+    let lms = if lms.is_empty() { &uninformed[..] } else { lms };
+    let best = lms
+        .iter()
+        .map(|lm| {
+            search(
+                decoder,
+                probs,
+                &LmScorer::new(decoder, lm, settings),
+                settings,
+            )
+        })
         .max_by(|a, b| a.total().total_cmp(&b.total()))
         .map(|b| (b.classes, b.frames))
         .unwrap_or_default();
     Ok(decoded(decoder, probs, timesteps, best))
+}
+
+/// The likeliest labelling after the last frame, by prefix beam search with `scorer`.
+fn search(decoder: &CtcDecoder, probs: &[f32], scorer: &LmScorer, settings: &BeamSettings) -> Beam {
+    let mut beams = vec![Beam::empty()];
+    for (t, row) in probs.chunks_exact(decoder.classes()).enumerate() {
+        beams = step(&beams, t, row, decoder.blank, scorer, settings.beam.max(1));
+    }
+    // Every step keeps at least one labelling; the empty one stands in all the same.
+    beams
+        .into_iter()
+        .max_by(|a, b| a.total().total_cmp(&b.total()))
+        .unwrap_or_else(Beam::empty)
 }
 
 /// Carries every beam over one frame and keeps the `width` likeliest labellings.
@@ -311,6 +354,36 @@ mod tests {
             beam_decode(&d, &probs, 3, &lm, &no_lm).unwrap().text(),
             "tbe"
         );
+    }
+
+    #[test]
+    fn each_line_is_read_in_the_language_it_reads_best_in() {
+        let d = decoder();
+        let words = CharLm::train(["the", "the the", "then the"], 3);
+        let other = CharLm::train(["ab ab", "abba", "baba"], 3);
+        let classes = d.classes();
+        let mut probs = frames(&d, &["t"], 0.95);
+        let mut unsure = vec![0.02; classes];
+        unsure[2] = 0.50; // b
+        unsure[3] = 0.40; // h
+        probs.extend(unsure);
+        probs.extend(frames(&d, &["e"], 0.95));
+        let settings = BeamSettings::default();
+        let read = |lms: &[CharLm]| {
+            beam_decode_best(&d, &probs, 3, lms, &settings)
+                .unwrap()
+                .text()
+        };
+        // Whichever order the models come in, the one that makes sense of the line wins.
+        let (words_first, other_first) = (read(&[words, other]), {
+            let words = CharLm::train(["the", "the the", "then the"], 3);
+            let other = CharLm::train(["ab ab", "abba", "baba"], 3);
+            read(&[other, words])
+        });
+        assert_eq!(words_first, "the");
+        assert_eq!(other_first, "the");
+        // With none, the pixels decide.
+        assert_eq!(read(&[]), "tbe");
     }
 
     #[test]

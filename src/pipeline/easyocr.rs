@@ -23,7 +23,7 @@ use crate::nn::into_f32_vec;
 use crate::pipeline::batching::in_sorted_batches;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
 use crate::pipeline::ctc::{CtcDecoder, CtcProbabilities};
-use crate::pipeline::ctc_beam::beam_decode;
+use crate::pipeline::ctc_beam::beam_decode_best;
 use crate::pipeline::language_model::{self, LanguageModel};
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
@@ -374,11 +374,11 @@ impl CrnnRecognizer {
         let Some(model) = &self.language_model else {
             return self.decode_greedy(out);
         };
-        let decoded = beam_decode(
+        let decoded = beam_decode_best(
             &self.decoder,
             &out.data,
             out.timesteps,
-            &model.lm,
+            &model.models,
             &model.settings,
         )?;
         Ok(decoded.line_text())

@@ -24,6 +24,8 @@ use crate::pipeline::language_model::{FILE, LanguageModelFile};
 pub struct LanguageReport {
     pub path: PathBuf,
     pub texts: usize,
+    /// The languages that got n-grams of their own (none: one model of every text).
+    pub languages: Vec<String>,
     pub validation_lines: usize,
     /// CER of the validation lines read greedily and with the language model.
     pub greedy_cer: Option<f64>,
@@ -57,6 +59,10 @@ pub fn attach_language_model(
         order: order.clamp(1, 12),
         settings,
         sources: data.iter().map(|p| p.display().to_string()).collect(),
+        languages: rows
+            .iter()
+            .map(|s| s.lang.clone().unwrap_or_default())
+            .collect(),
         texts: rows.into_iter().map(|s| s.text).collect(),
         calibration: None,
     };
@@ -64,6 +70,11 @@ pub fn attach_language_model(
     let mut report = LanguageReport {
         path: dir.join(FILE),
         texts: file.texts.len(),
+        languages: file
+            .separate_languages()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         validation_lines: validation.len(),
         greedy_cer: None,
         with_model_cer: None,

@@ -43,6 +43,7 @@ pub fn read_page_xml(path: &Path) -> Result<Vec<Sample>, TrainError> {
             text,
             origin: format!("{} line {}", path.display(), i + 1),
             polygon: Some(polygon),
+            lang: None,
         })
         .collect())
 }

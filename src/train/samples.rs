@@ -19,6 +19,9 @@ pub struct Sample {
     /// The line's outline when `image` is a whole page (PAGE-XML, ALTO): the line is cropped
     /// from it as the pipeline crops detected lines.
     pub polygon: Option<Vec<crate::reading::Point>>,
+    /// The line's language as its source names it (a manifest's `lang` column), if it does:
+    /// `inkread train lm` learns one language model per language from it.
+    pub lang: Option<String>,
 }
 
 /// Which rows of a manifest to take.
@@ -39,6 +42,7 @@ pub fn read_manifest(manifest: &Path, split: Split) -> Result<Vec<Sample>, Train
     let path_col = column(&header, "path", manifest)?;
     let text_col = column(&header, "transcription", manifest)?;
     let split_col = header.iter().position(|h| h == "split");
+    let lang_col = header.iter().position(|h| h == "lang");
     let base = manifest.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for (number, row) in rows {
@@ -59,6 +63,10 @@ pub fn read_manifest(manifest: &Path, split: Split) -> Result<Vec<Sample>, Train
             text: normalize(field(&row, text_col, manifest, number)?),
             origin: format!("{}:{number}", manifest.display()),
             polygon: None,
+            lang: lang_col
+                .and_then(|i| row.get(i))
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty()),
         });
     }
     Ok(out)
@@ -116,6 +124,22 @@ mod tests {
         assert_eq!(train[0].image, dir.path().join("a.png"));
         assert_eq!(read_manifest(&m, Split::Val).unwrap()[0].text, "Val");
         assert_eq!(read_manifest(&m, Split::All).unwrap().len(), 2);
+        assert_eq!(train[0].lang, None);
+    }
+
+    #[test]
+    fn the_lang_column_names_each_rows_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(
+            dir.path(),
+            "path\ttranscription\tlang\na.png\tHello\ten\nb.png\tSalut\tfr\nc.png\tx\t \n",
+        );
+        let langs: Vec<Option<String>> = read_manifest(&m, Split::All)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.lang)
+            .collect();
+        assert_eq!(langs, [Some("en".into()), Some("fr".into()), None]);
     }
 
     #[test]
