@@ -19,6 +19,7 @@ use super::inputs::{IMAGE_EXTENSIONS, Loader, Source};
 use super::learning::{Learning, LearningAction};
 use super::models_panel::{ModelsAction, ModelsPanel};
 use super::queue::{ItemState, Queue, QueueAction, QueueItem};
+use super::read_ahead::ReadJob;
 use super::results::{Results, ResultsAction, SaveFormat, save_reading};
 use super::settings::{STORAGE_KEY, Settings};
 use super::sketch_words::respace_lines;
@@ -393,14 +394,14 @@ impl InkreadApp {
         }
         let job = self.next_id();
         let cancel = CancelToken::new();
-        let request = Request::Read {
+        let request = Request::Read(ReadJob {
             job,
             page,
             detector: self.settings.detector.clone(),
             recognizer: self.recognizer_for(&target),
             mode: self.settings.mode.mode(),
             cancel: cancel.clone(),
-        };
+        });
         if !self.worker.send(request) {
             self.error = Some("The reader stopped working; please restart Inkread.".into());
             self.mark_failed(&target, "reader stopped");

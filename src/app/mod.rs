@@ -10,6 +10,7 @@ pub mod inputs;
 pub mod learning;
 pub mod models_panel;
 pub mod queue;
+pub mod read_ahead;
 pub mod results;
 pub mod settings;
 pub mod sketch_words;

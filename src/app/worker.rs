@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
+pub use super::read_ahead::Outcome;
+use super::read_ahead::{self, JobEvent, Progress, ReadJob, panic_message};
 use crate::cancel::CancelToken;
-use crate::pipeline::{Mode, Pipeline, Stage};
-use crate::reading::{Page, Reading};
+use crate::pipeline::{Pipeline, Stage};
 
 /// Whether a model reads lines or finds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,20 +158,13 @@ pub trait PipelineFactory: Send {
 impl Request {
     /// Whether this request belongs on the background thread when there is one.
     fn is_long_job(&self) -> bool {
-        !matches!(self, Request::Read { .. })
+        !matches!(self, Request::Read(_))
     }
 }
 
 /// What the UI asks the worker to do.
 pub enum Request {
-    Read {
-        job: u64,
-        page: Page,
-        detector: Option<String>,
-        recognizer: String,
-        mode: Mode,
-        cancel: CancelToken,
-    },
+    Read(ReadJob),
     Install {
         id: String,
         cancel: CancelToken,
@@ -187,14 +181,6 @@ pub enum Request {
     Remove {
         id: String,
     },
-}
-
-/// How a reading job ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Read(Reading),
-    Cancelled,
-    Failed(String),
 }
 
 /// What the worker tells the UI.
@@ -326,19 +312,10 @@ impl WorkerLoop {
 
     fn run(mut self, requests: Receiver<Request>) {
         self.report(Report::Corrections(Ok(self.factory.corrections())));
-        while let Ok(request) = requests.recv() {
+        let mut taken: Option<Request> = None;
+        while let Some(request) = taken.take().or_else(|| requests.recv().ok()) {
             match request {
-                Request::Read {
-                    job,
-                    page,
-                    detector,
-                    recognizer,
-                    mode,
-                    cancel,
-                } => {
-                    let outcome = self.read(job, &page, detector, recognizer, mode, &cancel);
-                    self.report(Report::Finished { job, outcome });
-                }
+                Request::Read(job) => taken = self.read_queued(job, &requests),
                 Request::Install { id, cancel } => self.install(id, &cancel),
                 Request::Correct { line, text } => {
                     let count = self
@@ -364,48 +341,92 @@ impl WorkerLoop {
         (self.wake)();
     }
 
-    fn read(
-        &mut self,
-        job: u64,
-        page: &Page,
-        detector: Option<String>,
-        recognizer: String,
-        mode: Mode,
-        cancel: &CancelToken,
-    ) -> Outcome {
-        if cancel.is_cancelled() {
-            return Outcome::Cancelled;
-        }
-        let reports = self.reports.clone();
-        let wake = &self.wake;
-        let mut progress = |stage: Stage| {
-            let _ = reports.send(Report::Progress { job, stage });
-            wake();
+    /// Reads `first` and the reads queued behind it with the same models, each page's lines
+    /// found while the page before is recognized ([`read_ahead`]). Returns the first other
+    /// request it took from the queue, for the loop to handle next.
+    fn read_queued(&mut self, first: ReadJob, requests: &Receiver<Request>) -> Option<Request> {
+        let progress = self.progress();
+        let pipeline = match self.pipeline_for(&first, &progress) {
+            Ok(pipeline) => pipeline,
+            Err(outcome) => {
+                progress.finish(first.job, outcome);
+                return None;
+            }
         };
-        // A crashing model must not take the worker (and the app) down with it.
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let reuse =
-                matches!(&self.cached, Some((d, r, _)) if *d == detector && *r == recognizer);
-            if !reuse {
-                self.cached = None;
-                let pipeline =
-                    self.factory
-                        .build(detector.as_deref(), &recognizer, &mut progress)?;
-                self.cached = Some((detector.clone(), recognizer.clone(), pipeline));
-            }
-            let Some((_, _, pipeline)) = self.cached.as_mut() else {
-                anyhow::bail!("no pipeline loaded");
+        let mut found = read_ahead::detect(pipeline.detector.as_deref_mut(), &first, &progress);
+        let mut current = first;
+        let other = loop {
+            // After a crash the pipeline is dropped: the queue waits for a fresh one.
+            let taken = if progress.crashed() {
+                None
+            } else {
+                requests.try_recv().ok()
             };
-            Ok(pipeline.read(page, mode, cancel, &mut progress)?)
-        }));
-        match result {
-            Ok(Ok(reading)) => Outcome::Read(reading),
-            Ok(Err(_)) if cancel.is_cancelled() => Outcome::Cancelled,
-            Ok(Err(e)) => Outcome::Failed(format!("{e:#}")),
-            Err(panic) => {
-                self.cached = None;
-                Outcome::Failed(format!("the model crashed: {}", panic_message(&panic)))
-            }
+            let next = match taken {
+                Some(Request::Read(next)) if next.same_models(&current) => next,
+                other => {
+                    let recognizer = pipeline.recognizer.as_mut();
+                    let outcome = read_ahead::recognize(recognizer, &current, found, &progress);
+                    progress.finish(current.job, outcome);
+                    break other;
+                }
+            };
+            let (outcome, found_next) = read_ahead::recognize_while_detecting(
+                pipeline,
+                (&current, found),
+                &next,
+                &progress,
+            );
+            progress.finish(current.job, outcome);
+            (current, found) = (next, found_next);
+        };
+        if progress.crashed() {
+            self.cached = None;
+        }
+        other
+    }
+
+    /// Where reading jobs report, as the UI expects it.
+    fn progress(&self) -> Progress {
+        let (reports, wake) = (self.reports.clone(), self.wake.clone());
+        Progress::new(move |job, event| {
+            let _ = reports.send(match event {
+                JobEvent::Stage(stage) => Report::Progress { job, stage },
+                JobEvent::Finished(outcome) => Report::Finished { job, outcome },
+            });
+            wake();
+        })
+    }
+
+    /// The pipeline `job` reads with: the last one when its models are the same, else a new
+    /// one. A failure to build it is the job's outcome.
+    fn pipeline_for(
+        &mut self,
+        job: &ReadJob,
+        progress: &Progress,
+    ) -> Result<&mut Pipeline, Outcome> {
+        if job.cancel.is_cancelled() {
+            return Err(Outcome::Cancelled);
+        }
+        let reuse =
+            matches!(&self.cached, Some((d, r, _)) if *d == job.detector && *r == job.recognizer);
+        if !reuse {
+            self.cached = None;
+            let mut on_stage = |stage| progress.stage(job.job, stage);
+            let built = catch_unwind(AssertUnwindSafe(|| {
+                self.factory
+                    .build(job.detector.as_deref(), &job.recognizer, &mut on_stage)
+            }));
+            let pipeline = match built {
+                Ok(Ok(pipeline)) => pipeline,
+                Ok(Err(e)) => return Err(progress.failed(e, &job.cancel)),
+                Err(panic) => return Err(progress.crash(&panic)),
+            };
+            self.cached = Some((job.detector.clone(), job.recognizer.clone(), pipeline));
+        }
+        match self.cached.as_mut() {
+            Some((_, _, pipeline)) => Ok(pipeline),
+            None => Err(Outcome::Failed("no pipeline loaded".into())),
         }
     }
 
@@ -455,14 +476,6 @@ impl WorkerLoop {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
 /// Turns a stage into the words the status bar shows, and a fraction for its bar.
 pub fn describe_stage(stage: &Stage) -> (String, Option<f32>) {
     match stage {
@@ -482,3 +495,6 @@ pub fn describe_stage(stage: &Stage) -> (String, Option<f32>) {
         Stage::Done => ("Done".into(), Some(1.0)),
     }
 }
+
+#[cfg(test)]
+mod tests;
