@@ -359,8 +359,8 @@ mod tests {
     #[test]
     fn each_line_is_read_in_the_language_it_reads_best_in() {
         let d = decoder();
-        let words = CharLm::train(["the", "the the", "then the"], 3);
-        let other = CharLm::train(["ab ab", "abba", "baba"], 3);
+        let words = || CharLm::train(["the", "the the", "then the"], 3);
+        let other = || CharLm::train(["ab ab", "abba", "baba"], 3);
         let classes = d.classes();
         let mut probs = frames(&d, &["t"], 0.95);
         let mut unsure = vec![0.02; classes];
@@ -368,20 +368,14 @@ mod tests {
         unsure[3] = 0.40; // h
         probs.extend(unsure);
         probs.extend(frames(&d, &["e"], 0.95));
-        let settings = BeamSettings::default();
         let read = |lms: &[CharLm]| {
-            beam_decode_best(&d, &probs, 3, lms, &settings)
+            beam_decode_best(&d, &probs, 3, lms, &BeamSettings::default())
                 .unwrap()
                 .text()
         };
         // Whichever order the models come in, the one that makes sense of the line wins.
-        let (words_first, other_first) = (read(&[words, other]), {
-            let words = CharLm::train(["the", "the the", "then the"], 3);
-            let other = CharLm::train(["ab ab", "abba", "baba"], 3);
-            read(&[other, words])
-        });
-        assert_eq!(words_first, "the");
-        assert_eq!(other_first, "the");
+        assert_eq!(read(&[words(), other()]), "the");
+        assert_eq!(read(&[other(), words()]), "the");
         // With none, the pixels decide.
         assert_eq!(read(&[]), "tbe");
     }
