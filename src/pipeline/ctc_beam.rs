@@ -330,18 +330,22 @@ mod tests {
         }
     }
 
+    /// Three frames: a clear 't', then 'b' a little likelier than 'h', then a clear 'e'.
+    fn t_b_or_h_e(d: &CtcDecoder) -> Vec<f32> {
+        let mut probs = frames(d, &["t"], 0.95);
+        let mut unsure = vec![0.02; d.classes()];
+        unsure[2] = 0.50; // b
+        unsure[3] = 0.40; // h
+        probs.extend(unsure);
+        probs.extend(frames(d, &["e"], 0.95));
+        probs
+    }
+
     #[test]
     fn the_language_model_settles_what_the_pixels_leave_open() {
         let d = decoder();
         let lm = CharLm::train(["the", "the the", "then the"], 3);
-        // Middle frame: 'b' a little likelier than 'h'.
-        let classes = d.classes();
-        let mut probs = frames(&d, &["t"], 0.95);
-        let mut unsure = vec![0.02; classes];
-        unsure[2] = 0.50; // b
-        unsure[3] = 0.40; // h
-        probs.extend(unsure);
-        probs.extend(frames(&d, &["e"], 0.95));
+        let probs = t_b_or_h_e(&d);
         assert_eq!(d.decode(&probs, 3).unwrap().text(), "tbe");
         let beam = beam_decode(&d, &probs, 3, &lm, &BeamSettings::default()).unwrap();
         assert_eq!(beam.text(), "the");
@@ -361,13 +365,7 @@ mod tests {
         let d = decoder();
         let words = || CharLm::train(["the", "the the", "then the"], 3);
         let other = || CharLm::train(["ab ab", "abba", "baba"], 3);
-        let classes = d.classes();
-        let mut probs = frames(&d, &["t"], 0.95);
-        let mut unsure = vec![0.02; classes];
-        unsure[2] = 0.50; // b
-        unsure[3] = 0.40; // h
-        probs.extend(unsure);
-        probs.extend(frames(&d, &["e"], 0.95));
+        let probs = t_b_or_h_e(&d);
         let read = |lms: &[CharLm]| {
             beam_decode_best(&d, &probs, 3, lms, &BeamSettings::default())
                 .unwrap()
