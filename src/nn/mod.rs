@@ -4,6 +4,7 @@ pub mod banded;
 pub mod conv_gemm;
 pub mod differentiable_conv;
 pub mod easyocr;
+pub mod host_linear;
 pub mod kraken;
 pub mod lstm_cell;
 pub mod paddle;

@@ -3,6 +3,8 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
+
+use crate::nn::host_linear;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, TensorData};
 
@@ -62,8 +64,8 @@ impl Attention {
 
     /// Keys and values of `states` `[B, S, C]`, each `[B, heads, S, head_dim]`.
     pub fn keys_values(&self, states: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
-        let keys = self.split_heads(self.key.forward(states.clone()));
-        let values = self.split_heads(self.value.forward(states));
+        let keys = self.split_heads(host_linear::forward(&self.key, states.clone()));
+        let values = self.split_heads(host_linear::forward(&self.value, states));
         (keys, values)
     }
 
@@ -80,7 +82,7 @@ impl Attention {
         let head_dim = width / self.num_heads;
         // Scaling the query before the product, as TrOCR does.
         let scale = (head_dim as f64).powf(-0.5);
-        let queries = self.split_heads(self.query.forward(hidden)) * scale;
+        let queries = self.split_heads(host_linear::forward(&self.query, hidden)) * scale;
         let mut scores = queries.matmul(keys.swap_dims(2, 3));
         if let Some(past) = causal_past.filter(|_| steps > 1) {
             let key_len = scores.dims()[3];
@@ -90,7 +92,7 @@ impl Attention {
         }
         let context = softmax(scores, 3).matmul(values);
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
-        self.output.forward(merged)
+        host_linear::forward(&self.output, merged)
     }
 
     /// Self-attention over `hidden` alone (the encoder's case).

@@ -4,6 +4,8 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
+
+use crate::nn::host_linear;
 use burn::tensor::Tensor;
 
 use super::activation::{Activation, apply};
@@ -77,10 +79,9 @@ impl EncoderLayer {
         map_images(x, cancel, |x| {
             let inner = apply(
                 self.activation,
-                self.intermediate
-                    .forward(self.layernorm_after.forward(x.clone())),
+                host_linear::forward(&self.intermediate, self.layernorm_after.forward(x.clone())),
             );
-            x + self.output.forward(inner)
+            x + host_linear::forward(&self.output, inner)
         })
     }
 }
