@@ -39,14 +39,16 @@ pub fn publish(
     let language_model = language_model_to_keep(installer, &card);
     let mut files = vec![(WEIGHTS_FILE, &weights[..]), (CARD_FILE, &card_json[..])];
     files.extend(calibration.as_deref().map(|json| (CALIBRATION_FILE, json)));
-    files.extend(
-        language_model
-            .as_deref()
-            .map(|json| (language_model::FILE, json)),
-    );
-    installer
+    let dir = installer
         .place_made_here(&card.id, &files)
-        .map_err(|e| TrainError::Inkread(crate::Error::model_because("publishing the model", e)))
+        .map_err(|e| TrainError::Inkread(crate::Error::model_because("publishing the model", e)))?;
+    // Not among the files the store checks: `inkread train lm` replaces or removes it later,
+    // which must not make the model look incomplete.
+    if let Some(json) = language_model {
+        let path = dir.join(language_model::FILE);
+        std::fs::write(&path, json).map_err(|e| TrainError::io(&path, e))?;
+    }
+    Ok(dir)
 }
 
 /// The language model (`inkread train lm`) the new weights read with: the one the model
@@ -117,6 +119,11 @@ mod tests {
         std::fs::write(dir.join(FILE), b"{\"lm\": 1}").unwrap();
         let again = publish(&installer, &net, card("mine", None), None).unwrap();
         assert_eq!(std::fs::read(again.join(FILE)).unwrap(), b"{\"lm\": 1}");
+        // `train lm` may replace it (another size) or remove it later, so the store's list
+        // of files it checks for completeness must not hold it.
+        let checked = std::fs::read_to_string(again.join("inkread-model.json")).unwrap();
+        assert!(checked.contains(WEIGHTS_FILE), "{checked}");
+        assert!(!checked.contains(FILE), "{checked}");
         let child = publish(&installer, &net, card("child", Some("mine")), None).unwrap();
         assert_eq!(std::fs::read(child.join(FILE)).unwrap(), b"{\"lm\": 1}");
         let other = publish(&installer, &net, card("other", None), None).unwrap();
