@@ -3,10 +3,10 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-
-use crate::nn::host_linear;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor, TensorData};
+
+use crate::nn::host_linear;
 
 use super::params::{ParamSource, linear};
 

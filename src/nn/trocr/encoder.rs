@@ -4,9 +4,9 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
+use burn::tensor::Tensor;
 
 use crate::nn::host_linear;
-use burn::tensor::Tensor;
 
 use super::activation::{Activation, apply};
 use super::attention::{Attention, AttentionNames, AttentionShape};
