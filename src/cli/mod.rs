@@ -54,6 +54,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     die_quietly_on_a_closed_pipe();
     give_wayland_a_runtime_dir();
+    keep_matrixmultiply_on_one_thread();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,6 +94,18 @@ fn give_wayland_a_runtime_dir() {
         }
         // SAFETY: called first thing in `main`, before any other thread exists.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
+/// `nn::host_linear` splits its products over rayon's threads and runs each piece with
+/// `matrixmultiply`, whose own thread pool (its `threading` feature, which Burn's NdArray
+/// turns on) would spread every piece over all the cores again: TrOCR-small's encoder was
+/// about 6 % slower so (docs/BENCH.md). The crate reads this variable once, at its first
+/// product; a value the user set is kept.
+fn keep_matrixmultiply_on_one_thread() {
+    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", "1") };
     }
 }
 

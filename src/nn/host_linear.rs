@@ -1,7 +1,9 @@
 //! Linear layers on the CPU backend through `matrixmultiply`, whose kernel runs the
-//! transformer's products up to 2.7 × faster than Flex's `gemm` here (docs/BENCH.md). The
-//! rows are split over rayon's threads, each a single-threaded product. Other devices, other
-//! element types and few rows (a decoder step) go through Burn's `Linear` as before.
+//! transformer's products up to 2.7 × faster than Flex's `gemm` here (docs/BENCH.md): TrOCR's
+//! projections and MLPs, the CRNN's LSTM input projections. The rows are split over rayon's
+//! threads, each a single-threaded product. Other devices (autodiff's included: training
+//! keeps Burn's), other element types and few rows (a decoder step) go through Burn's
+//! product as before.
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
@@ -18,20 +20,57 @@ pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     let dims = x.dims();
     let k = dims[D - 1];
     let m = dims[..D - 1].iter().product::<usize>();
-    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    if !on_flex || x.dtype() != DType::F32 || m < MIN_ROWS || k == 0 {
-        return linear.forward(x);
+    let n = linear.weight.dims()[1];
+    let bias = linear.bias.as_ref().map(|b| b.val());
+    let mut shape = dims;
+    shape[D - 1] = n;
+    match on_host(x.clone().reshape([m, k]), linear.weight.val(), bias) {
+        Some(out) => out.reshape(shape),
+        None => linear.forward(x),
     }
-    let weight = linear.weight.val();
+}
+
+/// `x · weight + bias` for `x` `[m, k]` and `weight` `[k, n]`: a linear layer whose weight
+/// is not held in a `Linear` (the CRNN's LSTM input projection).
+pub fn affine(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    match on_host(x.clone(), weight.clone(), bias.clone()) {
+        Some(out) => out,
+        None => {
+            let product = x.matmul(weight);
+            match bias {
+                Some(b) => product + b.unsqueeze::<2>(),
+                None => product,
+            }
+        }
+    }
+}
+
+/// The product through `matrixmultiply`, or `None` where Burn's should run (another device
+/// or element type, few rows, values that cannot be read back).
+fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<Tensor<2>> {
+    let [m, k] = x.dims();
     let n = weight.dims()[1];
+    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+    if !on_flex || x.dtype() != DType::F32 || m < MIN_ROWS || k == 0 || weight.dims()[0] != k {
+        return None;
+    }
     let device = x.device();
-    let (Ok(input), Ok(weight)) = (into_f32_vec(x.clone()), into_f32_vec(weight)) else {
-        return linear.forward(x);
+    let input = into_f32_vec(x).ok()?;
+    let weight = into_f32_vec(weight).ok()?;
+    let bias = match bias {
+        Some(b) => Some(into_f32_vec(b).ok()?),
+        None => None,
     };
-    let bias = linear
-        .bias
-        .as_ref()
-        .and_then(|b| into_f32_vec(b.val()).ok());
+    // A bias of another length: Burn's own error, not a silently shorter sum.
+    if bias.as_ref().is_some_and(|b| b.len() != n) {
+        return None;
+    }
+    let out = product(&input, &weight, bias.as_deref(), [m, k, n]);
+    Some(Tensor::from_data(TensorData::new(out, [m, n]), &device))
+}
+
+/// Row-major `[m, k] · [k, n] (+ bias)`, the rows split over rayon's threads.
+fn product(input: &[f32], weight: &[f32], bias: Option<&[f32]>, [m, k, n]: [usize; 3]) -> Vec<f32> {
     let mut out = vec![0f32; m * n];
     let rows = m.div_ceil(rayon::current_num_threads().max(1) * 2).max(1);
     out.par_chunks_mut(rows * n)
@@ -58,15 +97,13 @@ pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
                     1,
                 );
             }
-            if let Some(bias) = &bias {
+            if let Some(bias) = bias {
                 for row in dst.chunks_mut(n) {
                     row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
                 }
             }
         });
-    let mut shape = dims;
-    shape[D - 1] = n;
-    Tensor::from_data(TensorData::new(out, shape), &device)
+    out
 }
 
 #[cfg(test)]
@@ -93,5 +130,23 @@ mod tests {
                 .fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "bias {bias}: differs by {worst}");
         }
+    }
+
+    #[test]
+    fn affine_equals_burns_product_plus_bias() {
+        let device = Device::flex();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let x = Tensor::<2>::random([130, 24], normal, &device);
+        let weight = Tensor::<2>::random([24, 36], normal, &device);
+        let bias = Tensor::<1>::random([36], normal, &device);
+        let ours = into_f32_vec(affine(x.clone(), weight.clone(), Some(bias.clone()))).unwrap();
+        let burns = into_f32_vec(x.matmul(weight) + bias.unsqueeze::<2>()).unwrap();
+        assert_eq!(ours.len(), 130 * 36);
+        let worst = ours
+            .iter()
+            .zip(&burns)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "differs by {worst}");
     }
 }

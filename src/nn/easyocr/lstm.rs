@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::TensorSource;
 use super::layers::tensor;
 use crate::Result;
-use crate::nn::lstm_cell;
+use crate::nn::{host_linear, lstm_cell};
 
 /// One direction of a single-layer LSTM.
 #[derive(Module, Debug)]
@@ -58,9 +58,8 @@ impl LstmDirection {
     fn project(&self, x: Tensor<3>) -> Tensor<3> {
         let [batch, time, input] = x.dims();
         let gates = self.bias.dims()[0];
-        x.reshape([batch * time, input])
-            .matmul(self.input_weight.val())
-            .add(self.bias.val().unsqueeze::<2>())
+        let rows = x.reshape([batch * time, input]);
+        host_linear::affine(rows, self.input_weight.val(), Some(self.bias.val()))
             .reshape([batch, time, gates])
     }
 }

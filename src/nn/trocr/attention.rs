@@ -4,6 +4,8 @@
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor, TensorData};
 
 use crate::nn::host_linear;
@@ -80,17 +82,17 @@ impl Attention {
     ) -> Tensor<3> {
         let [batch, steps, width] = hidden.dims();
         let head_dim = width / self.num_heads;
-        // Scaling the query before the product, as TrOCR does.
+        // TrOCR scales the queries before the product; Burn's attention scales the scores,
+        // which differs only by rounding.
         let scale = (head_dim as f64).powf(-0.5);
-        let queries = self.split_heads(host_linear::forward(&self.query, hidden)) * scale;
-        let mut scores = queries.matmul(keys.swap_dims(2, 3));
-        if let Some(past) = causal_past.filter(|_| steps > 1) {
-            let key_len = scores.dims()[3];
-            let mask = causal_mask(steps, key_len, past, &scores.device());
-            let dims = scores.dims();
-            scores = scores.mask_fill(mask.unsqueeze::<4>().expand(dims), MASKED_SCORE);
-        }
-        let context = softmax(scores, 3).matmul(values);
+        let queries = self.split_heads(host_linear::forward(&self.query, hidden));
+        let context = match causal_past.filter(|_| steps > 1) {
+            Some(past) => masked_context(queries * scale, keys, values, past),
+            // One fused operation: on the CPU, Burn Flex computes the scores a tile of keys
+            // at a time and never holds the whole [B, heads, T, S] score tensor (577 × 577
+            // per head in the encoder).
+            None => attention(queries, keys, values, None, None, scaled_by(scale)),
+        };
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
         host_linear::forward(&self.output, merged)
     }
@@ -106,6 +108,33 @@ impl Attention {
         x.reshape([batch, len, self.num_heads, width / self.num_heads])
             .swap_dims(1, 2)
     }
+}
+
+/// Attention options with an explicit scale. TrOCR's is Burn's default (1/√head_dim), but
+/// an explicit one keeps wgpu on Burn's unfused fallback (the products and softmax this
+/// module ran before), since its flash kernel is not checked against transformers here.
+fn scaled_by(scale: f64) -> AttentionModuleOptions {
+    AttentionModuleOptions {
+        scale: Some(scale),
+        softcap: None,
+        is_causal: false,
+    }
+}
+
+/// softmax(q·kᵀ)·v with query `i` (at position `past + i`) kept from later keys: the
+/// decoder's first pass over several tokens, with the mask shifted by the past.
+fn masked_context(
+    queries: Tensor<4>,
+    keys: Tensor<4>,
+    values: Tensor<4>,
+    past: usize,
+) -> Tensor<4> {
+    let scores = queries.matmul(keys.swap_dims(2, 3));
+    let [_, _, steps, key_len] = scores.dims();
+    let mask = causal_mask(steps, key_len, past, &scores.device());
+    let dims = scores.dims();
+    let scores = scores.mask_fill(mask.unsqueeze::<4>().expand(dims), MASKED_SCORE);
+    softmax(scores, 3).matmul(values)
 }
 
 /// `true` where query `i` (at position `past + i`) would see key `j` from its future.
