@@ -123,11 +123,7 @@ mod tests {
             let ours = into_f32_vec(forward(&linear, x.clone())).unwrap();
             let burns = into_f32_vec(linear.forward(x)).unwrap();
             assert_eq!(ours.len(), 2 * 70 * 80);
-            let worst = ours
-                .iter()
-                .zip(&burns)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = largest_difference(&ours, &burns);
             assert!(worst < 1e-4, "bias {bias}: differs by {worst}");
         }
     }
@@ -142,11 +138,14 @@ mod tests {
         let ours = into_f32_vec(affine(x.clone(), weight.clone(), Some(bias.clone()))).unwrap();
         let burns = into_f32_vec(x.matmul(weight) + bias.unsqueeze::<2>()).unwrap();
         assert_eq!(ours.len(), 130 * 36);
-        let worst = ours
-            .iter()
-            .zip(&burns)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = largest_difference(&ours, &burns);
         assert!(worst < 1e-4, "differs by {worst}");
+    }
+
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 }
