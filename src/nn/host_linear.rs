@@ -7,7 +7,6 @@
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
-use burn::tensor::module::linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -21,16 +20,29 @@ pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     let dims = x.dims();
     let k = dims[D - 1];
     let m = dims[..D - 1].iter().product::<usize>();
-    let mut shape = dims;
-    shape[D - 1] = linear.weight.dims()[1];
+    let n = linear.weight.dims()[1];
     let bias = linear.bias.as_ref().map(|b| b.val());
-    affine(x.reshape([m, k]), linear.weight.val(), bias).reshape(shape)
+    let mut shape = dims;
+    shape[D - 1] = n;
+    match on_host(x.clone().reshape([m, k]), linear.weight.val(), bias) {
+        Some(out) => out.reshape(shape),
+        None => linear.forward(x),
+    }
 }
 
-/// `x · weight + bias` for `x` `[m, k]` and `weight` `[k, n]`: Burn's `linear` where the
-/// weight is not held in a `Linear` (the CRNN's LSTM input projection).
+/// `x · weight + bias` for `x` `[m, k]` and `weight` `[k, n]`: a linear layer whose weight
+/// is not held in a `Linear` (the CRNN's LSTM input projection).
 pub fn affine(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
-    on_host(x.clone(), weight.clone(), bias.clone()).unwrap_or_else(|| linear(x, weight, bias))
+    match on_host(x.clone(), weight.clone(), bias.clone()) {
+        Some(out) => out,
+        None => {
+            let product = x.matmul(weight);
+            match bias {
+                Some(b) => product + b.unsqueeze::<2>(),
+                None => product,
+            }
+        }
+    }
 }
 
 /// The product through `matrixmultiply`, or `None` where Burn's should run (another device

@@ -89,8 +89,8 @@ impl Attention {
         let context = match causal_past.filter(|_| steps > 1) {
             Some(past) => masked_context(queries * scale, keys, values, past),
             // One fused operation: on the CPU, Burn Flex computes the scores a tile of keys
-            // at a time (its source says so) instead of holding the whole [B, heads, T, S]
-            // score tensor (577 or 578 keys a query in the encoder).
+            // at a time and never holds the whole [B, heads, T, S] score tensor (577 × 577
+            // per head in the encoder).
             None => attention(queries, keys, values, None, None, scaled_by(scale)),
         };
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
