@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod image_file;
+pub mod memory;
 pub mod models;
 pub mod nn;
 pub mod pdf_pages;

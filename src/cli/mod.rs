@@ -55,6 +55,7 @@ pub fn main() -> ExitCode {
     die_quietly_on_a_closed_pipe();
     give_wayland_a_runtime_dir();
     keep_matrixmultiply_on_one_thread();
+    crate::memory::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
