@@ -5,8 +5,8 @@
 //! kernel, so the next layer's buffer is faulted in again, one 4 KiB page at a time: a
 //! profile of a training run spent more time in page faults, `memset` and `memmove` into
 //! new pages than half of what it spent multiplying. Keeping freed memory in the process and
-//! backing large blocks with transparent huge pages made a CRNN training epoch about a third
-//! shorter and PP-OCRv4's detector about a fifth (docs/BENCH.md, "Memory from the kernel").
+//! backing large blocks with transparent huge pages made CRNN training about 30 % faster and
+//! PP-OCRv4's detector about 20 % (docs/BENCH.md, "Memory from the kernel").
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

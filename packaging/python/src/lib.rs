@@ -18,6 +18,12 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
+/// Large tensors on transparent huge pages, as in the `inkread` binary. Only this module's
+/// own allocations go through it; glibc's thresholds (`inkread::memory::keep_freed_memory`)
+/// are the whole process's, so a library leaves them to its host.
+#[global_allocator]
+static ALLOCATOR: inkread::memory::HugePageAllocator = inkread::memory::HugePageAllocator;
+
 create_exception!(
     _inkread,
     InkreadError,
