@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::TensorSource;
 use super::layers::tensor;
 use crate::Result;
+use crate::nn::time_steps::time_steps;
 use crate::nn::{host_linear, lstm_cell};
 
 /// One direction of a single-layer LSTM.
@@ -132,10 +133,9 @@ impl BidirectionalLstm {
         let mut h = Tensor::<3>::zeros([2, batch, hidden], &device);
         let mut c = Tensor::<3>::zeros([2, batch, hidden], &device);
         let mut states: Vec<Tensor<2>> = Vec::with_capacity(time);
-        for t in 0..time {
+        for step_input in time_steps(projected) {
             before_step()?;
-            let g = projected.clone().narrow(0, t, 1).reshape([2, batch, gates])
-                + h.matmul(hidden_weights.clone());
+            let g = step_input.reshape([2, batch, gates]) + h.matmul(hidden_weights.clone());
             (h, c) = lstm_cell::step(g, c, hidden);
             states.push(h.clone().reshape([2 * batch, hidden]));
         }
