@@ -4,10 +4,10 @@
 //! and writing the slice's gradient into them. Cutting `T` steps one by one from a
 //! `[T, ..]` tensor therefore costs `T` whole-size zero tensors, `T` copies and `T`
 //! whole-size additions in the backward pass: quadratic in the length. A profile of the
-//! CRNN's training spent about half its time there (docs/BENCH.md). Halving the sequence
-//! recursively gives the same pieces, and each level of halving costs about two
-//! whole-size tensors, so the backward pass is `O(T log T)`. Without autodiff a slice is
-//! a view and the extra levels cost next to nothing.
+//! CRNN's training spent about half its time there (docs/TRAIN.md, "Speed on this CPU").
+//! Halving the sequence recursively gives the same pieces, and each level of halving costs
+//! about two whole-size tensors, so the backward pass is `O(T log T)`. Without autodiff a
+//! slice is a view and the extra levels cost next to nothing.
 
 use burn::tensor::Tensor;
 
