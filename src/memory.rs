@@ -3,8 +3,8 @@
 //! Burn's CPU backends allocate a fresh buffer for almost every tensor, many of them
 //! megabytes. With glibc's defaults a freed buffer of that size goes straight back to the
 //! kernel, so the next layer's buffer is faulted in again, one 4 KiB page at a time: a
-//! profile of a training run spent more time in page faults, `memset` and `memmove` into
-//! new pages than half of what it spent multiplying. Keeping freed memory in the process and
+//! profile of a training run spent more time faulting pages in, zeroing and copying than
+//! multiplying matrices. Keeping freed memory in the process and
 //! backing large blocks with transparent huge pages made CRNN training about 30 % faster and
 //! PP-OCRv4's detector about 20 % (docs/BENCH.md, "Memory from the kernel").
 
