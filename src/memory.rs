@@ -4,9 +4,9 @@
 //! megabytes. With glibc's defaults a freed buffer of that size goes straight back to the
 //! kernel, so the next layer's buffer is faulted in again, one 4 KiB page at a time: a
 //! profile of a training run spent more time faulting pages in, zeroing and copying than
-//! multiplying matrices. Keeping freed memory in the process and
-//! backing large blocks with transparent huge pages made CRNN training about 30 % faster and
-//! PP-OCRv4's detector about 20 % (docs/BENCH.md, "Memory from the kernel").
+//! multiplying matrices. Keeping freed memory in the process and backing large blocks with
+//! transparent huge pages made CRNN training about 30 % faster and PP-OCRv4's detector
+//! about 20 % (docs/BENCH.md, "Memory from the kernel").
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
