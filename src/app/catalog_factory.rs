@@ -390,6 +390,9 @@ fn describe(event: &InstallEvent) -> Option<String> {
         },
         InstallEvent::Verified { file, .. } => format!("{file}: checksum verified"),
         InstallEvent::Failed { source, error, .. } => format!("{source} failed: {error}"),
+        InstallEvent::Skipped { model, why } => {
+            format!("{model} is not used, its folder is damaged: {why}")
+        }
         InstallEvent::Done { model, source, .. } => format!("{model} installed from {source:?}"),
     })
 }

@@ -62,9 +62,12 @@ fn list(installer: &Installer) -> anyhow::Result<()> {
         "{:<26} {:<10} {:<6} {:>8}  {:<13} NAME",
         "ID", "ROLE", "KIND", "SIZE", "STATUS"
     );
+    let damaged = installer.damaged_personal_models();
     for m in installer.catalog.models() {
         let status = if installer.installed_dir(&m.id).is_some() {
             "installed"
+        } else if damaged.iter().any(|(id, _)| *id == m.id) {
+            "damaged"
         } else {
             "-"
         };
@@ -84,6 +87,9 @@ fn list(installer: &Installer) -> anyhow::Result<()> {
             status,
             m.name
         );
+    }
+    for (id, why) in &damaged {
+        println!("\n{id} is damaged: {why}");
     }
     println!(
         "\nstore: {}\nHugging Face cache: {}",
@@ -220,6 +226,10 @@ impl ProgressView {
             InstallEvent::Failed { source, error, .. } => {
                 self.finish();
                 self.say(format!("{source} failed: {error}"));
+            }
+            InstallEvent::Skipped { model, why } => {
+                self.finish();
+                self.say(format!("{model} is not used, its folder is damaged: {why}"));
             }
             InstallEvent::Done { .. } => self.finish(),
         }

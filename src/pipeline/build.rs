@@ -141,6 +141,9 @@ impl PipelineBuilder<'_> {
         on_event: &mut dyn FnMut(InstallEvent),
     ) -> Result<Box<dyn Recognizer>> {
         let print_id = &self.installer.catalog.default_recognizer().id;
+        for (model, why) in self.installer.damaged_personal_models() {
+            on_event(InstallEvent::Skipped { model, why });
+        }
         let Some(handwriting) = self.installer.handwriting_recognizer() else {
             return self.recognizer(print_id, on_event);
         };

@@ -70,6 +70,8 @@ pub enum InstallEvent {
         source: String,
         error: String,
     },
+    /// A model that would have been used is passed over (its folder is damaged).
+    Skipped { model: String, why: String },
     /// The model is installed in `dir`.
     Done {
         model: String,

@@ -328,11 +328,15 @@ impl Installer {
     /// The recognizer id for a request on pages: the one named, or for none (or [`AUTO`])
     /// `auto` when a handwriting recognizer is installed (each line goes to the print or
     /// the handwriting model, whichever is surer: `pipeline::auto_recognize`), else the
-    /// default (print) recognizer.
+    /// default (print) recognizer. A damaged personal model also gives `auto`, which reads
+    /// with print alone and says why the user's model is not used.
     pub fn recognizer_id_for(&self, requested: Option<&str>) -> String {
+        let auto = || {
+            self.handwriting_recognizer().is_some() || !self.damaged_personal_models().is_empty()
+        };
         match requested {
             Some(id) if id != AUTO => id.to_owned(),
-            _ if self.handwriting_recognizer().is_some() => AUTO.to_owned(),
+            _ if auto() => AUTO.to_owned(),
             _ => self.catalog.default_recognizer().id.clone(),
         }
     }
@@ -351,6 +355,26 @@ impl Installer {
                     .filter(|m| m.role() == Role::Recognizer && m.reads_handwriting())
                     .find(installed)
             })
+    }
+
+    /// The user's own handwriting models whose folder is there but not whole, each with
+    /// why (a file missing or cut short): [`Installer::handwriting_recognizer`] passes over
+    /// them, so whoever reads with `auto` must be told.
+    pub fn damaged_personal_models(&self) -> Vec<(String, String)> {
+        self.catalog
+            .models()
+            .iter()
+            .filter(|m| m.reads_handwriting() && m.role() == Role::Recognizer)
+            .filter(|m| {
+                m.sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Trained { .. }))
+            })
+            .filter_map(|m| {
+                let why = store::check_complete(&self.config.model_dir(&m.id)).err()?;
+                Some((m.id.clone(), why))
+            })
+            .collect()
     }
 
     /// The detector to read with (the default; kept beside [`Installer::recognizer_to_use`]
@@ -473,5 +497,73 @@ impl Installer {
             .iter()
             .filter(|m| m.role() == role && self.installed_dir(&m.id).is_some())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::personal::{CARD_FILE, WEIGHTS_FILE, sample_card};
+
+    /// A personal model as `train publish` leaves it: weights, card, and the marker last.
+    fn publish(config: &StoreConfig, id: &str) -> PathBuf {
+        let dir = config.model_dir(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let card = serde_json::to_string(&sample_card(id, "2026-12-01T10:00:00Z")).unwrap();
+        std::fs::write(dir.join(CARD_FILE), &card).unwrap();
+        std::fs::write(dir.join(WEIGHTS_FILE), [7u8; 64]).unwrap();
+        let files = [(WEIGHTS_FILE, 64), (CARD_FILE, card.len() as u64)]
+            .map(|(name, size)| MarkedFile {
+                name: name.into(),
+                sha256: String::new(),
+                size,
+            })
+            .to_vec();
+        let marker = Marker {
+            id: id.into(),
+            source: "trained".into(),
+            files,
+        };
+        std::fs::write(dir.join(MARKER), serde_json::to_string(&marker).unwrap()).unwrap();
+        dir
+    }
+
+    fn installer(config: &StoreConfig) -> Installer {
+        let catalog = Catalog::builtin().with_models(personal::discover(&config.models_dir()));
+        Installer::new(config.clone(), catalog)
+    }
+
+    #[test]
+    fn a_damaged_personal_model_is_passed_over_and_named_with_why() {
+        let root = tempfile::tempdir().unwrap();
+        let config = StoreConfig::rooted(root.path(), "http://127.0.0.1:9");
+        let dir = publish(&config, "mine");
+        let whole = installer(&config);
+        assert_eq!(
+            whole.handwriting_recognizer().map(|m| m.id.as_str()),
+            Some("mine")
+        );
+        assert!(whole.damaged_personal_models().is_empty());
+
+        std::fs::write(dir.join(WEIGHTS_FILE), [7u8; 10]).unwrap();
+        let cut = installer(&config);
+        assert_ne!(
+            cut.handwriting_recognizer().map(|m| m.id.as_str()),
+            Some("mine")
+        );
+        let damaged = cut.damaged_personal_models();
+        assert_eq!(damaged.len(), 1, "{damaged:?}");
+        assert_eq!(damaged[0].0, "mine");
+        assert!(damaged[0].1.contains(WEIGHTS_FILE), "{}", damaged[0].1);
+        assert!(damaged[0].1.contains("10 bytes"), "{}", damaged[0].1);
+
+        std::fs::remove_file(dir.join(MARKER)).unwrap();
+        assert_eq!(
+            cut.recognizer_id_for(None),
+            AUTO,
+            "auto says why it passes over it"
+        );
+        let unmarked = installer(&config).damaged_personal_models();
+        assert!(unmarked[0].1.contains(MARKER), "{unmarked:?}");
     }
 }

@@ -142,12 +142,32 @@ pub struct MarkedFile {
 /// The marker of a complete model directory, or `None` when the directory is absent, has no
 /// marker, or lacks a listed file of the right size.
 pub fn read_complete(dir: &Path) -> Option<Marker> {
-    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
-    let marker: Marker = serde_json::from_str(&text).ok()?;
-    let all_there = marker.files.iter().all(|f| {
-        std::fs::metadata(dir.join(&f.name)).is_ok_and(|m| m.is_file() && m.len() == f.size)
-    });
-    all_there.then_some(marker)
+    check_complete(dir).ok()
+}
+
+/// The marker of a complete model directory, or why the directory is not one, in words
+/// for the user (a missing marker, a missing file, a file of the wrong size).
+pub fn check_complete(dir: &Path) -> Result<Marker, String> {
+    let path = dir.join(MARKER);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let marker: Marker =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for file in &marker.files {
+        let path = dir.join(&file.name);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() == file.size => {}
+            Ok(m) => {
+                return Err(format!(
+                    "{} has {} bytes where {MARKER} lists {}",
+                    path.display(),
+                    m.len(),
+                    file.size
+                ));
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    Ok(marker)
 }
 
 /// A fresh directory under `staging/` where a model is assembled.
