@@ -294,6 +294,7 @@ fn small_run(id: &str, epochs: usize) -> TrainRun {
         limit: None,
         checkpoint_minutes: 60.0,
         frozen_convolutions: 0,
+        deslant: false,
     }
 }
 
@@ -406,6 +407,33 @@ fn eight_lines_are_learned_to_cer_zero_with_new_characters() {
     // A broken language model file is an error, never a quiet greedy reading.
     std::fs::write(dir.join(FILE), "{").unwrap();
     assert!(CrnnRecognizer::load_personal(&dir, &Device::flex()).is_err());
+}
+
+/// A model trained on deslanted lines says so on its card, reads its lines deslanted, and
+/// passes that on to a model trained from it (the app's corrections), asked or not.
+#[test]
+fn a_model_trained_on_deslanted_lines_reads_them_so_and_passes_it_on() {
+    let Some((_root, installer)) = private_store() else {
+        return;
+    };
+    let mut run = small_run("upright", 3);
+    run.deslant = true;
+    let outcome = train_quietly(&installer, &run, false).unwrap();
+    let dir = outcome
+        .model_dir
+        .expect("published: it reads its lines better");
+    let card = ModelCard::read(&dir).unwrap();
+    assert!(card.deslant);
+    let reader = CrnnRecognizer::load_personal(&dir, &Device::flex()).unwrap();
+    assert!(reader.deslants());
+
+    let installer = personal_installer(&installer);
+    let mut from_it = small_run("upright-again", 1);
+    from_it.base = "upright".into();
+    train_quietly(&installer, &from_it, false).unwrap();
+    let stored = inkread::train::trainer::run_dir(&installer, "upright-again").join("run.json");
+    let stored: TrainRun = serde_json::from_str(&std::fs::read_to_string(stored).unwrap()).unwrap();
+    assert!(stored.deslant, "the base's deslanting is kept");
 }
 
 #[test]

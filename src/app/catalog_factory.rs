@@ -192,6 +192,8 @@ impl PipelineFactory for CatalogFactory {
             limit: None,
             checkpoint_minutes: 5.0,
             frozen_convolutions: 0,
+            // A personal base trained on deslanted lines passes that on (`base_deslants`).
+            deslant: false,
         };
         let epochs = run.epochs;
         let mut on_event = |event: TrainEvent| {

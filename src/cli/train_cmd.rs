@@ -91,6 +91,10 @@ pub struct RecognizerArgs {
     /// and the low-level features the base learnt (print included) are kept.
     #[arg(long, default_value_t = 0)]
     pub freeze_convolutions: usize,
+    /// Stand every line's strokes upright before training, and so before reading with the
+    /// result (always so when --base is a personal model trained that way).
+    #[arg(long)]
+    pub deslant: bool,
     /// Minutes between checkpoints inside an epoch.
     #[arg(long, default_value_t = 10.0)]
     pub checkpoint_minutes: f64,
@@ -174,6 +178,7 @@ fn recognizer(args: &RecognizerArgs) -> anyhow::Result<()> {
         limit: args.limit,
         checkpoint_minutes: args.checkpoint_minutes,
         frozen_convolutions: args.freeze_convolutions,
+        deslant: args.deslant,
     };
     let mut view = TrainView::default();
     let outcome = train(

@@ -42,6 +42,10 @@ pub struct ModelCard {
     /// Validation character error rate of these weights, when there was validation data.
     pub validation_cer: Option<f64>,
     pub seed: u64,
+    /// Lines are deslanted before the network sees them (`pipeline::deslant`), in
+    /// training and so in reading.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deslant: bool,
     /// When training finished, RFC 3339 in UTC.
     pub created: String,
     pub weights_sha256: String,
@@ -158,6 +162,7 @@ pub(crate) fn sample_card(id: &str, created: &str) -> ModelCard {
         partial_epoch: None,
         validation_cer: None,
         seed: 1,
+        deslant: false,
         created: created.into(),
         weights_sha256: String::new(),
     }

@@ -24,6 +24,7 @@ use crate::pipeline::batching::in_sorted_batches;
 use crate::pipeline::craft_post::{DetectParams, regions_from_craft};
 use crate::pipeline::ctc::{CtcDecoder, CtcProbabilities};
 use crate::pipeline::ctc_beam::beam_decode_best;
+use crate::pipeline::deslant::deslant;
 use crate::pipeline::language_model::{self, LanguageModel};
 use crate::pipeline::score_map::ScoreMap;
 use crate::pipeline::{Detector, Recognizer};
@@ -279,6 +280,8 @@ pub struct CrnnRecognizer {
     /// When the model folder has one (`inkread train lm`), lines are read by beam search
     /// weighed by it; training's validation always reads greedily.
     language_model: Option<std::sync::Arc<LanguageModel>>,
+    /// Lines are deslanted before reading: the model was trained on them so.
+    deslant: bool,
     /// Lines per forward pass (sorted by width, so a batch pads little).
     pub batch_size: usize,
 }
@@ -299,6 +302,7 @@ impl CrnnRecognizer {
     pub fn load_personal(dir: &Path, device: &Device) -> Result<Self> {
         let (net, labels, card) = load_personal_crnn(dir, device)?;
         let mut recognizer = Self::from_network(&card.id, net, labels, device);
+        recognizer.deslant = card.deslant;
         recognizer.language_model = language_model::load(dir)?.map(std::sync::Arc::new);
         Ok(recognizer)
     }
@@ -311,9 +315,15 @@ impl CrnnRecognizer {
             device: device.clone(),
             decoder: CtcDecoder::new(labels[1..].iter().cloned(), 0),
             language_model: None,
+            deslant: false,
             charset: labels,
             batch_size: 16,
         }
+    }
+
+    /// Whether lines are deslanted before the network sees them (a model trained so).
+    pub fn deslants(&self) -> bool {
+        self.deslant
     }
 
     /// Class names: index 0 is the CTC blank (an empty string), then the characters.
@@ -328,11 +338,16 @@ impl CrnnRecognizer {
         cancel: &CancelToken,
         on_line: &mut dyn FnMut(usize),
     ) -> Result<Vec<CtcProbabilities>> {
-        let scaled: Vec<GrayImage> = lines.iter().map(|l| scale_line(&grey_bt601(l))).collect();
+        let scaled: Vec<GrayImage> = lines
+            .iter()
+            .map(|l| scale_line(&grey_bt601(l)))
+            .map(|g| if self.deslant { deslant(&g) } else { g })
+            .collect();
         self.probabilities_of_scaled(&scaled, cancel, on_line)
     }
 
-    /// [`CrnnRecognizer::probabilities`] of lines already grey and at the network's height.
+    /// [`CrnnRecognizer::probabilities`] of lines already grey and at the network's height
+    /// (and deslanted when [`CrnnRecognizer::deslants`]).
     pub fn probabilities_of_scaled(
         &self,
         scaled: &[GrayImage],

@@ -59,6 +59,7 @@ pub mod craft_post;
 pub mod ctc;
 pub mod ctc_beam;
 pub mod db_post;
+pub mod deslant;
 pub mod easyocr;
 mod frame;
 pub mod geometry;

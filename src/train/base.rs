@@ -7,11 +7,20 @@ use super::alphabet::Alphabet;
 use crate::models::Installer;
 use crate::models::catalog::Source;
 use crate::models::easyocr::{ENGLISH_G2_CHARACTERS, ENGLISH_G2_MODEL_ID, load_english_g2};
-use crate::models::personal::load_personal_crnn;
+use crate::models::personal::{ModelCard, load_personal_crnn};
 use crate::nn::easyocr::Crnn;
 
 /// `--base scratch`: fresh weights, the alphabet from the data alone.
 pub const SCRATCH: &str = "scratch";
+
+/// Whether the base is a personal model trained on deslanted lines: what is learned from
+/// it must see its lines the same way.
+pub fn base_deslants(installer: &Installer, base: &str) -> bool {
+    installer
+        .installed_dir(base)
+        .and_then(|dir| ModelCard::read(&dir))
+        .is_some_and(|card| card.deslant)
+}
 
 /// The base network (on `device`, without autodiff) and its alphabet; installs the base
 /// model first when it is a catalog model that is not installed yet.

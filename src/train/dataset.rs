@@ -98,11 +98,12 @@ fn expand_folders(paths: &[PathBuf]) -> Result<Vec<PathBuf>, TrainError> {
 /// The validation lines alone, to score a checkpoint.
 pub fn load_validation(
     val: &[Sample],
+    deslant: bool,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<DataSet, TrainError> {
     let total = val.len();
-    let val_lines = load_lines(val, cancel, &mut |done| {
+    let val_lines = load_lines(val, deslant, cancel, &mut |done| {
         on_event(TrainEvent::Loading { done, total })
     })?;
     Ok(DataSet {
@@ -119,6 +120,7 @@ pub fn load(
     train: &[Sample],
     val: &[Sample],
     alphabet: &Alphabet,
+    deslant: bool,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<DataSet, TrainError> {
@@ -128,8 +130,8 @@ pub fn load(
         .collect::<Result<Vec<_>, _>>()?;
     let total = train.len() + val.len();
     let mut report = |done| on_event(TrainEvent::Loading { done, total });
-    let lines = load_lines(train, cancel, &mut report)?;
-    let val_lines = load_lines(val, cancel, &mut |done| report(train.len() + done))?;
+    let lines = load_lines(train, deslant, cancel, &mut report)?;
+    let val_lines = load_lines(val, deslant, cancel, &mut |done| report(train.len() + done))?;
     let mut data = DataSet {
         train_lines: Vec::with_capacity(lines.len()),
         train_classes: Vec::with_capacity(lines.len()),

@@ -30,7 +30,10 @@ pub fn export_lines(
     for (split, samples) in [("train", train), ("val", val)] {
         let kept: Vec<Sample> = samples.iter().step_by(every.max(1)).cloned().collect();
         for chunk in kept.chunks(CHUNK) {
-            for (line, sample) in load_lines(chunk, cancel, &mut |_| {})?.iter().zip(chunk) {
+            for (line, sample) in load_lines(chunk, false, cancel, &mut |_| {})?
+                .iter()
+                .zip(chunk)
+            {
                 let name = format!("{written:06}.png");
                 let path = out.join(&name);
                 line.save(&path)

@@ -83,7 +83,7 @@ pub fn attach_language_model(
         return Ok(report);
     }
     let reader = CrnnRecognizer::load_personal(&dir, device)?;
-    let lines = load_lines(&validation, cancel, &mut |_| {})?;
+    let lines = load_lines(&validation, reader.deslants(), cancel, &mut |_| {})?;
     let outputs = reader
         .probabilities_of_scaled(&lines, cancel, &mut |_| {})
         .map_err(|e| match e {

@@ -26,9 +26,11 @@ pub fn frames_needed(classes: &[usize]) -> usize {
     classes.len() + classes.windows(2).filter(|w| w[0] == w[1]).count()
 }
 
-/// Reads and scales every sample's image; `on_done` hears how many are done.
+/// Reads and scales every sample's image (deslanted first if `deslant`); `on_done` hears
+/// how many are done.
 pub fn load_lines(
     samples: &[Sample],
+    deslant: bool,
     cancel: &CancelToken,
     on_done: &mut dyn FnMut(usize),
 ) -> Result<Vec<GrayImage>, TrainError> {
@@ -56,15 +58,22 @@ pub fn load_lines(
                 crop_line(image, polygon)
             }
         };
-        out.push(prepare(&line));
+        out.push(prepare(&line, deslant));
     }
     on_done(samples.len());
     Ok(out)
 }
 
-/// Grey, scaled to the network's height, squeezed to [`MAX_WIDTH`] if wider.
-pub fn prepare(image: &image::RgbImage) -> GrayImage {
+/// Grey, scaled to the network's height, deslanted if asked (as
+/// [`CrnnRecognizer`](crate::pipeline::easyocr::CrnnRecognizer) does for a model trained so),
+/// squeezed to [`MAX_WIDTH`] if wider.
+pub fn prepare(image: &image::RgbImage, deslant: bool) -> GrayImage {
     let scaled = scale_line(&grey_bt601(image));
+    let scaled = if deslant {
+        crate::pipeline::deslant::deslant(&scaled)
+    } else {
+        scaled
+    };
     if scaled.width() <= MAX_WIDTH {
         return scaled;
     }
@@ -90,8 +99,8 @@ mod tests {
     #[test]
     fn lines_are_scaled_to_the_height_and_squeezed_when_too_wide() {
         let short = image::RgbImage::new(100, 32);
-        assert_eq!(prepare(&short).dimensions(), (200, 64));
+        assert_eq!(prepare(&short, false).dimensions(), (200, 64));
         let long = image::RgbImage::new(5000, 32);
-        assert_eq!(prepare(&long).dimensions(), (MAX_WIDTH, 64));
+        assert_eq!(prepare(&long, false).dimensions(), (MAX_WIDTH, 64));
     }
 }

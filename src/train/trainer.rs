@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::TrainError;
 use super::alphabet::Alphabet;
 use super::augment::augment;
-use super::base::{SCRATCH, base_network};
+use super::base::{SCRATCH, base_deslants, base_network};
 use super::batches::{epoch_batches, rng_for};
 use super::checkpoint::{self, EpochRecord, Progress, write_synced};
 use super::dataset::{self, DataSet};
@@ -52,6 +52,10 @@ pub struct TrainRun {
     /// How many of the first convolutions stay as the base model has them.
     #[serde(default)]
     pub frozen_convolutions: usize,
+    /// Lines deslanted before training (and so before reading with the result). A run
+    /// from a personal model that was trained so is too.
+    #[serde(default)]
+    pub deslant: bool,
 }
 
 /// What the loop reports while it runs.
@@ -137,7 +141,14 @@ pub fn train(
     let dir = run_dir(installer, &run.id);
     let (run, alphabet, net, added) = start_or_resume(installer, run, resume, &dir, device)?;
     let (train_samples, val_samples) = dataset::read_samples(&run)?;
-    let data = dataset::load(&train_samples, &val_samples, &alphabet, cancel, on_event)?;
+    let data = dataset::load(
+        &train_samples,
+        &val_samples,
+        &alphabet,
+        run.deslant,
+        cancel,
+        on_event,
+    )?;
     let ad = device.clone().autodiff();
     let (net, optim, progress) = match checkpoint::load(&dir, net.clone(), optimizer(), &ad)? {
         Some(state) => state,
@@ -189,7 +200,7 @@ pub fn publish_checkpoint(
         .ok_or_else(|| TrainError::NothingToResume { dir: dir.clone() })?;
     let (run, alphabet, net, _) = start_or_resume(installer, &stored, true, &dir, device)?;
     let (train_samples, val_samples) = dataset::read_samples(&run)?;
-    let data = dataset::load_validation(&val_samples, cancel, on_event)?;
+    let data = dataset::load_validation(&val_samples, run.deslant, cancel, on_event)?;
     let ad = device.clone().autodiff();
     let (net, optim, progress) = checkpoint::load(&dir, net, optimizer(), &ad)?
         .ok_or_else(|| TrainError::NothingToResume { dir: dir.clone() })?;
@@ -289,6 +300,10 @@ fn start_or_resume(
     }
     let (train_samples, _) = dataset::read_samples(run)?;
     let (base_net, base_alphabet) = base_network(installer, &run.base, run.seed, plain)?;
+    let run = &TrainRun {
+        deslant: run.deslant || base_deslants(installer, &run.base),
+        ..run.clone()
+    };
     let (alphabet, added) =
         base_alphabet.extended_for(train_samples.iter().map(|s| s.text.as_str()));
     let net = if run.base == SCRATCH {
@@ -544,6 +559,7 @@ impl LoopState<'_> {
             best_epoch: p.best_epoch + 1,
             validation_cer: p.best_cer,
             seed: self.run.seed,
+            deslant: self.run.deslant,
             created: now_utc(),
             weights_sha256: String::new(),
             partial_epoch: None,
