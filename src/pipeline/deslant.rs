@@ -106,7 +106,7 @@ fn shear_rows(grey: &GrayImage, shear: f32) -> GrayImage {
     let (w, h) = (grey.width(), grey.height());
     let middle = h as f32 / 2.0;
     let pad = (shear.abs() * middle).ceil() as u32 + 1;
-    let background = background(grey);
+    let background = f32::from(paper_grey(grey));
     GrayImage::from_fn(w + 2 * pad, h, |x, y| {
         let source = x as f32 - pad as f32 - shear * (y as f32 + 0.5 - middle);
         let left = source.floor();
@@ -123,21 +123,22 @@ fn shear_rows(grey: &GrayImage, shear: f32) -> GrayImage {
     })
 }
 
-/// The paper's grey: the median pixel (ink covers far less than half a line).
-fn background(grey: &GrayImage) -> f32 {
-    let mut counts = [0usize; 256];
-    for &p in grey.as_raw() {
-        counts[p as usize] += 1;
+/// The paper's grey: the line's 90th percentile (most of a line crop is paper;
+/// training's augmentation fills with it too).
+pub fn paper_grey(line: &GrayImage) -> u8 {
+    let mut histogram = [0usize; 256];
+    for p in line.pixels() {
+        histogram[p[0] as usize] += 1;
     }
-    let half = grey.as_raw().len() / 2;
+    let target = line.as_raw().len() * 9 / 10;
     let mut seen = 0;
-    for (value, count) in counts.iter().enumerate() {
+    for (value, count) in histogram.iter().enumerate() {
         seen += count;
-        if seen > half {
-            return value as f32;
+        if seen > target {
+            return value as u8;
         }
     }
-    255.0
+    255
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! a thicker or thinner pen, a blurred scan, faded or dark ink, grain. Each comes from the
 //! caller's random generator, so a seeded run sees the same lines again after a resume.
 
+use crate::pipeline::deslant::paper_grey;
 use image::{GrayImage, Luma};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -31,23 +32,6 @@ pub fn augment(line: &GrayImage, rng: &mut ChaCha8Rng) -> GrayImage {
         grain(&mut out, rng.random_range(2.0..10.0), rng);
     }
     out
-}
-
-/// The paper's grey: the line's 90th percentile (most of a line crop is paper).
-fn paper_grey(line: &GrayImage) -> u8 {
-    let mut histogram = [0usize; 256];
-    for p in line.pixels() {
-        histogram[p[0] as usize] += 1;
-    }
-    let target = line.as_raw().len() * 9 / 10;
-    let mut seen = 0;
-    for (value, count) in histogram.iter().enumerate() {
-        seen += count;
-        if seen > target {
-            return value as u8;
-        }
-    }
-    255
 }
 
 /// A geometric change: slant (shear), tilt, stretch, and a smooth wave in both directions.
