@@ -89,6 +89,7 @@ impl PipelineFactory for MergedFactory {
             reads: "handwriting".into(),
             source: "test".into(),
             licence: "test".into(),
+            damaged: None,
         };
         vec![
             model(MERGED, ModelKind::Recognizer),

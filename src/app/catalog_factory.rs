@@ -67,9 +67,10 @@ impl PipelineFactory for CatalogFactory {
 
     fn models(&self) -> Vec<ModelChoice> {
         let installer = self.current();
+        let damaged = installer.damaged_personal_models();
         let auto = auto_choice(&installer)
             .into_iter()
-            .chain(auto_recognizer_choice(&installer));
+            .chain(auto_recognizer_choice(&installer, &damaged));
         let models = installer.catalog.models().iter().map(|m| ModelChoice {
             id: m.id.clone(),
             name: m.name.clone(),
@@ -86,6 +87,10 @@ impl PipelineFactory for CatalogFactory {
             reads: m.reads_label(),
             source: m.sources.first().map(Source::label).unwrap_or_default(),
             licence: m.licence.clone(),
+            damaged: damaged
+                .iter()
+                .find(|(id, _)| *id == m.id)
+                .map(|(_, why)| why.clone()),
         });
         auto.chain(models).collect()
     }
@@ -322,20 +327,30 @@ fn auto_choice(installer: &Installer) -> Option<ModelChoice> {
             .collect::<Vec<_>>()
             .join(" + "),
         licence: format!("{} + {}", pages.licence, scout.licence),
+        damaged: None,
     })
 }
 
 /// The recognizer choice `auto`, once a handwriting recognizer is installed: each line goes
 /// to it or to the default print recognizer, whichever is surer (`pipeline::auto_recognize`).
-fn auto_recognizer_choice(installer: &Installer) -> Option<ModelChoice> {
-    let handwriting = installer.handwriting_recognizer()?;
+/// With only a damaged personal model it is offered too (it is the default then), reading
+/// with print and saying in the loading status why the user's model is not used.
+fn auto_recognizer_choice(
+    installer: &Installer,
+    damaged: &[(String, String)],
+) -> Option<ModelChoice> {
     let print = installer.catalog.default_recognizer();
-    Some(ModelChoice {
-        id: AUTO.to_owned(),
-        name: format!(
+    let name = match (installer.handwriting_recognizer(), damaged.first()) {
+        (Some(handwriting), _) => format!(
             "Automatic: line by line, {} or {}",
             handwriting.name, print.name
         ),
+        (None, Some((id, _))) => format!("Automatic: {} ({id} is damaged)", print.name),
+        (None, None) => return None,
+    };
+    Some(ModelChoice {
+        id: AUTO.to_owned(),
+        name,
         kind: ModelKind::Recognizer,
         installed: installer.installed_dir(&print.id).is_some(),
         size_bytes: None,
@@ -343,6 +358,7 @@ fn auto_recognizer_choice(installer: &Installer) -> Option<ModelChoice> {
         reads: "print and handwriting, line by line".into(),
         source: String::new(),
         licence: String::new(),
+        damaged: None,
     })
 }
 
@@ -406,6 +422,44 @@ fn megabytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::settings::Settings;
+    use crate::models::StoreConfig;
+    use crate::models::catalog::Catalog;
+    use crate::models::personal::{CARD_FILE, WEIGHTS_FILE, sample_card};
+
+    #[test]
+    fn a_damaged_personal_model_keeps_auto_and_is_shown_with_why() {
+        // Its folder was cut short (no completion marker): the app used to fall back to the
+        // first recognizer without a word, as `auto` was not offered.
+        let root = tempfile::tempdir().unwrap();
+        let config = StoreConfig::rooted(root.path(), "http://127.0.0.1:9");
+        let dir = config.model_dir("mine");
+        std::fs::create_dir_all(&dir).unwrap();
+        let card = serde_json::to_string(&sample_card("mine", "2026-12-01T10:00:00Z")).unwrap();
+        std::fs::write(dir.join(CARD_FILE), card).unwrap();
+        std::fs::write(dir.join(WEIGHTS_FILE), [7u8; 10]).unwrap();
+        let catalog = Catalog::builtin().with_models(discover(&config.models_dir()));
+        let factory = CatalogFactory::new(
+            Installer::new(config, catalog),
+            Device::flex(),
+            "CPU (test)".into(),
+        );
+
+        let models = factory.models();
+        let mine = models.iter().find(|m| m.id == "mine").unwrap();
+        assert!(!mine.installed);
+        assert!(mine.damaged.is_some(), "{mine:?}");
+        let auto = models
+            .iter()
+            .find(|m| m.id == AUTO && m.kind == ModelKind::Recognizer);
+        assert!(
+            auto.is_some_and(|m| m.name.contains("mine is damaged")),
+            "{auto:?}"
+        );
+        let mut settings = Settings::default();
+        settings.fit_to(&models, &factory.default_models());
+        assert_eq!(settings.recognizer, AUTO);
+    }
 
     #[test]
     fn download_progress_reads_in_megabytes() {

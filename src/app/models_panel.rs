@@ -110,6 +110,13 @@ impl ModelsPanel {
         for (kind, id) in chosen {
             if let Some(model) = id.and_then(|id| self.find(kind, id)) {
                 ui.label(RichText::new(details(model)).small().weak());
+                if let Some(why) = &model.damaged {
+                    let warning = format!(
+                        "{} cannot be used, its folder is damaged: {why}. Delete it and train it again.",
+                        model.id
+                    );
+                    ui.label(RichText::new(warning).color(ui.visuals().warn_fg_color));
+                }
             }
         }
         if !recognizers
@@ -140,7 +147,7 @@ impl ModelsPanel {
                 if ui.button("Cancel download").clicked() {
                     action = Some(ModelsAction::CancelInstall(id.to_string()));
                 }
-            } else if !model.installed {
+            } else if !model.installed && model.damaged.is_none() {
                 let size = model
                     .size_bytes
                     .map(|b| format!(" ({:.0} MB)", b as f64 / 1e6))
@@ -180,6 +187,8 @@ fn details(m: &ModelChoice) -> String {
 fn label(m: &ModelChoice) -> String {
     if m.installed {
         m.name.clone()
+    } else if m.damaged.is_some() {
+        format!("{} (damaged)", m.name)
     } else {
         format!("{} (not installed)", m.name)
     }
@@ -200,6 +209,7 @@ mod tests {
             reads: String::new(),
             source: String::new(),
             licence: String::new(),
+            damaged: None,
         }
     }
 

@@ -185,6 +185,7 @@ mod tests {
             reads: String::new(),
             source: String::new(),
             licence: String::new(),
+            damaged: None,
         }
     }
 

@@ -35,6 +35,8 @@ pub struct ModelChoice {
     /// Where it comes from and under which licence, for the user.
     pub source: String,
     pub licence: String,
+    /// Why a personal model's folder cannot be used (a file missing or cut short).
+    pub damaged: Option<String>,
 }
 
 impl ModelChoice {

@@ -207,6 +207,7 @@ impl PipelineFactory for FakeFactory {
             reads: String::new(),
             source: "test".into(),
             licence: "test".into(),
+            damaged: None,
         };
         vec![
             model(
