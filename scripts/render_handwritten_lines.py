@@ -26,7 +26,7 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_printed_lines import texts  # noqa: E402  (a sibling script, not a package)
+from render_printed_lines import scanned, texts  # noqa: E402  (a sibling script, not a package)
 
 
 def load_fonts(folder):
@@ -95,11 +95,7 @@ def render(text, font_path, rng):
     alpha = np.zeros((height, width), dtype=np.float32)
     alpha[pad_y:pad_y + mask.size[1], pad_x:pad_x + mask.size[0]] = np.asarray(mask) / 255.0
     pixels = page * (1 - alpha) + ink * alpha
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8)))
-    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, rng.uniform(0, 8), image.size[::-1])
-    pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels).convert("RGB")
+    return scanned(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), rng, blur=0.8, noise=8)
 
 
 def main():

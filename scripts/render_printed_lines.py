@@ -68,10 +68,15 @@ def render(text, font_path, rng):
     ImageDraw.Draw(image).text((pad_x - left, pad_y - top), text, font=font, fill=ink)
     if rng.random() < 0.5:
         image = image.rotate(rng.uniform(-0.8, 0.8), resample=Image.BICUBIC, fillcolor=paper)
-    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.9)))
-    # Sensor noise, seeded from the same generator so a run is repeatable.
-    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, rng.uniform(0, 10), image.size[::-1])
-    pixels = np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    return scanned(image, rng, blur=0.9, noise=10)
+
+
+def scanned(image, rng, blur, noise):
+    """A greyscale line as a scanner returns it: up to `blur` px of blur, up to `noise` grey
+    levels of sensor noise (seeded from the same generator, so a run is repeatable), RGB."""
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, blur)))
+    grain = np.random.default_rng(rng.randrange(2**32)).normal(0, rng.uniform(0, noise), image.size[::-1])
+    pixels = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
     return Image.fromarray(pixels).convert("RGB")
 
 
