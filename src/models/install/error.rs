@@ -9,10 +9,11 @@ pub enum InstallError {
     #[error("no model `{id}` in the catalog (see `inkread models list`)")]
     UnknownModel { id: String },
     #[error(
-        "personal model `{id}` was trained on this machine and its files are incomplete; \
-         train it again (`inkread train recognizer`) or remove it (`inkread models rm {id}`)"
+        "personal model `{id}` was trained on this machine and its files are incomplete \
+         ({why}); train it again (`inkread train recognizer`) or remove it \
+         (`inkread models rm {id}`)"
     )]
-    TrainedModelIncomplete { id: String },
+    TrainedModelIncomplete { id: String, why: String },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("offline: cannot reach {what}: {detail}")]

@@ -257,6 +257,9 @@ impl Installer {
             }
             Source::Trained { .. } => Err(InstallError::TrainedModelIncomplete {
                 id: entry.id.clone(),
+                why: store::check_complete(&self.config.model_dir(&entry.id))
+                    .err()
+                    .unwrap_or_else(|| "its folder changed while it was read; try again".into()),
             }),
         }
     }
@@ -556,6 +559,8 @@ mod tests {
         assert_eq!(damaged[0].0, "mine");
         assert!(damaged[0].1.contains(WEIGHTS_FILE), "{}", damaged[0].1);
         assert!(damaged[0].1.contains("10 bytes"), "{}", damaged[0].1);
+        let asked = cut.ensure_installed("mine", &mut |_| {}).unwrap_err();
+        assert!(asked.to_string().contains("10 bytes"), "{asked}");
 
         std::fs::remove_file(dir.join(MARKER)).unwrap();
         assert_eq!(
