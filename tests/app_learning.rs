@@ -168,3 +168,66 @@ fn corrections_the_model_already_reads_make_no_new_model() {
         .unwrap_or(0);
     assert_eq!(runs, 0, "a run folder was left in {}", home.display());
 }
+
+/// A personal model whose folder was cut short (say the disk filled while it was written):
+/// the app keeps reading with `auto`, the models panel names the model damaged and says
+/// why, offers no download for it, and deletes it.
+#[test]
+fn a_damaged_personal_model_is_shown_with_why_and_can_be_deleted() {
+    use inkread::models::catalog::Catalog;
+    use inkread::models::personal::{CARD_FILE, CRNN_G2, ModelCard, WEIGHTS_FILE, discover};
+    use inkread::models::{Installer, StoreConfig};
+
+    let root = tempfile::tempdir().unwrap();
+    let config = StoreConfig::rooted(root.path(), "http://127.0.0.1:9");
+    let dir = config.model_dir("mine");
+    std::fs::create_dir_all(&dir).unwrap();
+    let card = ModelCard {
+        id: "mine".into(),
+        architecture: CRNN_G2.into(),
+        alphabet: "ab".into(),
+        base: None,
+        data: Vec::new(),
+        training_lines: 1,
+        validation_lines: 0,
+        epochs: 1,
+        best_epoch: 1,
+        partial_epoch: None,
+        validation_cer: None,
+        seed: 1,
+        deslant: false,
+        created: "2026-12-01T10:00:00Z".into(),
+        weights_sha256: String::new(),
+    };
+    std::fs::write(dir.join(CARD_FILE), serde_json::to_string(&card).unwrap()).unwrap();
+    std::fs::write(dir.join(WEIGHTS_FILE), [7u8; 10]).unwrap();
+    let catalog = Catalog::builtin().with_models(discover(&config.models_dir()));
+    let factory = CatalogFactory::new(
+        Installer::new(config, catalog),
+        burn::tensor::Device::flex(),
+        "CPU (test)".into(),
+    );
+    let mut harness = Harness::builder()
+        .with_size(Vec2::new(1280.0, 820.0))
+        .build_eframe(move |cc| {
+            InkreadApp::new(cc, Box::new(factory), Box::new(MemoryClipboard::default()))
+        });
+    harness.step();
+    assert_eq!(harness.state().settings.recognizer, "auto");
+    harness.get_by_label_contains("mine is damaged");
+
+    // The user picks it in the list anyway.
+    harness.state_mut().settings.recognizer = "mine".into();
+    harness.step();
+    harness.get_by_label_contains("mine cannot be used, its folder is damaged");
+    assert!(
+        harness
+            .query_by_label_contains("Install Personal")
+            .is_none()
+    );
+    harness.get_by_label("Delete mine").click();
+    wait_up_to(&mut harness, "the model to be deleted", 20, |app| {
+        !app.models.models.iter().any(|m| m.id == "mine")
+    });
+    assert!(!dir.exists());
+}
