@@ -560,6 +560,15 @@ fn a_checkpoint_inside_an_epoch_is_published_when_it_reads_better() {
             .any(|e| matches!(e, TrainEvent::Published { .. })),
         "{events:?}"
     );
+    // The run goes on to its end: no epoch's end may replace the checkpoint with weights
+    // that read the validation lines worse.
+    train_quietly(&installer, &run, true).unwrap();
+    let last = personal_installer(&installer)
+        .installed_dir("partial")
+        .and_then(|dir| ModelCard::read(&dir))
+        .unwrap();
+    let last_cer = last.validation_cer.unwrap();
+    assert!(last_cer <= cer, "{cer} replaced by {last_cer}");
 }
 
 /// Burn 0.22.1's default conv2d weight gradient is a convolution whose kernel is the output

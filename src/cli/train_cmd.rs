@@ -332,6 +332,11 @@ impl TrainView {
                     validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
                 eprintln!("best so far{cer}: saved to {}", dir.display());
             }
+            TrainEvent::KeptPublished { validation_cer } => {
+                let cer =
+                    validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
+                eprintln!("the checkpoint published earlier reads validation better{cer}: kept");
+            }
             TrainEvent::Checkpointed => {}
             TrainEvent::EarlyStop { epoch } => {
                 eprintln!("no better validation CER for a while: stopping after epoch {epoch}");

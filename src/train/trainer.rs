@@ -97,6 +97,11 @@ pub enum TrainEvent {
         dir: PathBuf,
         validation_cer: Option<f64>,
     },
+    /// The epoch was the run's best, but a checkpoint of the run published earlier
+    /// (`inkread train publish`) reads the validation lines better, so it stays.
+    KeptPublished {
+        validation_cer: Option<f64>,
+    },
     Checkpointed,
     EarlyStop {
         epoch: usize,
@@ -185,7 +190,8 @@ pub fn train(
 /// Validates the run's latest checkpoint and publishes it when it reads the validation
 /// lines better than the model published so far, as the end of an epoch would. For a long
 /// run stopped (or still going) inside an epoch: what it has learned is usable now. The
-/// run itself is untouched and publishes again at its next epoch's end if better.
+/// run itself is untouched; its next epoch's end publishes only weights that read the
+/// validation lines better than this checkpoint (`published_checkpoint_is_better`).
 pub fn publish_checkpoint(
     installer: &Installer,
     id: &str,
@@ -250,6 +256,25 @@ pub fn publish_checkpoint(
         validation_cer: cer,
     });
     Ok(outcome(Some(dir)))
+}
+
+/// Whether the model already published under the run's id is a checkpoint of this same run
+/// (`inkread train publish`: same base, data, seed and validation lines) that reads the
+/// validation lines better than `candidate`: the end of an epoch must not replace it, or
+/// the run would not keep its best.
+fn published_checkpoint_is_better(published: Option<&ModelCard>, candidate: &ModelCard) -> bool {
+    let Some(old) = published.filter(|old| old.partial_epoch.is_some()) else {
+        return false;
+    };
+    let same_run = old.base == candidate.base
+        && old.data == candidate.data
+        && old.seed == candidate.seed
+        && old.validation_lines == candidate.validation_lines;
+    let better = matches!(
+        (old.validation_cer, candidate.validation_cer),
+        (Some(old), Some(new)) if old <= new
+    );
+    same_run && better
 }
 
 /// Whether weights that read the validation lines with `cer` may be published: never when
@@ -380,13 +405,23 @@ impl LoopState<'_> {
                 on_event(TrainEvent::Epoch(record.clone()));
             }
             if improved {
-                let calibration = validation.calibration.as_ref();
-                let dir = publish(installer, &self.net, self.card(), calibration)?;
-                on_event(TrainEvent::Published {
-                    dir: dir.clone(),
-                    validation_cer: cer,
-                });
-                model_dir = Some(dir);
+                let card = self.card();
+                let published = installer
+                    .installed_dir(&self.run.id)
+                    .and_then(|d| ModelCard::read(&d));
+                if published_checkpoint_is_better(published.as_ref(), &card) {
+                    on_event(TrainEvent::KeptPublished {
+                        validation_cer: published.and_then(|c| c.validation_cer),
+                    });
+                } else {
+                    let calibration = validation.calibration.as_ref();
+                    let dir = publish(installer, &self.net, card, calibration)?;
+                    on_event(TrainEvent::Published {
+                        dir: dir.clone(),
+                        validation_cer: cer,
+                    });
+                    model_dir = Some(dir);
+                }
             }
             checkpoint::save(self.dir, &self.net, &self.optim, &self.progress)?;
             on_event(TrainEvent::Checkpointed);
@@ -564,5 +599,47 @@ impl LoopState<'_> {
             weights_sha256: String::new(),
             partial_epoch: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::personal::sample_card;
+
+    fn card(cer: f64, partial: bool) -> ModelCard {
+        let mut card = sample_card("mine", "2026-12-02T00:45:00Z");
+        card.validation_cer = Some(cer);
+        card.partial_epoch = partial.then_some(PartialEpoch {
+            batches_done: 730,
+            batches: 1146,
+        });
+        card
+    }
+
+    #[test]
+    fn an_epoch_end_keeps_a_better_checkpoint_of_its_run_published() {
+        let checkpoint = card(0.2420, true);
+        assert!(published_checkpoint_is_better(
+            Some(&checkpoint),
+            &card(0.2450, false)
+        ));
+        assert!(!published_checkpoint_is_better(
+            Some(&checkpoint),
+            &card(0.2300, false)
+        ));
+        // An epoch's own publication, or none, is replaced as before.
+        assert!(!published_checkpoint_is_better(
+            Some(&card(0.2000, false)),
+            &card(0.2450, false)
+        ));
+        assert!(!published_checkpoint_is_better(None, &card(0.2450, false)));
+        // A checkpoint of another run under the same name (other data) is not comparable.
+        let mut other = checkpoint.clone();
+        other.data = vec!["elsewhere.tsv".into()];
+        assert!(!published_checkpoint_is_better(
+            Some(&other),
+            &card(0.2450, false)
+        ));
     }
 }
