@@ -8,7 +8,8 @@
 # (space-separated), e.g. printed lines from scripts/render_printed_lines.py --split train,
 # so that the model keeps reading print. INKREAD_TRAIN_OPTIONS adds options of `inkread train
 # recognizer` (space-separated), e.g. "--deslant"; INKREAD_TRAIN_FROZEN is how many of the
-# CRNN's convolutions stay as the base has them (default 4).
+# CRNN's convolutions stay as the base has them (default 4); INKREAD_TRAIN_LR the peak
+# learning rate (default 3e-4; lower to continue from a trained model).
 set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-target}/debug/inkread}
 id=${2:-hw-crnn-1}
@@ -22,6 +23,6 @@ resume=()
 [ -f "$home/training/$id/run.json" ] && resume=(--resume)
 mkdir -p "$home/training"
 "$bin" train recognizer --base "$base" --data "$shared/train/manifest.tsv" "${extra[@]}" \
-  --out "$id" --epochs "$epochs" --batch 16 --lr 3e-4 --seed 1 --checkpoint-minutes 10 \
+  --out "$id" --epochs "$epochs" --batch 16 --lr "${INKREAD_TRAIN_LR:-3e-4}" --seed 1 --checkpoint-minutes 10 \
   --freeze-convolutions "${INKREAD_TRAIN_FROZEN:-4}" "${options[@]}" \
   --device cpu "${resume[@]}" 2>&1 | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' >> "$home/training/$id.log"
