@@ -33,7 +33,8 @@ pub struct ConvBenchArgs {
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,
     /// Whose convolution: Burn's own, or Inkread's (`nn::conv_gemm`, which hands what it
-    /// does not take to Burn's).
+    /// does not take to Burn's) as the networks run it, or by one of its kernels: one
+    /// product per tap, Winograd's, or the AVX-512 shifted products.
     #[arg(long = "conv", value_enum, default_value_t = ConvEngine::Inkread)]
     pub engine: ConvEngine,
     /// Timed repeats (after one untimed warm-up run).
@@ -42,10 +43,26 @@ pub struct ConvBenchArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ConvEngine {
     Burn,
     Inkread,
+    InkreadTaps,
+    InkreadWinograd,
+    InkreadShifted,
+}
+
+impl ConvEngine {
+    /// Inkread's kernel, `None` for Burn's convolution.
+    fn kernel(self) -> Option<conv_gemm::Kernel> {
+        match self {
+            Self::Burn => None,
+            Self::Inkread => Some(conv_gemm::Kernel::Auto),
+            Self::InkreadTaps => Some(conv_gemm::Kernel::Taps),
+            Self::InkreadWinograd => Some(conv_gemm::Kernel::Winograd),
+            Self::InkreadShifted => Some(conv_gemm::Kernel::Shifted),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,16 +97,11 @@ pub fn run(args: &ConvBenchArgs) -> anyhow::Result<()> {
     let options = ConvOptions::new([args.stride; 2], [pad; 2], [1, 1], 1);
     let once = || {
         let started = Instant::now();
-        let conv = match args.engine {
-            ConvEngine::Burn => conv2d,
-            ConvEngine::Inkread => conv_gemm::conv2d,
+        let (x, weight, bias) = (x.clone(), weight.clone(), Some(bias.clone()));
+        let y = match args.engine.kernel() {
+            None => conv2d(x, weight, bias, options.clone()),
+            Some(kernel) => conv_gemm::conv2d_by(x, weight, bias, options.clone(), kernel),
         };
-        let y = conv(
-            x.clone(),
-            weight.clone(),
-            Some(bias.clone()),
-            options.clone(),
-        );
         // Reading one value back waits for the work on every backend.
         let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>();
         started.elapsed().as_secs_f64()

@@ -6,10 +6,11 @@
 //! `inkread bench conv`). Here the input is padded once and tap `(i, j)` of the kernel is the
 //! product `W[:, :, i, j] · X`, where `X` is the padded input read from offset
 //! `i·width + j`: computed over whole padded rows, each output row gets `padded width −
-//! output width` columns too many, dropped when the rows are copied out. No im2col buffer;
-//! the products run on `gemm`, the crate Flex itself uses. Undilated 3 × 3 layers with 64
-//! input channels or more go on to Winograd's algorithm instead (`nn::winograd`), which
-//! needs fewer multiplications.
+//! output width` columns too many, dropped when the rows are copied out. No im2col buffer.
+//! On CPUs with AVX-512 the sums over channels and taps run in `nn::shifted_products`, all
+//! taps at once in registers; elsewhere one product per tap runs on `gemm`, the crate Flex
+//! itself uses, and undilated 3 × 3 layers with 64 input channels or more go on to
+//! Winograd's algorithm (`nn::winograd`), which needs fewer multiplications.
 //!
 //! Only Flex tensors of `f32` with one group and stride 1 take this path; everything else
 //! (GPU, NdArray, autodiff, strided or grouped layers, 1 × 1 kernels, which Flex already
@@ -25,6 +26,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::into_f32_vec;
+use super::shifted_products::{self, Operands, ROWS};
 use super::winograd;
 
 /// Values of one block of products (its output channels × its padded rows): about 1 MiB,
@@ -34,12 +36,37 @@ const BLOCK_VALUES: usize = 256 * 1024;
 /// Input channels from which a 3 × 3 layer runs by Winograd's algorithm (`nn::winograd`).
 const MIN_WINOGRAD_CHANNELS: usize = 64;
 
+/// How a layer that takes this path is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// What the networks use: [`Kernel::Shifted`] where the CPU has AVX-512, else
+    /// [`Kernel::Winograd`] where the layer fits it, else [`Kernel::Taps`].
+    Auto,
+    /// One `gemm` product per kernel tap.
+    Taps,
+    /// Winograd's F(2 × 2, 3 × 3), for undilated 3 × 3 layers (others take `Taps`).
+    Winograd,
+    /// `nn::shifted_products` (AVX-512; `Taps` on CPUs without it).
+    Shifted,
+}
+
 /// `burn::tensor::module::conv2d`, computed by tap products where that applies.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
+) -> Tensor<4> {
+    conv2d_by(x, weight, bias, options, Kernel::Auto)
+}
+
+/// [`conv2d`] by a chosen kernel: for tests and `inkread bench conv`.
+pub fn conv2d_by(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    kernel: Kernel,
 ) -> Tensor<4> {
     let Some(layer) = Layer::of(&x, &weight, &options) else {
         return burn_conv2d(x, weight, bias, options);
@@ -52,7 +79,7 @@ pub fn conv2d(
     match (host(x.clone()), host(weight.clone()), bias_values) {
         // A bias of another length than the output channels: Burn's own error, not ours.
         (Some(input), Some(weights), Some(bias_values)) if bias_values.len() == layer.c_out => {
-            let output = layer.run(&input, &weights, &bias_values);
+            let output = layer.run(&input, &weights, &bias_values, kernel);
             let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
             Tensor::from_data(TensorData::new(output, shape), &x.device())
         }
@@ -75,7 +102,7 @@ pub(crate) fn conv2d_values(
     let fits = input.len() == x_dims.iter().product::<usize>()
         && weights.len() == w_dims.iter().product::<usize>()
         && bias.len() == layer.c_out;
-    fits.then(|| layer.run(input, weights, bias))
+    fits.then(|| layer.run(input, weights, bias, Kernel::Auto))
 }
 
 /// The gradient of the loss with respect to a convolution's weights (`[c_out, c_in, kh,
@@ -155,11 +182,25 @@ impl Layer {
         })
     }
 
-    /// 3 × 3 undilated layers with enough input channels go to Winograd's algorithm (with
-    /// a handful of channels its transforms cost more than the products they save).
+    /// The kernel a request resolves to on this CPU and layer.
+    fn resolve(&self, kernel: Kernel) -> Kernel {
+        let wide = shifted_products::available();
+        let winograd = self.winograd_shape().is_some();
+        match kernel {
+            Kernel::Auto if wide => Kernel::Shifted,
+            Kernel::Auto if winograd && self.c_in >= MIN_WINOGRAD_CHANNELS => Kernel::Winograd,
+            Kernel::Shifted if wide => Kernel::Shifted,
+            Kernel::Winograd if winograd => Kernel::Winograd,
+            _ => Kernel::Taps,
+        }
+    }
+
+    /// 3 × 3 undilated layers can go to Winograd's algorithm (with a handful of channels
+    /// its transforms cost more than the products they save: `Kernel::Auto` sends it those
+    /// with [`MIN_WINOGRAD_CHANNELS`] or more).
     fn winograd_shape(&self) -> Option<winograd::Shape> {
         let fits = self.kernel == [3, 3] && self.dilation == [1, 1];
-        (fits && self.c_in >= MIN_WINOGRAD_CHANNELS).then_some(winograd::Shape {
+        fits.then_some(winograd::Shape {
             images: self.images,
             c_in: self.c_in,
             in_h: self.in_h,
@@ -182,15 +223,22 @@ impl Layer {
         self.dilation[1] * (self.kernel[1] - 1)
     }
 
-    fn run(&self, input: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
-        if let Some(shape) = self.winograd_shape() {
+    fn run(&self, input: &[f32], weights: &[f32], bias: &[f32], kernel: Kernel) -> Vec<f32> {
+        let kernel = self.resolve(kernel);
+        if let (Kernel::Winograd, Some(shape)) = (kernel, self.winograd_shape()) {
             return winograd::conv3x3(&shape, input, weights, bias);
         }
         let padded = self.pad(input);
+        let depth = self.c_in * self.kernel[0] * self.kernel[1];
+        let packed =
+            (kernel == Kernel::Shifted).then(|| shifted_products::pack(weights, self.c_out, depth));
         let mut output = vec![0.0f32; self.images * self.c_out * self.out_h * self.out_w];
         let out = SharedOut(output.as_mut_ptr());
         self.blocks().par_iter().for_each(|block| {
-            let products = self.products(&padded, weights, block);
+            let products = match &packed {
+                Some(packed) => self.shifted(&padded, packed, block),
+                None => self.products(&padded, weights, block),
+            };
             // SAFETY: blocks write disjoint parts of `output`, which outlives them.
             unsafe { self.write_rows(&products, bias, block, &out) };
         });
@@ -205,7 +253,8 @@ impl Layer {
         let bands = self.images * self.out_h.div_ceil(rows);
         let wanted = 2 * rayon::current_num_threads();
         let channel_parts = wanted.div_ceil(bands).clamp(1, self.c_out.div_ceil(16));
-        let per_part = self.c_out.div_ceil(channel_parts);
+        // Whole groups of the shifted kernel's rows, so that a part starts at one.
+        let per_part = self.c_out.div_ceil(channel_parts).next_multiple_of(ROWS);
         let mut blocks = Vec::with_capacity(bands * channel_parts);
         for image in 0..self.images {
             for first in (0..self.out_h).step_by(rows) {
@@ -286,6 +335,30 @@ impl Layer {
                 );
             }
         }
+        products
+    }
+
+    /// One block of outputs over the padded width, channel by channel, by
+    /// `nn::shifted_products`: every row of the block's groups of [`ROWS`] channels, the
+    /// rows past the block's last channel unused.
+    fn shifted(&self, padded: &[f32], packed: &[f32], block: &Block) -> Vec<f32> {
+        let [kh, kw] = self.kernel;
+        let [dh, dw] = self.dilation;
+        let (wp, plane) = (self.padded[1], self.plane());
+        let start = block.image * self.c_in * plane + block.rows.start * wp;
+        let offsets: Vec<usize> = (0..self.c_in)
+            .flat_map(|c| (0..kh).flat_map(move |i| (0..kw).map(move |j| (c, i, j))))
+            .map(|(c, i, j)| start + c * plane + i * dh * wp + j * dw)
+            .collect();
+        let groups = block.channels.start / ROWS..block.channels.end.div_ceil(ROWS);
+        let columns = block.rows.len() * wp;
+        let mut products = vec![0.0f32; groups.len() * ROWS * columns];
+        let operands = Operands {
+            packed,
+            offsets: &offsets,
+            x: padded,
+        };
+        shifted_products::products(&operands, groups, columns, &mut products, columns);
         products
     }
 
@@ -412,11 +485,12 @@ mod tests {
     use super::*;
     use burn::tensor::{Device, Distribution};
 
-    /// Same values as Burn's convolution for the shapes the networks use: paddings on
-    /// every side (and asymmetric), dilations, wide and tall kernels, several images,
-    /// outputs of one row and blocks of many.
+    /// Same values as Burn's convolution for the shapes the networks use, by every kernel:
+    /// paddings on every side (and asymmetric), dilations, wide and tall kernels, several
+    /// images, outputs of one row and blocks of many, channel counts that are not whole
+    /// groups of the shifted kernel's rows.
     #[test]
-    fn tap_products_give_burns_convolution() {
+    fn every_kernel_gives_burns_convolution() {
         let device = Device::flex();
         // (input, weight, padding, dilation)
         type Case = ([usize; 4], [usize; 4], [(usize, usize); 2], [usize; 2]);
@@ -433,6 +507,13 @@ mod tests {
             ([1, 65, 6, 5], [4, 65, 3, 3], [(0, 2), (1, 0)], [1, 1]),
             ([1, 64, 3, 3], [7, 64, 3, 3], [(0, 0), (0, 0)], [1, 1]),
             ([1, 96, 41, 77], [48, 96, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+            ([2, 3, 30, 70], [13, 3, 3, 3], [(1, 1), (1, 1)], [1, 1]),
+        ];
+        let kernels = [
+            Kernel::Auto,
+            Kernel::Taps,
+            Kernel::Winograd,
+            Kernel::Shifted,
         ];
         for &(x_shape, w_shape, padding, dilation) in cases {
             let x = Tensor::<4>::random(x_shape, Distribution::Default, &device);
@@ -443,16 +524,22 @@ mod tests {
                 Layer::of(&x, &w, &options).is_some(),
                 "{x_shape:?} not taken"
             );
-            let ours = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
-            let burns = burn_conv2d(x, w, Some(b), options);
-            assert_eq!(ours.dims(), burns.dims(), "{x_shape:?} {w_shape:?}");
+            let burns = burn_conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
             let scale = burns.clone().abs().max().into_scalar::<f32>().max(1.0);
-            let diff = (ours - burns).abs().max().into_scalar::<f32>();
-            // Sums of up to 864 products: float rounding differs with the order.
-            assert!(
-                diff <= 1e-5 * scale,
-                "{x_shape:?} {w_shape:?}: {diff} of {scale}"
-            );
+            for kernel in kernels {
+                let (x, w, b) = (x.clone(), w.clone(), Some(b.clone()));
+                let ours = conv2d_by(x, w, b, options.clone(), kernel);
+                assert_eq!(ours.dims(), burns.dims(), "{x_shape:?} {w_shape:?}");
+                let diff = (ours - burns.clone()).abs().max().into_scalar::<f32>();
+                // Sums of up to 864 products: float rounding differs with the order.
+                assert!(
+                    diff <= 1e-5 * scale,
+                    "{kernel:?} {x_shape:?} {w_shape:?}: {diff} of {scale}"
+                );
+            }
+        }
+        if !shifted_products::available() {
+            crate::test_skip::skip("no AVX-512F: Kernel::Shifted ran as Kernel::Taps");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod host_linear;
 pub mod kraken;
 pub mod lstm_cell;
 pub mod paddle;
+mod shifted_products;
 pub mod time_steps;
 pub mod trocr;
 mod winograd;

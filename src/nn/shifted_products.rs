@@ -1,0 +1,260 @@
+//! Sums of products over shifted rows, accumulated in AVX-512 registers.
+//!
+//! A stride-1 convolution computed over rows of the padded width (`nn::conv_gemm`) is one
+//! sum per output channel `r` and position `p`: `C[r, p] = Σₖ A[r, k] · X[offset(k) + p]`,
+//! where `k` runs over input channels and kernel taps, `A` is the weights and `offset(k)`
+//! is the channel's plane plus the tap's shift. Here 8 rows of `A` by 48 positions
+//! accumulate in 24 AVX-512 registers over the whole of `k`, so each output is written
+//! once: no im2col buffer, and no pass over the outputs per tap as with one `gemm` call per
+//! tap. `gemm`, the crate Burn Flex uses, runs AVX2 kernels on x86 (its AVX-512 ones gave
+//! nothing measurable here, docs/BENCH.md), which is half of what this machine's cores can
+//! issue.
+//!
+//! Only on x86-64 CPUs with AVX-512F ([`available`]); elsewhere the callers keep `gemm`.
+
+use std::ops::Range;
+
+/// Rows of `A` (output channels) in one tile, and so in one group of the packed weights.
+pub(super) const ROWS: usize = 8;
+/// Positions in one tile: three registers of 16 lanes.
+const COLUMNS: usize = 48;
+
+/// Whether this CPU runs the kernel; decided once per process.
+pub(super) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `A` (`rows × depth`, row-major) regrouped for the kernel: for each group of [`ROWS`]
+/// rows, `depth` runs of [`ROWS`] values (column `k` of the group's rows), the rows past
+/// the last zero.
+pub(super) fn pack(a: &[f32], rows: usize, depth: usize) -> Vec<f32> {
+    let groups = rows.div_ceil(ROWS);
+    let mut packed = vec![0.0f32; groups * depth * ROWS];
+    for (row, values) in a.chunks_exact(depth).take(rows).enumerate() {
+        let group = &mut packed[(row / ROWS) * depth * ROWS..][..depth * ROWS];
+        for (k, &v) in values.iter().enumerate() {
+            group[k * ROWS + row % ROWS] = v;
+        }
+    }
+    packed
+}
+
+/// The operands of one sum: packed `A`, `X` and where each `k` reads it.
+pub(super) struct Operands<'a> {
+    /// From [`pack`].
+    pub packed: &'a [f32],
+    /// Where column `k` of `A` meets `X`: `X[offsets[k] + p]` for position `p`.
+    pub offsets: &'a [usize],
+    pub x: &'a [f32],
+}
+
+/// `out[g·ROWS + r][p] = Σₖ A[(groups.start + g)·ROWS + r, k] · X[offsets[k] + p]` for the
+/// positions `p < columns`, rows `ldc` apart in `out`: every row of every group in `groups`
+/// is written, those past `A`'s last row with zeros.
+///
+/// # Panics
+/// When a read or a write would leave its slice, or [`available`] is false.
+pub(super) fn products(
+    operands: &Operands,
+    groups: Range<usize>,
+    columns: usize,
+    out: &mut [f32],
+    ldc: usize,
+) {
+    let Operands { packed, offsets, x } = operands;
+    let depth = offsets.len();
+    assert!(columns <= ldc && packed.len() >= groups.end * depth * ROWS);
+    assert!(out.len() >= (groups.len() * ROWS).saturating_sub(1) * ldc + columns);
+    let furthest = offsets.iter().max().copied().unwrap_or(0);
+    assert!(
+        columns == 0 || furthest + columns <= x.len(),
+        "reads past X"
+    );
+    assert!(available(), "shifted products need AVX-512F");
+    for (g, group) in groups.enumerate() {
+        let a = &packed[group * depth * ROWS..][..depth * ROWS];
+        for first in (0..columns).step_by(COLUMNS) {
+            let width = COLUMNS.min(columns - first);
+            // SAFETY: AVX-512F is present (asserted); for every k, X is read at
+            // offsets[k] + first + [0, width), within `x` since offsets[k] + columns ≤
+            // x.len(); `out` is written at rows g·ROWS.. g·ROWS + 7, positions first..
+            // first + width, within `out` by the length check above.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                kernel::tile(
+                    a.as_ptr(),
+                    offsets,
+                    x.as_ptr().add(first),
+                    out.as_mut_ptr().add(g * ROWS * ldc + first),
+                    ldc,
+                    width,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod kernel {
+    use std::arch::x86_64::*;
+
+    use super::ROWS;
+
+    /// Lanes per register; a row of the tile is three registers.
+    const LANES: usize = 16;
+    /// How many steps of the sum ahead the rows of X are fetched into cache.
+    const PREFETCH_AHEAD: usize = 18;
+
+    /// One tile: `ROWS` rows by `width` (≤ 48) positions.
+    ///
+    /// Written out register by register rather than as loops over arrays: the crate builds
+    /// at opt-level 1 in the dev profile (what `cargo run` gives), which does not unroll
+    /// loops, and an accumulator array left in memory runs at a fifth of the speed.
+    ///
+    /// # Safety
+    /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`
+    /// is readable for every `k` and `p < width`; `c + r·ldc + p` is writable for `r <
+    /// ROWS`, `p < width`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tile(
+        a: *const f32,
+        offsets: &[usize],
+        x: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        width: usize,
+    ) {
+        let (m0, m1, m2) = (
+            lane_mask(width, 0),
+            lane_mask(width, 1),
+            lane_mask(width, 2),
+        );
+        let zero = _mm512_setzero_ps();
+        let [mut s00, mut s01, mut s02, mut s10, mut s11, mut s12] = [zero; 6];
+        let [mut s20, mut s21, mut s22, mut s30, mut s31, mut s32] = [zero; 6];
+        let [mut s40, mut s41, mut s42, mut s50, mut s51, mut s52] = [zero; 6];
+        let [mut s60, mut s61, mut s62, mut s70, mut s71, mut s72] = [zero; 6];
+        let mut column = a;
+        for (k, &offset) in offsets.iter().enumerate() {
+            // SAFETY: the caller's bounds; masked-off lanes are not read.
+            unsafe {
+                let row = x.add(offset);
+                if let Some(&ahead) = offsets.get(k + PREFETCH_AHEAD) {
+                    let ahead = x.wrapping_add(ahead) as *const i8;
+                    _mm_prefetch::<_MM_HINT_T0>(ahead);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128));
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(188));
+                }
+                let b0 = _mm512_maskz_loadu_ps(m0, row);
+                let b1 = _mm512_maskz_loadu_ps(m1, row.add(LANES));
+                let b2 = _mm512_maskz_loadu_ps(m2, row.add(2 * LANES));
+                macro_rules! row {
+                    ($r:expr, $s0:ident, $s1:ident, $s2:ident) => {
+                        let w = _mm512_set1_ps(*column.add($r));
+                        $s0 = _mm512_fmadd_ps(w, b0, $s0);
+                        $s1 = _mm512_fmadd_ps(w, b1, $s1);
+                        $s2 = _mm512_fmadd_ps(w, b2, $s2);
+                    };
+                }
+                row!(0, s00, s01, s02);
+                row!(1, s10, s11, s12);
+                row!(2, s20, s21, s22);
+                row!(3, s30, s31, s32);
+                row!(4, s40, s41, s42);
+                row!(5, s50, s51, s52);
+                row!(6, s60, s61, s62);
+                row!(7, s70, s71, s72);
+                column = column.add(ROWS);
+            }
+        }
+        let sums = [
+            [s00, s01, s02],
+            [s10, s11, s12],
+            [s20, s21, s22],
+            [s30, s31, s32],
+            [s40, s41, s42],
+            [s50, s51, s52],
+            [s60, s61, s62],
+            [s70, s71, s72],
+        ];
+        for (r, [s0, s1, s2]) in sums.into_iter().enumerate() {
+            // SAFETY: the caller's bounds; masked-off lanes are not written.
+            unsafe {
+                let to = c.add(r * ldc);
+                _mm512_mask_storeu_ps(to, m0, s0);
+                _mm512_mask_storeu_ps(to.add(LANES), m1, s1);
+                _mm512_mask_storeu_ps(to.add(2 * LANES), m2, s2);
+            }
+        }
+    }
+
+    /// The lanes of register `j` that fall within `width` positions.
+    fn lane_mask(width: usize, j: usize) -> __mmask16 {
+        let lanes = width.saturating_sub(j * LANES).min(LANES);
+        ((1u32 << lanes) - 1) as __mmask16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sums against a plain loop, with rows past a group's end, a last tile narrower
+    /// than 48 and offsets that jump back and forth.
+    #[test]
+    fn tiles_sum_shifted_rows() {
+        if !available() {
+            crate::test_skip::skip("this CPU has no AVX-512F: the kernel cannot run");
+            return;
+        }
+        let (rows, depth, columns, ldc) = (13, 7, 101, 105);
+        let a: Vec<f32> = (0..rows * depth)
+            .map(|i| ((i * 37) % 11) as f32 - 5.0)
+            .collect();
+        let x: Vec<f32> = (0..400).map(|i| ((i * 13) % 17) as f32 * 0.25).collect();
+        let offsets = [0, 250, 3, 17, 299, 120, 1];
+        let packed = pack(&a, rows, depth);
+        let operands = Operands {
+            packed: &packed,
+            offsets: &offsets,
+            x: &x,
+        };
+        let mut out = vec![f32::NAN; 2 * ROWS * ldc];
+        products(&operands, 0..2, columns, &mut out, ldc);
+        for r in 0..2 * ROWS {
+            for p in 0..columns {
+                let want: f32 = if r < rows {
+                    (0..depth)
+                        .map(|k| a[r * depth + k] * x[offsets[k] + p])
+                        .sum()
+                } else {
+                    0.0
+                };
+                assert_eq!(out[r * ldc + p], want, "row {r}, position {p}");
+            }
+            assert!(
+                out[r * ldc + columns].is_nan(),
+                "row {r} written past its end"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "reads past X")]
+    fn reads_past_x_are_refused() {
+        let packed = pack(&[1.0; 8], 8, 1);
+        let operands = Operands {
+            packed: &packed,
+            offsets: &[10],
+            x: &[0.0; 20],
+        };
+        products(&operands, 0..1, 11, &mut [0.0; 8 * 11], 11);
+    }
+}
