@@ -6,6 +6,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, activation};
 
 use crate::cancel::CancelToken;
+use crate::nn::conv_gemm;
 
 use super::layers::{SqueezeExcite, upsample_nearest};
 use super::lcnet::LcNetV3;
@@ -19,7 +20,7 @@ pub struct RseLayer {
 
 impl RseLayer {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.se.forward(self.conv.forward(x))
+        self.se.forward(conv_gemm::forward(&self.conv, x))
     }
 }
 
@@ -34,7 +35,7 @@ pub struct DbHead {
 
 impl DbHead {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = activation::relu(self.conv.forward(x));
+        let x = activation::relu(conv_gemm::forward(&self.conv, x));
         let x = activation::relu(self.up1.forward(x));
         activation::sigmoid(self.up2.forward(x))
     }
@@ -62,7 +63,7 @@ impl DbNet {
         let mut levels = Vec::with_capacity(features.len());
         for ((f, lateral), input) in features.into_iter().zip(&self.lateral).zip(&self.inputs) {
             cancel.check()?;
-            levels.push(input.forward(lateral.forward(f)));
+            levels.push(input.forward(conv_gemm::forward(lateral, f)));
         }
         // Top-down: each level adds the upsampled level above it.
         for i in (0..levels.len().saturating_sub(1)).rev() {

@@ -7,6 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
 use crate::cancel::CancelToken;
+use crate::nn::conv_gemm;
 
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
@@ -22,7 +23,7 @@ pub struct RepLayer {
 
 impl RepLayer {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
+        let y = conv_gemm::forward(&self.conv, x);
         match &self.act {
             Some(after) => after.forward(hard_swish(y)),
             None => y,

@@ -11,6 +11,7 @@ use burn::tensor::{Tensor, activation};
 use super::layers::{LayerNorm, swish};
 use super::lcnet::LcNetV3;
 use crate::cancel::CancelToken;
+use crate::nn::conv_gemm;
 
 /// A pre-norm transformer block with multi-head self-attention and a swish MLP.
 #[derive(Module, Debug)]
@@ -71,9 +72,9 @@ impl SvtrNeck {
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
         let shortcut = x.clone();
         cancel.check()?;
-        let z = swish(self.conv1.forward(x));
+        let z = swish(conv_gemm::forward(&self.conv1, x));
         cancel.check()?;
-        let z = swish(self.conv2.forward(z));
+        let z = swish(conv_gemm::forward(&self.conv2, z));
         let [b, c, h, w] = z.dims();
         let mut tokens = z.reshape([b, c, h * w]).swap_dims(1, 2);
         for block in &self.blocks {
@@ -86,11 +87,14 @@ impl SvtrNeck {
             .reshape([b, h, w, c])
             .permute([0, 3, 1, 2]);
         cancel.check()?;
-        let z = swish(self.conv3.forward(z));
+        let z = swish(conv_gemm::forward(&self.conv3, z));
         cancel.check()?;
-        let z = swish(self.conv4.forward(Tensor::cat(vec![shortcut, z], 1)));
+        let z = swish(conv_gemm::forward(
+            &self.conv4,
+            Tensor::cat(vec![shortcut, z], 1),
+        ));
         cancel.check()?;
-        Ok(swish(self.conv1x1.forward(z)))
+        Ok(swish(conv_gemm::forward(&self.conv1x1, z)))
     }
 }
 
