@@ -35,21 +35,14 @@ use super::winograd;
 /// so the block stays in cache across the kernel's taps.
 const BLOCK_VALUES: usize = 256 * 1024;
 
-/// Input channels from which a 3 × 3 layer runs by Winograd's algorithm (`nn::winograd`)
-/// on `gemm`.
+/// Input channels from which a 3 × 3 layer runs by Winograd's algorithm (`nn::winograd`).
 const MIN_WINOGRAD_CHANNELS: usize = 64;
-
-/// The same with AVX-512, where Winograd's products run on `nn::shifted_products` too and
-/// gain over all taps in registers from about 256 channels (one layer at a time,
-/// `inkread bench conv`, docs/BENCH.md: 10–15 % at 256 and 512, even at 128, behind below).
-const MIN_WIDE_WINOGRAD_CHANNELS: usize = 256;
 
 /// How a layer that takes this path is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// What the networks use: with AVX-512, [`Kernel::Winograd`] for 3 × 3 layers with
-    /// many channels and [`Kernel::Shifted`] for the rest; without, [`Kernel::Winograd`]
-    /// for 3 × 3 layers with 64 channels or more and [`Kernel::Taps`] for the rest.
+    /// What the networks use: [`Kernel::Shifted`] where the CPU has AVX-512, else
+    /// [`Kernel::Winograd`] where the layer fits it, else [`Kernel::Taps`].
     Auto,
     /// One `gemm` product per kernel tap.
     Taps,
@@ -176,13 +169,14 @@ impl Layer {
     }
 
     /// The layer of an `x_dims` input and `w_dims` weights, `None` where it does not take
-    /// this path (strided, grouped or empty; pointwise unless the CPU has AVX-512: Flex
-    /// runs those as one `gemm` product already).
+    /// this path (strided, grouped, pointwise or empty). Flex runs pointwise layers as one
+    /// `gemm` product, as fast as the shifted kernel or faster: with one tap no row of the
+    /// input is reused across taps (`inkread bench conv --kernel 1`, docs/BENCH.md).
     fn of_dims(x_dims: [usize; 4], w_dims: [usize; 4], options: &ConvOptions<2>) -> Option<Self> {
         let [images, c_in, in_h, in_w] = x_dims;
         let [c_out, c_in_per_group, kh, kw] = w_dims;
         let plain = options.groups == 1 && options.stride == [1, 1] && c_in_per_group == c_in;
-        if !plain || (kh * kw <= 1 && !shifted_products::available()) {
+        if !plain || kh * kw <= 1 {
             return None;
         }
         let [(top, bottom), (left, right)] = options.padding;
@@ -213,10 +207,7 @@ impl Layer {
     fn resolve(&self, kernel: Kernel) -> Kernel {
         let wide = shifted_products::available();
         let winograd = self.winograd_shape().is_some();
-        let wide_winograd =
-            winograd && self.c_in >= MIN_WIDE_WINOGRAD_CHANNELS && self.c_out.is_multiple_of(ROWS);
         match kernel {
-            Kernel::Auto if wide && wide_winograd => Kernel::Winograd,
             Kernel::Auto if wide => Kernel::Shifted,
             Kernel::Auto if winograd && self.c_in >= MIN_WINOGRAD_CHANNELS => Kernel::Winograd,
             Kernel::Shifted if wide => Kernel::Shifted,
@@ -538,8 +529,6 @@ mod tests {
             ([1, 64, 3, 3], [7, 64, 3, 3], [(0, 0), (0, 0)], [1, 1]),
             ([1, 96, 41, 77], [48, 96, 3, 3], [(1, 1), (1, 1)], [1, 1]),
             ([2, 3, 30, 70], [13, 3, 3, 3], [(1, 1), (1, 1)], [1, 1]),
-            // Pointwise (taken with AVX-512 only; see `of_dims`).
-            ([2, 24, 13, 50], [20, 24, 1, 1], [(0, 0), (0, 0)], [1, 1]),
         ];
         let kernels = [
             Kernel::Auto,
@@ -552,9 +541,8 @@ mod tests {
             let w = Tensor::<4>::random(w_shape, Distribution::Default, &device);
             let b = Tensor::<1>::random([w_shape[0]], Distribution::Default, &device);
             let options = ConvOptions::new_with_padding([1, 1], padding, dilation, 1);
-            let pointwise = w_shape[2] * w_shape[3] == 1;
             assert!(
-                Layer::of(&x, &w, &options).is_some() || pointwise,
+                Layer::of(&x, &w, &options).is_some(),
                 "{x_shape:?} not taken"
             );
             let burns = burn_conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
@@ -577,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn strided_and_grouped_layers_stay_with_burn() {
+    fn strided_grouped_and_pointwise_layers_stay_with_burn() {
         let device = Device::flex();
         let x = Tensor::<4>::zeros([1, 4, 8, 8], &device);
         let w3 = Tensor::<4>::zeros([4, 4, 3, 3], &device);
@@ -587,8 +575,7 @@ mod tests {
         let plain = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
         let grouped = ConvOptions::new([1, 1], [1, 1], [1, 1], 2);
         assert!(Layer::of(&x, &w3, &strided).is_none());
-        let pointwise_taken = Layer::of(&x, &w1, &plain).is_some();
-        assert_eq!(pointwise_taken, shifted_products::available());
+        assert!(Layer::of(&x, &w1, &plain).is_none());
         assert!(Layer::of(&x, &wg, &grouped).is_none());
         assert!(Layer::of(&x, &w3, &plain).is_some());
     }

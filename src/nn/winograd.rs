@@ -14,8 +14,6 @@
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use super::shifted_products::{self, Operands, ROWS};
-
 /// Values of one block's transformed inputs and products together (16 × (in + out
 /// channels) × tiles): 4 MiB, so a block works in cache.
 const BLOCK_VALUES: usize = 1 << 20;
@@ -39,7 +37,7 @@ pub(super) struct Shape {
 pub(super) fn conv3x3(shape: &Shape, input: &[f32], weights: &[f32], bias: &[f32]) -> Vec<f32> {
     let tiles = Tiles::of(shape);
     let padded = tiles.pad(shape, input);
-    let filters = Filters::of(shape, transform_weights(shape, weights));
+    let filters = transform_weights(shape, weights);
     let mut output = vec![0.0f32; shape.images * shape.c_out * shape.out_h * shape.out_w];
     let out = SharedOut(output.as_mut_ptr());
     tiles.blocks(shape).par_iter().for_each(|block| {
@@ -306,35 +304,9 @@ fn transform_weights(shape: &Shape, weights: &[f32]) -> Vec<f32> {
     u
 }
 
-/// The transformed filters, `[16][c_out][c_in]`, as `gemm` takes them or packed for
-/// `nn::shifted_products` (on CPUs with AVX-512, when the output channels are whole
-/// groups of its rows, so that its products fill `[c_out][tiles]` exactly).
-enum Filters {
-    Plain(Vec<f32>),
-    Packed(Vec<f32>),
-}
-
-impl Filters {
-    fn of(shape: &Shape, u: Vec<f32>) -> Self {
-        let (c_in, c_out) = (shape.c_in, shape.c_out);
-        if !shifted_products::available() || !c_out.is_multiple_of(ROWS) {
-            return Self::Plain(u);
-        }
-        let per_product = c_out * c_in;
-        let packed = u
-            .chunks_exact(per_product)
-            .flat_map(|u_k| shifted_products::pack(u_k, c_out, c_in));
-        Self::Packed(packed.collect())
-    }
-}
-
 /// The 16 products `U[k] · V[k]`: `[16][c_out][tiles]`.
-fn multiply(shape: &Shape, filters: &Filters, inputs: &[f32], products: &mut [f32], tiles: usize) {
+fn multiply(shape: &Shape, filters: &[f32], inputs: &[f32], products: &mut [f32], tiles: usize) {
     let (c_in, c_out) = (shape.c_in, shape.c_out);
-    let filters = match filters {
-        Filters::Packed(packed) => return multiply_packed(shape, packed, inputs, products, tiles),
-        Filters::Plain(filters) => filters,
-    };
     for k in 0..16 {
         let dst = &mut products[k * c_out * tiles..(k + 1) * c_out * tiles];
         let lhs = &filters[k * c_out * c_in..(k + 1) * c_out * c_in];
@@ -364,22 +336,6 @@ fn multiply(shape: &Shape, filters: &Filters, inputs: &[f32], products: &mut [f3
                 Parallelism::None,
             );
         }
-    }
-}
-
-/// [`multiply`] by `nn::shifted_products`: input channel `c` of product `k` is row `c` of
-/// `V[k]`, `c · tiles` values into it.
-fn multiply_packed(shape: &Shape, packed: &[f32], inputs: &[f32], out: &mut [f32], tiles: usize) {
-    let (c_in, c_out) = (shape.c_in, shape.c_out);
-    let offsets: Vec<usize> = (0..c_in).map(|c| c * tiles).collect();
-    for k in 0..16 {
-        let operands = Operands {
-            packed: &packed[k * c_out * c_in..][..c_out * c_in],
-            offsets: &offsets,
-            x: &inputs[k * c_in * tiles..][..c_in * tiles],
-        };
-        let dst = &mut out[k * c_out * tiles..][..c_out * tiles];
-        shifted_products::products(&operands, 0..c_out / ROWS, tiles, dst, tiles);
     }
 }
 
