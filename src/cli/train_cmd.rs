@@ -239,6 +239,11 @@ fn cer_text(cer: Option<f64>) -> String {
     })
 }
 
+/// " (CER 12.34 %)", or nothing without validation lines.
+fn cer_in_brackets(cer: Option<f64>) -> String {
+    cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c))
+}
+
 /// Stored runs must find their data from any working directory.
 fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
@@ -328,13 +333,11 @@ impl TrainView {
                 validation_cer,
             } => {
                 self.published = true;
-                let cer =
-                    validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
+                let cer = cer_in_brackets(validation_cer);
                 eprintln!("best so far{cer}: saved to {}", dir.display());
             }
             TrainEvent::KeptPublished { validation_cer } => {
-                let cer =
-                    validation_cer.map_or(String::new(), |c| format!(" (CER {:.2} %)", 100.0 * c));
+                let cer = cer_in_brackets(validation_cer);
                 eprintln!("the checkpoint published earlier reads validation better{cer}: kept");
             }
             TrainEvent::Checkpointed => {}
