@@ -90,19 +90,28 @@ pub fn conv2d_by(
     let Some(layer) = Layer::of(&x, &weight, &options) else {
         return burn_conv2d(x, weight, bias, options);
     };
-    let host = |t| into_f32_vec(t).ok();
     let bias_values = match &bias {
         Some(b) => into_f32_vec(b.clone()).ok(),
         None => Some(vec![0.0; layer.c_out]),
     };
-    match (host(x.clone()), host(weight.clone()), bias_values) {
-        // A bias of another length than the output channels: Burn's own error, not ours.
-        (Some(input), Some(weights), Some(bias_values)) if bias_values.len() == layer.c_out => {
-            let output = layer.run(&input, &weights, &bias_values, kernel);
+    let weights = into_f32_vec(weight.clone()).ok();
+    // A bias of another length than the output channels: Burn's own error, not ours.
+    let (Some(weights), Some(bias_values)) =
+        (weights, bias_values.filter(|b| b.len() == layer.c_out))
+    else {
+        return burn_conv2d(x, weight, bias, options);
+    };
+    // The input by value: Flex hands over the buffer of a tensor no one else holds instead
+    // of copying it (a copy of a CRAFT layer's input is tens of megabytes of fresh pages).
+    let device = x.device();
+    let input = x.into_data();
+    match input.as_slice::<f32>() {
+        Ok(values) => {
+            let output = layer.run(values, &weights, &bias_values, kernel);
             let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
-            Tensor::from_data(TensorData::new(output, shape), &x.device())
+            Tensor::from_data(TensorData::new(output, shape), &device)
         }
-        _ => burn_conv2d(x, weight, bias, options),
+        Err(_) => burn_conv2d(Tensor::from_data(input, &device), weight, bias, options),
     }
 }
 
