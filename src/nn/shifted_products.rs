@@ -115,7 +115,8 @@ mod kernel {
     ///
     /// Written out register by register rather than as loops over arrays: the crate builds
     /// at opt-level 1 in the dev profile (what `cargo run` gives), which does not unroll
-    /// loops, and an accumulator array left in memory runs at a fifth of the speed.
+    /// loops, and an accumulator array left in memory ran at under a third of the speed
+    /// (docs/BENCH.md).
     ///
     /// # Safety
     /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`
