@@ -1,6 +1,7 @@
-//! Linear layers on the CPU backend through `matrixmultiply`, whose kernel runs the
-//! transformer's products up to 2.7 × faster than Flex's `gemm` here (docs/BENCH.md): TrOCR's
-//! projections and MLPs, the CRNN's LSTM input projections. The rows are split over rayon's
+//! Linear layers on the CPU backend through our own products: TrOCR's projections and MLPs,
+//! the CRNN's LSTM input projections. On CPUs with AVX-512, `nn::matmul`'s kernel (about
+//! twice `matrixmultiply`'s rate on TrOCR's shapes, docs/BENCH.md); elsewhere
+//! `matrixmultiply`, up to 2.7 × faster than Flex's `gemm` here, its rows split over rayon's
 //! threads, each a single-threaded product. Other devices (autodiff's included: training
 //! keeps Burn's), other element types and few rows (a decoder step) go through Burn's
 //! product as before.
@@ -10,7 +11,7 @@ use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::into_f32_vec;
+use super::{into_f32_vec, matmul};
 
 /// Fewer rows than this and the copies cost more than the faster product gains.
 const MIN_ROWS: usize = 64;
@@ -69,8 +70,24 @@ fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<T
     Some(Tensor::from_data(TensorData::new(out, [m, n]), &device))
 }
 
-/// Row-major `[m, k] · [k, n] (+ bias)`, the rows split over rayon's threads.
-fn product(input: &[f32], weight: &[f32], bias: Option<&[f32]>, [m, k, n]: [usize; 3]) -> Vec<f32> {
+/// Row-major `[m, k] · [k, n] (+ bias)`: on `nn::matmul`'s AVX-512 kernel where the CPU has
+/// one, else on `matrixmultiply`'s.
+fn product(input: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: [usize; 3]) -> Vec<f32> {
+    let mut out = if matmul::available() {
+        matmul::product(input, weight, shape)
+    } else {
+        matrixmultiply_product(input, weight, shape)
+    };
+    if let Some(bias) = bias {
+        for row in out.chunks_mut(shape[2]) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    }
+    out
+}
+
+/// Row-major `[m, k] · [k, n]`, the rows split over rayon's threads.
+fn matrixmultiply_product(input: &[f32], weight: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
     let mut out = vec![0f32; m * n];
     let rows = m.div_ceil(rayon::current_num_threads().max(1) * 2).max(1);
     out.par_chunks_mut(rows * n)
@@ -96,11 +113,6 @@ fn product(input: &[f32], weight: &[f32], bias: Option<&[f32]>, [m, k, n]: [usiz
                     n as isize,
                     1,
                 );
-            }
-            if let Some(bias) = bias {
-                for row in dst.chunks_mut(n) {
-                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-                }
             }
         });
     out

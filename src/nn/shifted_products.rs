@@ -14,6 +14,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 /// Rows of `A` (output channels) in one tile, and so in one group of the packed weights.
 pub(super) const ROWS: usize = 8;
 /// Positions in one tile: three registers of 16 lanes.
@@ -36,12 +38,19 @@ pub(super) fn available() -> bool {
 pub(super) fn pack(a: &[f32], rows: usize, depth: usize) -> Vec<f32> {
     let groups = rows.div_ceil(ROWS);
     let mut packed = vec![0.0f32; groups * depth * ROWS];
-    for (row, values) in a.chunks_exact(depth).take(rows).enumerate() {
-        let group = &mut packed[(row / ROWS) * depth * ROWS..][..depth * ROWS];
-        for (k, &v) in values.iter().enumerate() {
-            group[k * ROWS + row % ROWS] = v;
+    let a = &a[..rows * depth];
+    let groups_of_a = packed
+        .par_chunks_exact_mut(depth * ROWS)
+        .zip(a.par_chunks(depth * ROWS));
+    groups_of_a.for_each(|(group, values)| {
+        // Column by column, eight rows at a time: sequential writes, eight sequential reads.
+        let lines: Vec<&[f32]> = values.chunks_exact(depth).collect();
+        for (k, column) in group.chunks_exact_mut(ROWS).enumerate() {
+            for (to, line) in column.iter_mut().zip(&lines) {
+                *to = line[k];
+            }
         }
-    }
+    });
     packed
 }
 
@@ -113,10 +122,10 @@ mod kernel {
 
     /// One tile: `ROWS` rows by `width` (≤ 48) positions.
     ///
-    /// Written out register by register rather than as loops over arrays: the crate builds
-    /// at opt-level 1 in the dev profile (what `cargo run` gives), which does not unroll
-    /// loops, and an accumulator array left in memory ran at under a third of the speed
-    /// (docs/BENCH.md).
+    /// Written out register by register rather than as loops over arrays: at opt-level 1
+    /// (the dev profile's level when it was written) loops are not unrolled, and an
+    /// accumulator array left in memory ran at under a third of the speed (docs/BENCH.md);
+    /// written out, it does not depend on the optimiser.
     ///
     /// # Safety
     /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`

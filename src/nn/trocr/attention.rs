@@ -8,7 +8,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor, TensorData};
 
-use crate::nn::host_linear;
+use crate::nn::{host_attention, host_linear};
 
 use super::params::{ParamSource, linear};
 
@@ -39,6 +39,9 @@ pub struct Attention {
     pub output: Linear,
     pub num_heads: usize,
 }
+
+/// Queries from which attention runs in `nn::host_attention` where it can.
+const MIN_HOST_STEPS: usize = 64;
 
 /// Score given to masked positions; finite so a row never becomes NaN.
 const MASKED_SCORE: f32 = -1.0e9;
@@ -91,6 +94,18 @@ impl Attention {
             // One fused operation: on the CPU, Burn Flex computes the scores a tile of keys
             // at a time and never holds the whole [B, heads, T, S] score tensor (577 × 577
             // per head in the encoder).
+            // The encoder's many queries on AVX-512 CPUs: our own kernel, one task per image
+            // and head. A decoder step's one query stays fused (its keys would be transposed
+            // again at every step).
+            None if steps >= MIN_HOST_STEPS => match host_attention::attention(
+                queries.clone(),
+                keys.clone(),
+                values.clone(),
+                scale as f32,
+            ) {
+                Some(context) => context,
+                None => attention(queries, keys, values, None, None, scaled_by(scale)),
+            },
             None => attention(queries, keys, values, None, None, scaled_by(scale)),
         };
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);

@@ -1,0 +1,292 @@
+//! Row-major matrix products `A · B` on the AVX-512 kernel of `nn::shifted_products`.
+//!
+//! A product is that kernel's sum with one "tap" per row of `B`: `C[r, p] = Σₖ A[r, k] ·
+//! B[k·n + p]`. `B` is read in place (its rows `n` apart) one block of columns at a time, a
+//! block small enough to stay in the core's cache while every group of 8 rows of `A` passes
+//! over it; without that blocking each group would stream all of `B` from memory, which is
+//! what made the kernel lose to `gemm` on pointwise convolutions (docs/BENCH.md).
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use super::shifted_products::{self, Operands, ROWS};
+
+/// Columns of one kernel tile; blocks are whole tiles.
+const TILE_COLUMNS: usize = 48;
+
+/// Whether [`product`] runs on this CPU (AVX-512F).
+pub(super) fn available() -> bool {
+    shifted_products::available()
+}
+
+/// `a [m, k] · b [k, n]`, row-major. The work is split over rayon's threads by rows of `a`
+/// where there are enough of them, else (a pointwise convolution: few output channels,
+/// many positions) by columns of `b`.
+///
+/// # Panics
+/// When a slice's length is not its shape's, or [`available`] is false.
+pub(super) fn product(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
+    assert!(
+        a.len() == m * k && b.len() == k * n,
+        "operands of another shape"
+    );
+    if m == 0 || n == 0 {
+        return Vec::new();
+    }
+    if k == 0 {
+        return vec![0.0; m * n];
+    }
+    let tasks = 2 * rayon::current_num_threads().max(1);
+    let operands = Packed {
+        a: shifted_products::pack(a, m, k),
+        b,
+        offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
+        groups: m.div_ceil(ROWS),
+        tiles: n.div_ceil(TILE_COLUMNS),
+        n,
+    };
+    let mut out = if operands.groups >= tasks {
+        operands.by_rows(tasks)
+    } else {
+        operands.by_columns(tasks)
+    };
+    out.truncate(m * n);
+    out
+}
+
+/// [`product`] on the calling thread alone: for callers that already split their work over
+/// rayon's threads (attention, one task per head).
+///
+/// # Panics
+/// As [`product`].
+pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
+    assert!(
+        a.len() == m * k && b.len() == k * n,
+        "operands of another shape"
+    );
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    let operands = Packed {
+        a: shifted_products::pack(a, m, k),
+        b,
+        offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
+        groups: m.div_ceil(ROWS),
+        tiles: n.div_ceil(TILE_COLUMNS),
+        n,
+    };
+    let mut out = vec![0.0f32; operands.groups * ROWS * n];
+    operands.block(0..operands.groups, 0..operands.tiles, &mut out, n);
+    out.truncate(m * n);
+    out
+}
+
+/// Both operands regrouped for the kernel.
+struct Packed<'a> {
+    /// `a` by [`shifted_products::pack`].
+    a: Vec<f32>,
+    /// `b` as it is: each task copies the tile it works on into a panel of its own.
+    b: &'a [f32],
+    /// Where row `k` of a panel starts.
+    offsets: Vec<usize>,
+    /// Groups of [`ROWS`] rows of `a`; tiles of [`TILE_COLUMNS`] columns of `b`.
+    groups: usize,
+    tiles: usize,
+    n: usize,
+}
+
+impl Packed<'_> {
+    /// Every output row of the groups (rows past `a`'s zeros) and tiles, written `ldc`
+    /// apart into `out` from its start.
+    fn block(&self, groups: Range<usize>, tiles: Range<usize>, out: &mut [f32], ldc: usize) {
+        let first = tiles.start * TILE_COLUMNS;
+        let mut panel = vec![0.0f32; self.offsets.len() * TILE_COLUMNS];
+        for tile in tiles {
+            let start = tile * TILE_COLUMNS;
+            let columns = TILE_COLUMNS.min(self.n - start);
+            self.fill_panel(&mut panel, start, columns);
+            let operands = Operands {
+                packed: &self.a,
+                offsets: &self.offsets,
+                x: &panel,
+            };
+            let to = &mut out[start - first..];
+            shifted_products::products(&operands, groups.clone(), columns, to, ldc);
+        }
+    }
+
+    /// Columns `start..start + columns` of `b`, `k` rows of [`TILE_COLUMNS`] values in one
+    /// run (zeros past the columns): the tile's reads then stay in a few pages and cache
+    /// lines, where the rows of `b` itself, `n` apart, fall into few cache sets.
+    fn fill_panel(&self, panel: &mut [f32], start: usize, columns: usize) {
+        let rows = panel
+            .chunks_exact_mut(TILE_COLUMNS)
+            .zip(self.b.chunks_exact(self.n));
+        for (to, from) in rows {
+            to[..columns].copy_from_slice(&from[start..start + columns]);
+            to[columns..].fill(0.0);
+        }
+    }
+
+    /// Each task a run of whole output rows, written in place.
+    fn by_rows(&self, tasks: usize) -> Vec<f32> {
+        let per_task = self.groups.div_ceil(tasks);
+        let mut out = vec![0.0f32; self.groups * ROWS * self.n];
+        out.par_chunks_mut(per_task * ROWS * self.n)
+            .enumerate()
+            .for_each(|(task, dst)| {
+                let first = task * per_task;
+                let groups = first..first + dst.len() / self.n / ROWS;
+                self.block(groups, 0..self.tiles, dst, self.n);
+            });
+        out
+    }
+
+    /// Each task a run of tiles over all rows, into a buffer of its own, then copied into
+    /// place (one more pass over the output, small beside `k` products per value).
+    fn by_columns(&self, tasks: usize) -> Vec<f32> {
+        let per_task = self.tiles.div_ceil(tasks);
+        let rows = self.groups * ROWS;
+        let parts: Vec<(Range<usize>, Vec<f32>)> = (0..self.tiles)
+            .step_by(per_task)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|first| {
+                let tiles = first..(first + per_task).min(self.tiles);
+                let columns = (tiles.end * TILE_COLUMNS).min(self.n) - first * TILE_COLUMNS;
+                let mut part = vec![0.0f32; rows * columns];
+                self.block(0..self.groups, tiles, &mut part, columns);
+                (first * TILE_COLUMNS..first * TILE_COLUMNS + columns, part)
+            })
+            .collect();
+        let mut out = vec![0.0f32; rows * self.n];
+        out.par_chunks_mut(self.n)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                for (columns, part) in &parts {
+                    let width = columns.len();
+                    dst[columns.clone()].copy_from_slice(&part[row * width..][..width]);
+                }
+            });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook triple loop.
+    fn reference(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
+        let mut c = vec![0.0f32; m * n];
+        for r in 0..m {
+            for p in 0..n {
+                c[r * n + p] = (0..k).map(|i| a[r * k + i] * b[i * n + p]).sum();
+            }
+        }
+        c
+    }
+
+    fn values(count: usize, seed: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5) - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn equals_the_triple_loop_on_ragged_shapes() {
+        if !available() {
+            crate::test_skip::skip("matmul::product needs AVX-512F; this CPU has none");
+            return;
+        }
+        // Rows not a multiple of 8, columns not of 48; split by rows and by columns.
+        for shape in [
+            [1, 3, 5],
+            [13, 70, 50],
+            [70, 40, 97],
+            [9, 3000, 100],
+            [100, 5, 7],
+            [16, 24, 1000],
+        ] {
+            let [m, k, n] = shape;
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
+            let expected = reference(&a, &b, shape);
+            for ours in [
+                product(&a, &b, shape),
+                product_on_this_thread(&a, &b, shape),
+            ] {
+                assert_eq!(ours.len(), m * n);
+                let worst = ours
+                    .iter()
+                    .zip(&expected)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-3, "{shape:?}: differs by {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_operands_give_empty_or_zero_products() {
+        if !available() {
+            crate::test_skip::skip("matmul::product needs AVX-512F; this CPU has none");
+            return;
+        }
+        assert!(product(&[], &[], [0, 4, 0]).is_empty());
+        assert_eq!(product(&[], &[], [2, 0, 3]), vec![0.0; 6]);
+    }
+}
+
+/// Our product against Flex's `matmul` on the shapes of TrOCR's linear layers (batch 8)
+/// and of pointwise convolutions: the fastest of eight runs each, printed, nothing asserted.
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    fn fastest(mut f: impl FnMut()) -> f64 {
+        f();
+        (0..8)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    }
+
+    #[test]
+    #[ignore = "measurement; run with --ignored --nocapture"]
+    fn time_shapes() {
+        let device = Device::flex();
+        for shape in [
+            [4624, 384, 1536],
+            [4624, 1536, 384],
+            [4624, 384, 384],
+            [16, 64, 120000],
+            [96, 96, 30000],
+            [256, 768, 4000],
+        ] {
+            let [m, k, n] = shape;
+            let a = vec![0.5f32; m * k];
+            let b = vec![0.25f32; k * n];
+            let ours = fastest(|| {
+                std::hint::black_box(product(&a, &b, shape));
+            });
+            let ta = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
+            let tb = Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &device);
+            let burn = fastest(|| {
+                std::hint::black_box(ta.clone().matmul(tb.clone()).into_data());
+            });
+            let g = |s: f64| (m * k * n) as f64 / s / 1e9;
+            eprintln!(
+                "{shape:?}: ours {:.1} ms {:.1} GMAC/s, burn {:.1} ms {:.1} GMAC/s",
+                ours * 1e3,
+                g(ours),
+                burn * 1e3,
+                g(burn)
+            );
+        }
+    }
+}
