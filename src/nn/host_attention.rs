@@ -1,55 +1,78 @@
 //! `softmax(scale · q·kᵀ)·v` on the CPU backend through `nn::matmul`'s AVX-512 kernel, one
 //! rayon task per image and head: TrOCR's encoder, whose attention ran in Burn Flex's fused
 //! operator (on `gemm`'s AVX2 kernel) at about a quarter of this machine's rate
-//! (docs/BENCH.md). Other devices, element types and CPUs without AVX-512 keep Burn's.
+//! (docs/BENCH.md). Other devices, element types and CPUs without AVX-512 keep Burn's
+//! fused operator ([`fused`]).
 
 use burn::backend::DispatchDevice;
+use burn::tensor::module::attention as burn_attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{into_f32_vec, matmul};
+use super::matmul;
 
-/// The attention of `queries` `[B, H, T, D]` over `keys` and `values` `[B, H, S, D]`, or
-/// `None` where Burn's should run (another device or element type, no AVX-512, shapes that
-/// do not agree, values that cannot be read back).
-pub fn attention(
-    queries: Tensor<4>,
-    keys: Tensor<4>,
-    values: Tensor<4>,
-    scale: f32,
-) -> Option<Tensor<4>> {
-    let [batch, heads, steps, depth] = queries.dims();
-    let [kb, kh, sources, kd] = keys.dims();
-    let on_flex = matches!(queries.device().as_dispatch(), DispatchDevice::Flex(_));
-    let agree = [kb, kh, kd] == [batch, heads, depth] && values.dims() == keys.dims();
-    let f32s = [&queries, &keys, &values]
-        .iter()
-        .all(|t| t.dtype() == DType::F32);
-    if !on_flex || !agree || !f32s || !matmul::available() || sources == 0 {
-        return None;
+/// `softmax(scale · q·kᵀ)·v` of `queries` `[B, H, T, D]` over `keys` and `values` `[B, H,
+/// S, D]`: on our kernel where it runs (Flex, `f32`, AVX-512, shapes that agree), else
+/// [`fused`].
+pub fn attention(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64) -> Tensor<4> {
+    if !runs_on(&queries, &keys, &values) {
+        return fused(queries, keys, values, scale);
     }
+    let [batch, heads, steps, depth] = queries.dims();
+    let sources = keys.dims()[2];
     let device = queries.device();
-    let (q, k, v) = (
-        into_f32_vec(queries).ok()?,
-        into_f32_vec(keys).ok()?,
-        into_f32_vec(values).ok()?,
-    );
-    let shape = Head {
+    // By value: Flex hands over the buffers of tensors no one else holds, without a copy.
+    let (q, k, v) = (queries.into_data(), keys.into_data(), values.into_data());
+    let (Ok(qs), Ok(ks), Ok(vs)) = (
+        q.as_slice::<f32>(),
+        k.as_slice::<f32>(),
+        v.as_slice::<f32>(),
+    ) else {
+        let rebuilt = |data| Tensor::<4>::from_data(data, &device);
+        return fused(rebuilt(q), rebuilt(k), rebuilt(v), scale);
+    };
+    let head = Head {
         steps,
         sources,
         depth,
-        scale,
+        scale: scale as f32,
     };
-    let mut out = vec![0.0f32; q.len()];
+    let mut out = vec![0.0f32; qs.len()];
     out.par_chunks_mut(steps * depth)
-        .zip(q.par_chunks(steps * depth))
+        .zip(qs.par_chunks(steps * depth))
         .zip(
-            k.par_chunks(sources * depth)
-                .zip(v.par_chunks(sources * depth)),
+            ks.par_chunks(sources * depth)
+                .zip(vs.par_chunks(sources * depth)),
         )
-        .for_each(|((out, q), (k, v))| out.copy_from_slice(&shape.attend(q, k, v)));
+        .for_each(|((out, q), (k, v))| out.copy_from_slice(&head.attend(q, k, v)));
     let dims = [batch, heads, steps, depth];
-    Some(Tensor::from_data(TensorData::new(out, dims), &device))
+    Tensor::from_data(TensorData::new(out, dims), &device)
+}
+
+/// Burn's fused attention with an explicit scale. TrOCR's is Burn's default (1/√head_dim),
+/// but an explicit one keeps wgpu on Burn's unfused fallback (the products and softmax the
+/// TrOCR module ran before), since its flash kernel is not checked against transformers
+/// here. On the CPU, Flex computes the scores a tile of keys at a time.
+pub fn fused(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64) -> Tensor<4> {
+    let options = AttentionModuleOptions {
+        scale: Some(scale),
+        softcap: None,
+        is_causal: false,
+    };
+    burn_attention(queries, keys, values, None, None, options)
+}
+
+/// Whether [`attention`] runs on our kernel for these operands.
+fn runs_on(queries: &Tensor<4>, keys: &Tensor<4>, values: &Tensor<4>) -> bool {
+    let [batch, heads, _, depth] = queries.dims();
+    let [kb, kh, sources, kd] = keys.dims();
+    let on_flex = matches!(queries.device().as_dispatch(), DispatchDevice::Flex(_));
+    let agree = [kb, kh, kd] == [batch, heads, depth] && values.dims() == keys.dims();
+    let f32s = [queries, keys, values]
+        .iter()
+        .all(|t| t.dtype() == DType::F32);
+    on_flex && agree && f32s && sources > 0 && matmul::available()
 }
 
 /// The sizes of one head's attention.
@@ -104,8 +127,6 @@ fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::module::attention as burn_attention;
-    use burn::tensor::ops::AttentionModuleOptions;
     use burn::tensor::{Device, Distribution};
 
     use super::*;
@@ -123,14 +144,10 @@ mod tests {
             let q = Tensor::<4>::random([b, h, t, d], normal, &device);
             let k = Tensor::<4>::random([b, h, s, d], normal, &device);
             let v = Tensor::<4>::random([b, h, s, d], normal, &device);
-            let scale = (d as f32).powf(-0.5);
-            let options = AttentionModuleOptions {
-                scale: Some(scale as f64),
-                softcap: None,
-                is_causal: false,
-            };
-            let burns = burn_attention(q.clone(), k.clone(), v.clone(), None, None, options);
-            let ours = attention(q, k, v, scale).expect("taken on an AVX-512 CPU");
+            let scale = (d as f64).powf(-0.5);
+            assert!(runs_on(&q, &k, &v), "[{b}, {h}, {t}, {d}] not taken");
+            let burns = fused(q.clone(), k.clone(), v.clone(), scale);
+            let ours = attention(q, k, v, scale);
             assert_eq!(ours.dims(), burns.dims());
             let diff = (ours - burns).abs().max().into_scalar::<f32>();
             assert!(

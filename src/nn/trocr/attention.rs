@@ -4,8 +4,6 @@
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::activation::softmax;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor, TensorData};
 
 use crate::nn::{host_attention, host_linear};
@@ -40,8 +38,9 @@ pub struct Attention {
     pub num_heads: usize,
 }
 
-/// Queries from which attention runs in `nn::host_attention` where it can.
-const MIN_HOST_STEPS: usize = 64;
+/// Queries from which attention runs in `nn::host_attention` where it can: an encoder's
+/// patches (577 for the real models, 38 for the test fixtures), not a decoder step's one.
+const MIN_HOST_STEPS: usize = 16;
 
 /// Score given to masked positions; finite so a row never becomes NaN.
 const MASKED_SCORE: f32 = -1.0e9;
@@ -91,22 +90,13 @@ impl Attention {
         let queries = self.split_heads(host_linear::forward(&self.query, hidden));
         let context = match causal_past.filter(|_| steps > 1) {
             Some(past) => masked_context(queries * scale, keys, values, past),
-            // One fused operation: on the CPU, Burn Flex computes the scores a tile of keys
-            // at a time and never holds the whole [B, heads, T, S] score tensor (577 × 577
-            // per head in the encoder).
-            // The encoder's many queries on AVX-512 CPUs: our own kernel, one task per image
-            // and head. A decoder step's one query stays fused (its keys would be transposed
-            // again at every step).
-            None if steps >= MIN_HOST_STEPS => match host_attention::attention(
-                queries.clone(),
-                keys.clone(),
-                values.clone(),
-                scale as f32,
-            ) {
-                Some(context) => context,
-                None => attention(queries, keys, values, None, None, scaled_by(scale)),
-            },
-            None => attention(queries, keys, values, None, None, scaled_by(scale)),
+            // The encoder's many queries: our own kernel on AVX-512 CPUs (Burn's fused
+            // operation elsewhere). A decoder step's one query always takes the fused one:
+            // ours would transpose the same keys again at every step.
+            None if steps >= MIN_HOST_STEPS => {
+                host_attention::attention(queries, keys, values, scale)
+            }
+            None => host_attention::fused(queries, keys, values, scale),
         };
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
         host_linear::forward(&self.output, merged)
@@ -122,17 +112,6 @@ impl Attention {
         let [batch, len, width] = x.dims();
         x.reshape([batch, len, self.num_heads, width / self.num_heads])
             .swap_dims(1, 2)
-    }
-}
-
-/// Attention options with an explicit scale. TrOCR's is Burn's default (1/√head_dim), but
-/// an explicit one keeps wgpu on Burn's unfused fallback (the products and softmax this
-/// module ran before), since its flash kernel is not checked against transformers here.
-fn scaled_by(scale: f64) -> AttentionModuleOptions {
-    AttentionModuleOptions {
-        scale: Some(scale),
-        softcap: None,
-        is_causal: false,
     }
 }
 
