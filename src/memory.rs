@@ -18,9 +18,13 @@ const HUGE_PAGE: usize = 2 << 20;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const LARGEST_HEAP_BLOCK: libc::c_int = 32 << 20;
 
-/// Free memory a heap keeps before it gives any back to the kernel.
+/// Free memory a heap keeps before it gives any back to the kernel. A whole job's worth:
+/// with 256 MiB, trocr-base's encoder gave its activations back and the decoder's 340 MB
+/// of cross-attention keys were faulted in again, a third of a batch's time on this
+/// machine (docs/BENCH.md). The app hands it back when it goes idle
+/// ([`give_back_freed_memory`]); the peak is the same either way.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const KEPT_FREE_MEMORY: libc::c_int = 256 << 20;
+const KEPT_FREE_MEMORY: libc::c_int = 1 << 30;
 
 /// Tells glibc to keep freed tensor buffers for the next ones (see the module's text).
 /// Call it first thing in `main`; elsewhere than on Linux with glibc it does nothing.
@@ -31,6 +35,17 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, LARGEST_HEAP_BLOCK);
         libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT_FREE_MEMORY);
+    }
+}
+
+/// Hands the freed memory glibc keeps (up to 1 GiB after [`keep_freed_memory`]) back to the
+/// kernel: for a long-lived process going idle, so that it does not hold a finished job's
+/// memory while nothing runs. Elsewhere than on Linux with glibc it does nothing.
+pub fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns memory no allocation holds to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

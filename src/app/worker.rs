@@ -315,7 +315,14 @@ impl WorkerLoop {
     fn run(mut self, requests: Receiver<Request>) {
         self.report(Report::Corrections(Ok(self.factory.corrections())));
         let mut taken: Option<Request> = None;
-        while let Some(request) = taken.take().or_else(|| requests.recv().ok()) {
+        let next = |taken: &mut Option<Request>| {
+            taken.take().or_else(|| {
+                // Idle until the next request: the last job's freed memory goes back.
+                crate::memory::give_back_freed_memory();
+                requests.recv().ok()
+            })
+        };
+        while let Some(request) = next(&mut taken) {
             match request {
                 Request::Read(job) => taken = self.read_queued(job, &requests),
                 Request::Install { id, cancel } => self.install(id, &cancel),
