@@ -1,10 +1,11 @@
 //! Row-major matrix products `A · B` on the AVX-512 kernel of `nn::shifted_products`.
 //!
 //! A product is that kernel's sum with one "tap" per row of `B`: `C[r, p] = Σₖ A[r, k] ·
-//! B[k·n + p]`. `B` is read in place (its rows `n` apart) one block of columns at a time, a
-//! block small enough to stay in the core's cache while every group of 8 rows of `A` passes
-//! over it; without that blocking each group would stream all of `B` from memory, which is
-//! what made the kernel lose to `gemm` on pointwise convolutions (docs/BENCH.md).
+//! B[k·n + p]`. `B` is taken one tile of 48 columns at a time, copied into a panel (`k` rows
+//! of 48 contiguous values) that stays in the core's cache while every group of 8 rows of
+//! `A` passes over it. Without that, each group would stream all of `B` from memory (what
+//! made the kernel lose to `gemm` on pointwise convolutions), and reading `B` in place, its
+//! rows `n` apart fall into few cache sets (docs/BENCH.md).
 
 use std::ops::Range;
 
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 
 use super::shifted_products::{self, Operands, ROWS};
 
-/// Columns of one kernel tile; blocks are whole tiles.
+/// Columns of one kernel tile and of one panel of `B`.
 const TILE_COLUMNS: usize = 48;
 
 /// Whether [`product`] runs on this CPU (AVX-512F).
@@ -21,8 +22,7 @@ pub(super) fn available() -> bool {
 }
 
 /// `a [m, k] · b [k, n]`, row-major. The work is split over rayon's threads by rows of `a`
-/// where there are enough of them, else (a pointwise convolution: few output channels,
-/// many positions) by columns of `b`.
+/// where there are enough of them, else (few rows, many columns) by columns of `b`.
 ///
 /// # Panics
 /// When a slice's length is not its shape's, or [`available`] is false.
