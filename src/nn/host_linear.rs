@@ -1,10 +1,10 @@
 //! Linear layers on the CPU backend through our own products: TrOCR's projections and MLPs,
-//! the CRNN's LSTM input projections. On CPUs with AVX-512, `nn::matmul`'s kernel (about
-//! twice `matrixmultiply`'s rate on TrOCR's shapes, docs/BENCH.md); elsewhere
-//! `matrixmultiply`, up to 2.7 × faster than Flex's `gemm` here, its rows split over rayon's
-//! threads, each a single-threaded product. Other devices (autodiff's included: training
-//! keeps Burn's), other element types and few rows (a decoder step) go through Burn's
-//! product as before.
+//! the CRNN's LSTM input projections. On CPUs with AVX-512, `nn::matmul`'s kernel (100–139
+//! GMAC/s on TrOCR's shapes here, where `matrixmultiply` ran at about 70, docs/BENCH.md);
+//! elsewhere `matrixmultiply`, up to 2.7 × faster than Flex's `gemm` here, its rows split
+//! over rayon's threads, each a single-threaded product. Other devices (autodiff's
+//! included: training keeps Burn's), other element types and few rows (a decoder step) go
+//! through Burn's product as before.
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
