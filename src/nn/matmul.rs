@@ -26,32 +26,17 @@ pub(super) fn available() -> bool {
 ///
 /// # Panics
 /// When a slice's length is not its shape's, or [`available`] is false.
-pub(super) fn product(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
-    assert!(
-        a.len() == m * k && b.len() == k * n,
-        "operands of another shape"
-    );
-    if m == 0 || n == 0 {
-        return Vec::new();
-    }
-    if k == 0 {
-        return vec![0.0; m * n];
-    }
-    let tasks = 2 * rayon::current_num_threads().max(1);
-    let operands = Packed {
-        a: shifted_products::pack(a, m, k),
-        b,
-        offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
-        groups: m.div_ceil(ROWS),
-        tiles: n.div_ceil(TILE_COLUMNS),
-        n,
+pub(super) fn product(a: &[f32], b: &[f32], shape: [usize; 3]) -> Vec<f32> {
+    let Some(operands) = Packed::new(a, b, shape) else {
+        return vec![0.0; shape[0] * shape[2]];
     };
+    let tasks = 2 * rayon::current_num_threads().max(1);
     let mut out = if operands.groups >= tasks {
         operands.by_rows(tasks)
     } else {
         operands.by_columns(tasks)
     };
-    out.truncate(m * n);
+    out.truncate(shape[0] * shape[2]);
     out
 }
 
@@ -60,25 +45,13 @@ pub(super) fn product(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
 ///
 /// # Panics
 /// As [`product`].
-pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
-    assert!(
-        a.len() == m * k && b.len() == k * n,
-        "operands of another shape"
-    );
-    if m == 0 || n == 0 || k == 0 {
-        return vec![0.0; m * n];
-    }
-    let operands = Packed {
-        a: shifted_products::pack(a, m, k),
-        b,
-        offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
-        groups: m.div_ceil(ROWS),
-        tiles: n.div_ceil(TILE_COLUMNS),
-        n,
+pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], shape: [usize; 3]) -> Vec<f32> {
+    let Some(operands) = Packed::new(a, b, shape) else {
+        return vec![0.0; shape[0] * shape[2]];
     };
-    let mut out = vec![0.0f32; operands.groups * ROWS * n];
-    operands.block(0..operands.groups, 0..operands.tiles, &mut out, n);
-    out.truncate(m * n);
+    let mut out = vec![0.0f32; operands.groups * ROWS * operands.n];
+    operands.block(0..operands.groups, 0..operands.tiles, &mut out, operands.n);
+    out.truncate(shape[0] * shape[2]);
     out
 }
 
@@ -96,7 +69,27 @@ struct Packed<'a> {
     n: usize,
 }
 
-impl Packed<'_> {
+impl<'a> Packed<'a> {
+    /// The operands of `a [m, k] · b [k, n]`, `None` when the product is empty or all zeros
+    /// (a dimension of 0).
+    ///
+    /// # Panics
+    /// When a slice's length is not its shape's.
+    fn new(a: &[f32], b: &'a [f32], [m, k, n]: [usize; 3]) -> Option<Self> {
+        assert!(
+            a.len() == m * k && b.len() == k * n,
+            "operands of another shape"
+        );
+        (m > 0 && k > 0 && n > 0).then(|| Packed {
+            a: shifted_products::pack(a, m, k),
+            b,
+            offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
+            groups: m.div_ceil(ROWS),
+            tiles: n.div_ceil(TILE_COLUMNS),
+            n,
+        })
+    }
+
     /// Every output row of the groups (rows past `a`'s zeros) and tiles, written `ldc`
     /// apart into `out` from its start.
     fn block(&self, groups: Range<usize>, tiles: Range<usize>, out: &mut [f32], ldc: usize) {
