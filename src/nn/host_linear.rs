@@ -2,19 +2,18 @@
 //! the CRNN's LSTM input projections. On CPUs with AVX-512, `nn::matmul`'s kernel (100–139
 //! GMAC/s on TrOCR's shapes here, where `matrixmultiply` ran at about 70, docs/BENCH.md);
 //! elsewhere `matrixmultiply`, up to 2.7 × faster than Flex's `gemm` here, its rows split
-//! over rayon's threads, each a single-threaded product. Other devices (autodiff's
-//! included: training keeps Burn's), other element types and few rows (a decoder step) go
-//! through Burn's product as before.
+//! over rayon's threads, each a single-threaded product (so few rows, a decoder step, stay on
+//! Burn's there). Other devices (autodiff's included: training keeps Burn's) and other
+//! element types go through Burn's product as before. Operands are read in place
+//! (`nn::flex_values`): trocr-base's decoder steps used to copy 1 GB of weights each.
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::flex_values::with_f32;
 use super::{into_f32_vec, matmul};
-
-/// Fewer rows than this and the copies cost more than the faster product gains.
-const MIN_ROWS: usize = 64;
 
 /// `linear.forward(x)`.
 pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
@@ -46,18 +45,88 @@ pub fn affine(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tenso
     }
 }
 
-/// The product through `matrixmultiply`, or `None` where Burn's should run (another device
-/// or element type, few rows, values that cannot be read back).
+/// `x [m, k] · rowsᵀ` for `rows` `[n, k]`: a projection onto a table of `n` vectors (a
+/// decoder's output layer tied to its token embedding). On Flex with few rows of `x` (a
+/// decoder step), one pass over the table, each of its rows dotted with every row of `x`
+/// while it is in cache: the table (200 MB for trocr-base) is read once, where Burn's
+/// product repacks it per call. Elsewhere, Burn's product.
+pub fn times_transposed(x: Tensor<2>, rows: Tensor<2>) -> Tensor<2> {
+    let [m, k] = x.dims();
+    let [n, width] = rows.dims();
+    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+    if on_flex && x.dtype() == DType::F32 && m <= MAX_DOT_ROWS && width == k && k > 0 {
+        let device = x.device();
+        let out = with_f32(&x, |x| with_f32(&rows, |table| dots(x, table, [m, k, n])));
+        if let Some(Some(out)) = out {
+            return Tensor::from_data(TensorData::new(out, [m, n]), &device);
+        }
+    }
+    x.matmul(rows.transpose())
+}
+
+/// Rows of `x` up to which [`times_transposed`] takes each table row's dot products itself:
+/// they then all stay in the core's first-level cache beside the row.
+const MAX_DOT_ROWS: usize = 16;
+
+/// `out[r, j] = x[r] · table[j]`, `x` `[m, k]`, `table` `[n, k]`, the table's rows split
+/// over rayon's threads.
+fn dots(x: &[f32], table: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
+    let mut out_t = vec![0.0f32; n * m];
+    out_t
+        .par_chunks_mut(m * 256)
+        .zip(table.par_chunks(k * 256))
+        .for_each(|(dst, rows)| {
+            for (dst, row) in dst.chunks_exact_mut(m).zip(rows.chunks_exact(k)) {
+                for (value, x_row) in dst.iter_mut().zip(x.chunks_exact(k)) {
+                    *value = dot(x_row, row);
+                }
+            }
+        });
+    transpose(&out_t, n, m)
+}
+
+/// `a · b` in 16 independent lanes, so that the compiler keeps them in vector registers.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let (a_body, a_tail) = a.split_at(a.len() / 16 * 16);
+    let (b_body, b_tail) = b.split_at(a_body.len());
+    for (a, b) in a_body.chunks_exact(16).zip(b_body.chunks_exact(16)) {
+        for lane in 0..16 {
+            lanes[lane] += a[lane] * b[lane];
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `values` `[rows, columns]` as `[columns, rows]`.
+fn transpose(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; values.len()];
+    for (r, row) in values.chunks_exact(columns).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            out[c * rows + r] = *v;
+        }
+    }
+    out
+}
+
+/// Without AVX-512, fewer rows than this go to Burn's product: `matrixmultiply`'s split by
+/// rows would read the weight once per thread.
+const MIN_ROWS_WITHOUT_AVX512: usize = 64;
+
+/// The product on our kernels, or `None` where Burn's should run (another device or element
+/// type, few rows without AVX-512, values that cannot be read back).
 fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<Tensor<2>> {
     let [m, k] = x.dims();
     let n = weight.dims()[1];
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    if !on_flex || x.dtype() != DType::F32 || m < MIN_ROWS || k == 0 || weight.dims()[0] != k {
+    if !on_flex || x.dtype() != DType::F32 || m == 0 || k == 0 || weight.dims()[0] != k {
+        return None;
+    }
+    if m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available() {
         return None;
     }
     let device = x.device();
-    let input = into_f32_vec(x).ok()?;
-    let weight = into_f32_vec(weight).ok()?;
     let bias = match bias {
         Some(b) => Some(into_f32_vec(b).ok()?),
         None => None,
@@ -66,7 +135,11 @@ fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<T
     if bias.as_ref().is_some_and(|b| b.len() != n) {
         return None;
     }
-    let out = product(&input, &weight, bias.as_deref(), [m, k, n]);
+    let out = with_f32(&x, |input| {
+        with_f32(&weight, |weight| {
+            product(input, weight, bias.as_deref(), [m, k, n])
+        })
+    })??;
     Some(Tensor::from_data(TensorData::new(out, [m, n]), &device))
 }
 
@@ -130,7 +203,7 @@ mod tests {
         let device = Device::flex();
         for bias in [true, false] {
             let linear = LinearConfig::new(48, 80).with_bias(bias).init(&device);
-            // 2 × 70 = 140 rows: over MIN_ROWS, and not a multiple of the row chunks.
+            // 2 × 70 = 140 rows: over MIN_ROWS_WITHOUT_AVX512, and not a multiple of the row chunks.
             let x = Tensor::<3>::random([2, 70, 48], Distribution::Normal(0.0, 1.0), &device);
             let ours = into_f32_vec(forward(&linear, x.clone())).unwrap();
             let burns = into_f32_vec(linear.forward(x)).unwrap();
@@ -152,6 +225,22 @@ mod tests {
         assert_eq!(ours.len(), 130 * 36);
         let worst = largest_difference(&ours, &burns);
         assert!(worst < 1e-4, "differs by {worst}");
+    }
+
+    #[test]
+    fn times_transposed_equals_burns_product() {
+        let device = Device::flex();
+        let normal = Distribution::Normal(0.0, 1.0);
+        // 37 columns: a body of 16-lane chunks and a tail; 600 table rows: several chunks.
+        for m in [1, 5, MAX_DOT_ROWS, MAX_DOT_ROWS + 3] {
+            let x = Tensor::<2>::random([m, 37], normal, &device);
+            let table = Tensor::<2>::random([600, 37], normal, &device);
+            let ours = into_f32_vec(times_transposed(x.clone(), table.clone())).unwrap();
+            let burns = into_f32_vec(x.matmul(table.transpose())).unwrap();
+            assert_eq!(ours.len(), m * 600);
+            let worst = largest_difference(&ours, &burns);
+            assert!(worst < 1e-4, "{m} rows: differs by {worst}");
+        }
     }
 
     fn largest_difference(a: &[f32], b: &[f32]) -> f32 {

@@ -4,6 +4,7 @@ pub mod banded;
 pub mod conv_gemm;
 pub mod differentiable_conv;
 pub mod easyocr;
+mod flex_values;
 pub mod host_attention;
 pub mod host_linear;
 pub mod kraken;

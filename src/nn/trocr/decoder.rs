@@ -13,6 +13,7 @@ use super::kv_cache::{CrossKeysValues, SelfAttentionCache};
 use super::params::{ParamSource, embedding, layer_norm};
 use super::per_image::each_image;
 use crate::cancel::CancelToken;
+use crate::nn::host_linear;
 
 /// transformers' `TrOCRLearnedPositionalEmbedding` shifts positions by this many rows.
 pub const POSITION_OFFSET: usize = 2;
@@ -102,8 +103,9 @@ impl DecoderLayer {
             .attend(x.clone(), cross_keys, cross_values, None);
         let x = self.encoder_attn_layer_norm.forward(x + attended);
 
-        let inner = apply(self.activation, self.fc1.forward(x.clone()));
-        self.final_layer_norm.forward(x + self.fc2.forward(inner))
+        let inner = apply(self.activation, host_linear::forward(&self.fc1, x.clone()));
+        self.final_layer_norm
+            .forward(x + host_linear::forward(&self.fc2, inner))
     }
 }
 
@@ -224,12 +226,11 @@ impl TrocrDecoder {
 
     fn project(&self, x: Tensor<3>, rows: usize, steps: usize) -> Tensor<3> {
         match &self.output_projection {
-            Some(linear) => linear.forward(x),
+            Some(linear) => host_linear::forward(linear, x),
             None => {
                 let weight = self.embed_tokens.weight.val();
                 let [vocab, width] = weight.dims();
-                x.reshape([rows * steps, width])
-                    .matmul(weight.transpose())
+                host_linear::times_transposed(x.reshape([rows * steps, width]), weight)
                     .reshape([rows, steps, vocab])
             }
         }
