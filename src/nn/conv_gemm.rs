@@ -27,6 +27,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
+use super::flex_values::with_f32;
 use super::into_f32_vec;
 use super::shifted_products::{self, Operands, ROWS};
 use super::winograd;
@@ -94,24 +95,21 @@ pub fn conv2d_by(
         Some(b) => into_f32_vec(b.clone()).ok(),
         None => Some(vec![0.0; layer.c_out]),
     };
-    let weights = into_f32_vec(weight.clone()).ok();
     // A bias of another length than the output channels: Burn's own error, not ours.
-    let (Some(weights), Some(bias_values)) =
-        (weights, bias_values.filter(|b| b.len() == layer.c_out))
-    else {
+    let Some(bias_values) = bias_values.filter(|b| b.len() == layer.c_out) else {
         return burn_conv2d(x, weight, bias, options);
     };
-    // The input by value: Flex hands over the buffer of a tensor no one else holds instead
-    // of copying it (a copy of a CRAFT layer's input is tens of megabytes of fresh pages).
-    let device = x.device();
-    let input = x.into_data();
-    match input.as_slice::<f32>() {
-        Ok(values) => {
-            let output = layer.run(values, &weights, &bias_values, kernel);
+    // Both read where they lie (`nn::flex_values`): the weights are shared with the layer,
+    // and a copy of a CRAFT layer's input is tens of megabytes of fresh pages.
+    let output = with_f32(&weight, |weights| {
+        with_f32(&x, |input| layer.run(input, weights, &bias_values, kernel))
+    });
+    match output {
+        Some(Some(output)) => {
             let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
-            Tensor::from_data(TensorData::new(output, shape), &device)
+            Tensor::from_data(TensorData::new(output, shape), &x.device())
         }
-        Err(_) => burn_conv2d(Tensor::from_data(input, &device), weight, bias, options),
+        _ => burn_conv2d(x, weight, bias, options),
     }
 }
 
