@@ -10,7 +10,8 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::matmul;
+use super::flex_values::with_f32;
+use super::{matmul, softmax};
 
 /// `softmax(scale · q·kᵀ)·v` of `queries` `[B, H, T, D]` over `keys` and `values` `[B, H,
 /// S, D]`: on our kernel where it runs (Flex, `f32`, AVX-512, shapes that agree), else
@@ -45,9 +46,131 @@ pub fn attention(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: 
             ks.par_chunks(sources * depth)
                 .zip(vs.par_chunks(sources * depth)),
         )
-        .for_each(|((out, q), (k, v))| out.copy_from_slice(&head.attend(q, k, v)));
+        .for_each(|((out, q), (k, v))| {
+            let keys_by_column = transpose(k, sources, depth);
+            out.copy_from_slice(&head.attend(q, &keys_by_column, v));
+        });
     let dims = [batch, heads, steps, depth];
     Tensor::from_data(TensorData::new(out, dims), &device)
+}
+
+/// Attention of `queries` `[B, T, heads·D]` over `keys` and `values` `[B, S, heads·D]`, laid
+/// out as the projections produce them, into `[B, T, heads·D]`, as the output projection
+/// takes it. Each head's operands are gathered from the rows on its own task, where
+/// splitting the heads as Burn tensors copied all three operands and merging them the
+/// output once more. [`fused`] on split heads where [`attention`] would not run.
+pub fn attention_by_rows(
+    queries: Tensor<3>,
+    keys: Tensor<3>,
+    values: Tensor<3>,
+    heads: usize,
+    scale: f64,
+) -> Tensor<3> {
+    let [batch, steps, width] = queries.dims();
+    let sources = keys.dims()[1];
+    let split = |x: Tensor<3>| {
+        let [b, len, w] = x.dims();
+        x.reshape([b, len, heads, w / heads.max(1)]).swap_dims(1, 2)
+    };
+    let rows_agree = heads > 0
+        && width % heads == 0
+        && keys.dims() == [batch, sources, width]
+        && values.dims() == keys.dims();
+    if rows_agree && sources > 0 && on_our_kernel(&[&queries, &keys, &values]) {
+        let shape = RowShape {
+            batch,
+            heads,
+            head: Head {
+                steps,
+                sources,
+                depth: width / heads,
+                scale: scale as f32,
+            },
+        };
+        let out = with_f32(&queries, |q| {
+            with_f32(&keys, |k| with_f32(&values, |v| shape.attend(q, k, v)))
+        });
+        if let Some(Some(Some(out))) = out {
+            return Tensor::from_data(
+                TensorData::new(out, [batch, steps, width]),
+                &queries.device(),
+            );
+        }
+    }
+    fused(split(queries), split(keys), split(values), scale)
+        .swap_dims(1, 2)
+        .reshape([batch, steps, width])
+}
+
+/// The sizes of attention over rows of all heads side by side.
+struct RowShape {
+    batch: usize,
+    heads: usize,
+    head: Head,
+}
+
+impl RowShape {
+    /// Every image's and head's attention, one rayon task each, written back into rows.
+    fn attend(&self, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
+        let Head {
+            steps,
+            sources,
+            depth,
+            ..
+        } = self.head;
+        let width = self.heads * depth;
+        let contexts: Vec<Vec<f32>> = (0..self.batch * self.heads)
+            .into_par_iter()
+            .map(|task| {
+                let (image, column) = (task / self.heads, task % self.heads * depth);
+                let (q, k, v) = (
+                    &q[image * steps * width..][..steps * width],
+                    &k[image * sources * width..][..sources * width],
+                    &v[image * sources * width..][..sources * width],
+                );
+                let keys_by_column = gather_transposed(k, width, column, depth);
+                let (q, v) = (
+                    gather(q, width, column, depth),
+                    gather(v, width, column, depth),
+                );
+                self.head.attend(&q, &keys_by_column, &v)
+            })
+            .collect();
+        let mut out = vec![0.0f32; self.batch * steps * width];
+        out.par_chunks_mut(steps * width)
+            .zip(contexts.par_chunks(self.heads))
+            .for_each(|(image, contexts)| {
+                for (h, context) in contexts.iter().enumerate() {
+                    let rows = image
+                        .chunks_exact_mut(width)
+                        .zip(context.chunks_exact(depth));
+                    for (row, values) in rows {
+                        row[h * depth..][..depth].copy_from_slice(values);
+                    }
+                }
+            });
+        out
+    }
+}
+
+/// Columns `column..column + depth` of `rows` (`width` apart), `[len, depth]` row-major.
+fn gather(rows: &[f32], width: usize, column: usize, depth: usize) -> Vec<f32> {
+    rows.chunks_exact(width)
+        .flat_map(|row| &row[column..column + depth])
+        .copied()
+        .collect()
+}
+
+/// The same columns transposed, `[depth, len]` row-major.
+fn gather_transposed(rows: &[f32], width: usize, column: usize, depth: usize) -> Vec<f32> {
+    let len = rows.len() / width;
+    let mut out = vec![0.0f32; depth * len];
+    for (r, row) in rows.chunks_exact(width).enumerate() {
+        for (c, &value) in row[column..column + depth].iter().enumerate() {
+            out[c * len + r] = value;
+        }
+    }
+    out
 }
 
 /// Burn's fused attention with an explicit scale. TrOCR's is Burn's default (1/√head_dim),
@@ -67,12 +190,17 @@ pub fn fused(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64)
 fn runs_on(queries: &Tensor<4>, keys: &Tensor<4>, values: &Tensor<4>) -> bool {
     let [batch, heads, _, depth] = queries.dims();
     let [kb, kh, sources, kd] = keys.dims();
-    let on_flex = matches!(queries.device().as_dispatch(), DispatchDevice::Flex(_));
     let agree = [kb, kh, kd] == [batch, heads, depth] && values.dims() == keys.dims();
-    let f32s = [queries, keys, values]
+    agree && sources > 0 && on_our_kernel(&[queries, keys, values])
+}
+
+/// Whether these tensors are `f32`s on Flex and the CPU has our kernel's AVX-512.
+fn on_our_kernel<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
+    let on_flex = |t: &Tensor<D>| matches!(t.device().as_dispatch(), DispatchDevice::Flex(_));
+    let usable = tensors
         .iter()
-        .all(|t| t.dtype() == DType::F32);
-    on_flex && agree && f32s && sources > 0 && matmul::available()
+        .all(|t| on_flex(t) && t.dtype() == DType::F32);
+    usable && matmul::available()
 }
 
 /// The sizes of one head's attention.
@@ -84,33 +212,20 @@ struct Head {
 }
 
 impl Head {
-    /// One head: `q` `[T, D]`, `k` and `v` `[S, D]`, all row-major; `[T, D]` out.
-    fn attend(&self, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
+    /// One head: `q` `[T, D]`, `keys_by_column` `[D, S]` (the keys transposed), `v` `[S,
+    /// D]`, all row-major; `[T, D]` out.
+    fn attend(&self, q: &[f32], keys_by_column: &[f32], v: &[f32]) -> Vec<f32> {
         let Head {
             steps,
             sources,
             depth,
-            ..
+            scale,
         } = *self;
-        let keys_by_column = transpose(k, sources, depth);
-        let mut scores =
-            matmul::product_on_this_thread(q, &keys_by_column, [steps, depth, sources]);
+        let mut scores = matmul::product_on_this_thread(q, keys_by_column, [steps, depth, sources]);
         scores
             .chunks_exact_mut(sources)
-            .for_each(|row| self.softmax(row));
+            .for_each(|row| softmax::scaled(row, scale));
         matmul::product_on_this_thread(&scores, v, [steps, sources, depth])
-    }
-
-    /// `row` ← softmax(scale · row), shifted by its largest score so that no `exp` overflows.
-    fn softmax(&self, row: &mut [f32]) {
-        let largest = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut total = 0.0f32;
-        for score in row.iter_mut() {
-            *score = ((*score - largest) * self.scale).exp();
-            total += *score;
-        }
-        let inverse = 1.0 / total;
-        row.iter_mut().for_each(|p| *p *= inverse);
     }
 }
 
@@ -154,6 +269,33 @@ mod tests {
                 diff < 1e-4,
                 "[{b}, {h}, {t}, {d}] over {s}: differs by {diff}"
             );
+        }
+    }
+
+    #[test]
+    fn attention_by_rows_equals_burns_on_split_heads() {
+        if !matmul::available() {
+            crate::test_skip::skip("host attention needs AVX-512F; Burn's runs instead");
+            return;
+        }
+        let device = Device::flex();
+        let normal = Distribution::Normal(0.0, 1.0);
+        // Two images of 3 heads of width 24, 70 queries over 50 keys and the reverse.
+        for (t, s) in [(70, 50), (9, 130)] {
+            let q = Tensor::<3>::random([2, t, 72], normal, &device);
+            let k = Tensor::<3>::random([2, s, 72], normal, &device);
+            let v = Tensor::<3>::random([2, s, 72], normal, &device);
+            let split = |x: Tensor<3>| {
+                let [b, len, _] = x.dims();
+                x.reshape([b, len, 3, 24]).swap_dims(1, 2)
+            };
+            let burns = fused(split(q.clone()), split(k.clone()), split(v.clone()), 0.2)
+                .swap_dims(1, 2)
+                .reshape([2, t, 72]);
+            let ours = attention_by_rows(q, k, v, 3, 0.2);
+            assert_eq!(ours.dims(), [2, t, 72]);
+            let diff = (ours - burns).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-4, "{t} queries over {s}: differs by {diff}");
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod lstm_cell;
 mod matmul;
 pub mod paddle;
 mod shifted_products;
+mod softmax;
 pub mod time_steps;
 pub mod trocr;
 mod winograd;

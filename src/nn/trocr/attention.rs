@@ -102,10 +102,20 @@ impl Attention {
         host_linear::forward(&self.output, merged)
     }
 
-    /// Self-attention over `hidden` alone (the encoder's case).
+    /// Self-attention over `hidden` alone (the encoder's case), without causal mask: the
+    /// heads stay side by side in the projections' rows (`host_attention::attention_by_rows`).
     pub fn forward_self(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let (keys, values) = self.keys_values(hidden.clone());
-        self.attend(hidden, keys, values, None)
+        let width = hidden.dims()[2];
+        let scale = ((width / self.num_heads) as f64).powf(-0.5);
+        let project = |linear: &Linear| host_linear::forward(linear, hidden.clone());
+        let (queries, keys, values) = (
+            project(&self.query),
+            project(&self.key),
+            project(&self.value),
+        );
+        let context =
+            host_attention::attention_by_rows(queries, keys, values, self.num_heads, scale);
+        host_linear::forward(&self.output, context)
     }
 
     fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
