@@ -1,10 +1,10 @@
 //! `softmax(scale · row)` over a row of attention scores on the host, in vector registers.
 //!
 //! `f32::exp` is one call into libm per score: in TrOCR-small's encoder those calls took
-//! 7 % of the time (docs/BENCH.md). Here `exp` is a polynomial the compiler vectorises,
-//! sixteen lanes at a time on AVX-512 CPUs.
+//! 7 % of the time (docs/BENCH.md). Here `exp` is `vector_math`'s polynomial, which the
+//! compiler vectorises, sixteen lanes at a time on AVX-512 CPUs.
 
-use std::f32::consts::LN_2;
+use super::vector_math::exp_at_most_zero;
 
 /// Lanes the loops keep side by side: one AVX-512 register of `f32`s.
 const LANES: usize = 16;
@@ -53,50 +53,9 @@ fn lane_fold(row: &[f32], start: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     lanes.into_iter().fold(tail, f)
 }
 
-/// `e^x` for `x ≤ 0`, within 4 units in the last place of libm's (`e^-87` below -87): `x = n·ln 2 + r`
-/// with `|r| ≤ ln 2 / 2`, `e^r` by its Taylor series to the 7th power (truncation below
-/// 2·10⁻⁹), `2^n` put straight into the exponent bits.
-#[inline(always)]
-fn exp_at_most_zero(x: f32) -> f32 {
-    // ln 2 in two parts, the first with few enough bits that n · LN_2_HIGH is exact.
-    const LN_2_HIGH: f32 = 0.693_359_4;
-    const LN_2_LOW: f32 = LN_2 - LN_2_HIGH;
-    // Adding 1.5 · 2²³ rounds `x · log2 e` to the integer n in the low mantissa bits,
-    // where both n as a float and 2ⁿ's exponent bits come out without a conversion
-    // instruction (float-to-int casts keep the compiler from vectorising).
-    const ROUNDER: f32 = 12_582_912.0;
-    let x = x.max(-87.0);
-    let shifted = x * std::f32::consts::LOG2_E + ROUNDER;
-    let n = shifted - ROUNDER;
-    let r = (x - n * LN_2_HIGH) - n * LN_2_LOW;
-    let mut p = 1.0 / 5040.0;
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        p = p * r + c;
-    }
-    // n ≥ -126 after the clamp: a normal power of two.
-    let exponent = shifted
-        .to_bits()
-        .wrapping_sub(ROUNDER.to_bits())
-        .wrapping_add(127);
-    p * f32::from_bits(exponent << 23)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exp_is_within_four_ulps_of_libm() {
-        for i in 0..=200_000 {
-            let x = -87.0 * i as f32 / 200_000.0;
-            let (ours, libm) = (exp_at_most_zero(x), x.exp());
-            let ulps = (ours.to_bits() as i64 - libm.to_bits() as i64).abs();
-            assert!(ulps <= 4, "e^{x}: {ours} against {libm} ({ulps} ulps)");
-        }
-        // Far below: clamped, a small normal number rather than garbage exponent bits.
-        assert_eq!(exp_at_most_zero(-1000.0), exp_at_most_zero(-87.0));
-        assert!(exp_at_most_zero(-87.0) > 0.0);
-    }
 
     #[test]
     fn equals_the_plain_softmax() {

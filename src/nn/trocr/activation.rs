@@ -3,11 +3,13 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation;
 
+use crate::nn::vector_math;
+
 pub use super::config::Activation;
 
 pub fn apply<const D: usize>(kind: Activation, x: Tensor<D>) -> Tensor<D> {
     match kind {
-        Activation::Gelu => activation::gelu(x),
+        Activation::Gelu => vector_math::gelu_tensor(x),
         Activation::GeluTanh => activation::gelu_approximate(x),
         Activation::QuickGelu => x.clone() * activation::sigmoid(x * 1.702),
         Activation::Relu => activation::relu(x),
