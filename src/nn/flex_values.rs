@@ -14,10 +14,10 @@ use super::into_f32_vec;
 /// `f(values)`, with `t`'s values row-major: borrowed from Flex's buffer where they lie
 /// contiguously, else copied out. `None` when they cannot be read as `f32`.
 pub fn with_f32<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
-    if let Ok(flex) = t.clone().try_into_primitive::<Flex>() {
-        if let Some(values) = flex.as_slice::<f32>() {
-            return Some(f(values));
-        }
+    if let Ok(flex) = t.clone().try_into_primitive::<Flex>()
+        && let Some(values) = flex.as_slice::<f32>()
+    {
+        return Some(f(values));
     }
     into_f32_vec(t.clone()).ok().map(|values| f(&values))
 }

@@ -77,10 +77,11 @@ pub(super) fn gelu(x: f32) -> f32 {
 /// libm's `erff` once per value), else Burn's.
 pub fn gelu_tensor<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    if on_flex && x.dtype() == DType::F32 {
-        if let Some(values) = with_f32(&x, gelu_all) {
-            return Tensor::from_data(TensorData::new(values, x.dims()), &x.device());
-        }
+    if on_flex
+        && x.dtype() == DType::F32
+        && let Some(values) = with_f32(&x, gelu_all)
+    {
+        return Tensor::from_data(TensorData::new(values, x.dims()), &x.device());
     }
     activation::gelu(x)
 }
