@@ -1,8 +1,9 @@
 //! `softmax(scale · q·kᵀ)·v` on the CPU backend through `nn::matmul`'s AVX-512 kernel, one
-//! rayon task per image and head: TrOCR's encoder, whose attention ran in Burn Flex's fused
-//! operator (on `gemm`'s AVX2 kernel) at about a quarter of this machine's rate
-//! (docs/BENCH.md). Other devices, element types and CPUs without AVX-512 keep Burn's
-//! fused operator ([`fused`]).
+//! rayon task per image and head: TrOCR's encoder ([`attention_by_rows`], on the
+//! projections' rows as they come) and cross-attention over many queries ([`attention`], on
+//! split heads), which ran in Burn Flex's fused operator (on `gemm`'s AVX2 kernel) at about
+//! a quarter of this machine's rate (docs/BENCH.md). Other devices, element types and CPUs
+//! without AVX-512 keep Burn's fused operator ([`fused`]).
 
 use burn::backend::DispatchDevice;
 use burn::tensor::module::attention as burn_attention;

@@ -10,9 +10,9 @@ use rayon::prelude::*;
 
 use super::flex_values::with_f32;
 
-/// `e^x` for `x ≤ 0`, within 4 units in the last place of libm's (`e^-87` below -87): `x = n·ln 2 + r`
-/// with `|r| ≤ ln 2 / 2`, `e^r` by its Taylor series to the 7th power (truncation below
-/// 2·10⁻⁹), `2^n` put straight into the exponent bits.
+/// `e^x` for `x ≤ 0`, within 4 units in the last place of libm's (`e^-87` below -87):
+/// `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`, `e^r` by its Taylor series to the 7th power
+/// (truncation below 2·10⁻⁹), `2^n` put straight into the exponent bits.
 #[inline(always)]
 pub(super) fn exp_at_most_zero(x: f32) -> f32 {
     // ln 2 in two parts, the first with few enough bits that n · LN_2_HIGH is exact.

@@ -38,8 +38,9 @@ pub struct Attention {
     pub num_heads: usize,
 }
 
-/// Queries from which attention runs in `nn::host_attention` where it can: an encoder's
-/// patches (577 for the real models, 38 for the test fixtures), not a decoder step's one.
+/// Queries from which cross-attention runs in `nn::host_attention` where it can (a decoder
+/// fed many tokens at once), not a step's one. The encoder's self-attention always does
+/// (`forward_self`).
 const MIN_HOST_STEPS: usize = 16;
 
 /// Score given to masked positions; finite so a row never becomes NaN.
