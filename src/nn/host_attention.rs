@@ -74,6 +74,7 @@ pub fn attention_by_rows(
         x.reshape([b, len, heads, w / heads.max(1)]).swap_dims(1, 2)
     };
     let rows_agree = heads > 0
+        && batch * steps * width > 0
         && width % heads == 0
         && keys.dims() == [batch, sources, width]
         && values.dims() == keys.dims();

@@ -54,7 +54,8 @@ pub fn times_transposed(x: Tensor<2>, rows: Tensor<2>) -> Tensor<2> {
     let [m, k] = x.dims();
     let [n, width] = rows.dims();
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    if on_flex && x.dtype() == DType::F32 && m <= MAX_DOT_ROWS && width == k && k > 0 {
+    let few_rows = (1..=MAX_DOT_ROWS).contains(&m);
+    if on_flex && x.dtype() == DType::F32 && few_rows && width == k && k > 0 {
         let device = x.device();
         let out = with_f32(&x, |x| with_f32(&rows, |table| dots(x, table, [m, k, n])));
         if let Some(Some(out)) = out {
@@ -203,7 +204,7 @@ mod tests {
         let device = Device::flex();
         for bias in [true, false] {
             let linear = LinearConfig::new(48, 80).with_bias(bias).init(&device);
-            // 2 × 70 = 140 rows: over MIN_ROWS_WITHOUT_AVX512, and not a multiple of the row chunks.
+            // 2 × 70 = 140 rows: over MIN_ROWS_WITHOUT_AVX512, not a multiple of the chunks.
             let x = Tensor::<3>::random([2, 70, 48], Distribution::Normal(0.0, 1.0), &device);
             let ours = into_f32_vec(forward(&linear, x.clone())).unwrap();
             let burns = into_f32_vec(linear.forward(x)).unwrap();
@@ -232,7 +233,7 @@ mod tests {
         let device = Device::flex();
         let normal = Distribution::Normal(0.0, 1.0);
         // 37 columns: a body of 16-lane chunks and a tail; 600 table rows: several chunks.
-        for m in [1, 5, MAX_DOT_ROWS, MAX_DOT_ROWS + 3] {
+        for m in [0, 1, 5, MAX_DOT_ROWS, MAX_DOT_ROWS + 3] {
             let x = Tensor::<2>::random([m, 37], normal, &device);
             let table = Tensor::<2>::random([600, 37], normal, &device);
             let ours = into_f32_vec(times_transposed(x.clone(), table.clone())).unwrap();
