@@ -2,7 +2,7 @@
 //!
 //! `Tensor::into_data` copies a buffer that anything else still holds (a layer's weight, an
 //! input the caller keeps for a fallback), and copies it a second time to align it: for
-//! trocr-base's decoder that was about 1 GB of weights copied at every step. Borrowing
+//! trocr-base's decoder that would be about 1 GB of weights copied at every step. Borrowing
 //! Flex's buffer costs nothing; a tensor on another device or backend, of another element
 //! type, or laid out with strides falls back to a copy.
 

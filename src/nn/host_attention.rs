@@ -48,7 +48,7 @@ pub fn attention(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: 
                 .zip(vs.par_chunks(sources * depth)),
         )
         .for_each(|((out, q), (k, v))| {
-            let keys_by_column = transpose(k, sources, depth);
+            let keys_by_column = matmul::transpose(k, sources, depth);
             out.copy_from_slice(&head.attend(q, &keys_by_column, v));
         });
     let dims = [batch, heads, steps, depth];
@@ -229,17 +229,6 @@ impl Head {
             .for_each(|row| softmax::scaled(row, scale));
         matmul::product_on_this_thread(&scores, v, [steps, sources, depth])
     }
-}
-
-/// `x` `[rows, columns]` as `[columns, rows]`, row-major both.
-fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
-    let mut t = vec![0.0f32; x.len()];
-    for (r, line) in x.chunks_exact(columns).enumerate() {
-        for (c, &value) in line.iter().enumerate() {
-            t[c * rows + r] = value;
-        }
-    }
-    t
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! over rayon's threads, each a single-threaded product (so few rows, a decoder step, stay on
 //! Burn's there). Other devices (autodiff's included: training keeps Burn's) and other
 //! element types go through Burn's product as before. Operands are read in place
-//! (`nn::flex_values`): trocr-base's decoder steps used to copy 1 GB of weights each.
+//! (`nn::flex_values`): copying the weights out (about 1 GB a trocr-base decoder step) had
+//! kept decoder steps on Burn's product.
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
@@ -83,7 +84,7 @@ fn dots(x: &[f32], table: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
                 }
             }
         });
-    transpose(&out_t, n, m)
+    matmul::transpose(&out_t, n, m)
 }
 
 /// `a · b` in 16 independent lanes, so that the compiler keeps them in vector registers.
@@ -98,17 +99,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
     lanes.iter().sum::<f32>() + tail
-}
-
-/// `values` `[rows, columns]` as `[columns, rows]`.
-fn transpose(values: &[f32], rows: usize, columns: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; values.len()];
-    for (r, row) in values.chunks_exact(columns).enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            out[c * rows + r] = *v;
-        }
-    }
-    out
 }
 
 /// Without AVX-512, fewer rows than this go to Burn's product: `matrixmultiply`'s split by

@@ -55,6 +55,17 @@ pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], shape: [usize; 3]) ->
     out
 }
 
+/// `x` `[rows, columns]` as `[columns, rows]`, row-major both.
+pub(super) fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; x.len()];
+    for (r, line) in x.chunks_exact(columns).enumerate() {
+        for (c, &value) in line.iter().enumerate() {
+            t[c * rows + r] = value;
+        }
+    }
+    t
+}
+
 /// Both operands regrouped for the kernel.
 struct Packed<'a> {
     /// `a` by [`shifted_products::pack`].

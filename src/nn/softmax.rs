@@ -12,8 +12,8 @@ const LANES: usize = 16;
 /// `row` ← softmax(scale · row), shifted by its largest score so that no `exp` overflows.
 pub(super) fn scaled(row: &mut [f32], scale: f32) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F, checked just above.
+    if super::shifted_products::available() {
+        // SAFETY: the CPU has AVX-512F (`shifted_products::available`).
         unsafe { scaled_avx512(row, scale) };
         return;
     }

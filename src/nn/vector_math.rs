@@ -91,8 +91,8 @@ fn gelu_all(values: &[f32]) -> Vec<f32> {
     let mut out = values.to_vec();
     out.par_chunks_mut(1 << 14).for_each(|chunk| {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
+        if super::shifted_products::available() {
+            // SAFETY: the CPU has AVX-512F (`shifted_products::available`).
             unsafe { gelu_in_place_avx512(chunk) };
             return;
         }
