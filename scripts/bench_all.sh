@@ -20,8 +20,8 @@
 #   THREADS [2]  REPEATS [1]  SUITES ["ppocr easyocr trocr kraken"]
 #   PAGES          pages for ppocr and easyocr [the printed pages of the eval manifest]
 #   DEVICE         Inkread's device, cpu or gpu (the GPU variant; peers stay on the CPU) [cpu]
-# Models: `inkread models install ppocr-v4-det ppocr-v4-rec craft-mlt-25k easyocr-english-g2
-# kraken-blla` first (into $INKREAD_HOME, default ~/.local/share/inkread).
+# Models: `inkread models pull M` first for each M of ppocr-v4-det ppocr-v4-rec craft-mlt-25k
+# easyocr-english-g2 kraken-blla (into $INKREAD_HOME, default ~/.local/share/inkread).
 set -euo pipefail
 out=${1:?usage: scripts/bench_all.sh OUT_DIR}
 inkread=${INKREAD:-${CARGO_TARGET_DIR:-target}/debug/inkread}

@@ -30,6 +30,7 @@ use rayon::prelude::*;
 use super::flex_values::with_f32;
 use super::into_f32_vec;
 use super::shifted_products::{self, Operands, ROWS};
+use super::unfilled;
 use super::winograd;
 
 /// Values of one block of products (its output channels × its padded rows): about 1 MiB,
@@ -380,14 +381,15 @@ impl Layer {
             .collect();
         let groups = block.channels.start / ROWS..block.channels.end.div_ceil(ROWS);
         let columns = block.rows.len() * wp;
-        let mut products = vec![0.0f32; groups.len() * ROWS * columns];
+        let mut products = unfilled::buffer(groups.len() * ROWS * columns);
         let operands = Operands {
             packed,
             offsets: &offsets,
             x: padded,
         };
         shifted_products::products(&operands, groups, columns, &mut products, columns);
-        products
+        // SAFETY: every row of the groups, every position of the columns, written just above.
+        unsafe { unfilled::into_values(products) }
     }
 
     /// `dW[:, :, i, j] = Σ over images of G · Xᵀ`: the output gradient `G` laid over the

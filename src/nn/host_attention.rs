@@ -48,8 +48,8 @@ pub fn attention(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: 
                 .zip(vs.par_chunks(sources * depth)),
         )
         .for_each(|((out, q), (k, v))| {
-            let keys_by_column = matmul::transpose(k, sources, depth);
-            out.copy_from_slice(&head.attend(q, &keys_by_column, v));
+            let queries_by_column = matmul::transpose(q, steps, depth);
+            out.copy_from_slice(&head.attend(&queries_by_column, k, v));
         });
     let dims = [batch, heads, steps, depth];
     Tensor::from_data(TensorData::new(out, dims), &device)
@@ -130,12 +130,12 @@ impl RowShape {
                     &k[image * sources * width..][..sources * width],
                     &v[image * sources * width..][..sources * width],
                 );
-                let keys_by_column = gather_transposed(k, width, column, depth);
-                let (q, v) = (
-                    gather(q, width, column, depth),
+                let queries_by_column = gather_transposed(q, width, column, depth);
+                let (k, v) = (
+                    gather(k, width, column, depth),
                     gather(v, width, column, depth),
                 );
-                self.head.attend(&q, &keys_by_column, &v)
+                self.head.attend(&queries_by_column, &k, &v)
             })
             .collect();
         let mut out = vec![0.0f32; self.batch * steps * width];
@@ -157,10 +157,12 @@ impl RowShape {
 
 /// Columns `column..column + depth` of `rows` (`width` apart), `[len, depth]` row-major.
 fn gather(rows: &[f32], width: usize, column: usize, depth: usize) -> Vec<f32> {
-    rows.chunks_exact(width)
-        .flat_map(|row| &row[column..column + depth])
-        .copied()
-        .collect()
+    // Row by row, one copy each (a `flat_map(..).collect()` went value by value).
+    let mut out = Vec::with_capacity(rows.len() / width * depth);
+    for row in rows.chunks_exact(width) {
+        out.extend_from_slice(&row[column..column + depth]);
+    }
+    out
 }
 
 /// The same columns transposed, `[depth, len]` row-major.
@@ -214,20 +216,28 @@ struct Head {
 }
 
 impl Head {
-    /// One head: `q` `[T, D]`, `keys_by_column` `[D, S]` (the keys transposed), `v` `[S,
-    /// D]`, all row-major; `[T, D]` out.
-    fn attend(&self, q: &[f32], keys_by_column: &[f32], v: &[f32]) -> Vec<f32> {
+    /// One head: `queries_by_column` `[D, T]` (the queries transposed), `keys` and `v` `[S,
+    /// D]`, all row-major; `[T, D]` out. The scores come transposed (`keys · queriesᵀ`, one
+    /// query per column), so that the softmax can write the probabilities straight into the
+    /// layout the product with `v` reads (`softmax::columns_packed`); each query's row of
+    /// that product is then divided by its sum.
+    fn attend(&self, queries_by_column: &[f32], keys: &[f32], v: &[f32]) -> Vec<f32> {
         let Head {
             steps,
             sources,
             depth,
             scale,
         } = *self;
-        let mut scores = matmul::product_on_this_thread(q, keys_by_column, [steps, depth, sources]);
-        scores
-            .chunks_exact_mut(sources)
-            .for_each(|row| softmax::scaled(row, scale));
-        matmul::product_on_this_thread(&scores, v, [steps, sources, depth])
+        let scores =
+            matmul::product_on_this_thread(keys, queries_by_column, [sources, depth, steps]);
+        let (probabilities, inverse_sums) = softmax::columns_packed(&scores, sources, steps, scale);
+        drop(scores);
+        let mut context =
+            matmul::packed_product_on_this_thread(probabilities, v, [steps, sources, depth]);
+        for (row, inverse) in context.chunks_exact_mut(depth).zip(inverse_sums) {
+            row.iter_mut().for_each(|value| *value *= inverse);
+        }
+        context
     }
 }
 

@@ -14,10 +14,36 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::flex_values::with_f32;
-use super::{into_f32_vec, matmul};
+use super::{into_f32_vec, matmul, vector_math};
 
 /// `linear.forward(x)`.
 pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
+    forward_then(linear, x, false, None)
+}
+
+/// PyTorch's exact GELU of `linear.forward(x)`, applied to each run of output rows as the
+/// product finishes it (no pass of its own over the output, no copy).
+pub fn forward_gelu<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
+    forward_then(linear, x, true, None)
+}
+
+/// `residual + linear.forward(x)`, the residual added as the product finishes each run of
+/// output rows. `residual` has the output's shape.
+pub fn forward_plus<const D: usize>(
+    linear: &Linear,
+    x: Tensor<D>,
+    residual: Tensor<D>,
+) -> Tensor<D> {
+    forward_then(linear, x, false, Some(residual))
+}
+
+/// `linear.forward(x)`, then its GELU where `gelu`, then plus `residual` where given.
+fn forward_then<const D: usize>(
+    linear: &Linear,
+    x: Tensor<D>,
+    gelu: bool,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
     let dims = x.dims();
     let k = dims[D - 1];
     let m = dims[..D - 1].iter().product::<usize>();
@@ -25,16 +51,36 @@ pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     let bias = linear.bias.as_ref().map(|b| b.val());
     let mut shape = dims;
     shape[D - 1] = n;
-    match on_host(x.clone().reshape([m, k]), linear.weight.val(), bias) {
+    let rows = residual
+        .as_ref()
+        .filter(|r| r.dims() == shape)
+        .map(|r| r.clone().reshape([m, n]));
+    let then = match (gelu, &residual, &rows) {
+        (false, None, _) => Then::Nothing,
+        (true, None, _) => Then::Gelu,
+        (false, Some(_), Some(rows)) => Then::Add(rows),
+        // A residual of another shape: Burn's own error below, not a silent broadcast.
+        _ => Then::Unsupported,
+    };
+    match on_host(x.clone().reshape([m, k]), linear.weight.val(), bias, then) {
         Some(out) => out.reshape(shape),
-        None => linear.forward(x),
+        None => {
+            let mut out = linear.forward(x);
+            if gelu {
+                out = vector_math::gelu_tensor(out);
+            }
+            match residual {
+                Some(residual) => residual + out,
+                None => out,
+            }
+        }
     }
 }
 
 /// `x · weight + bias` for `x` `[m, k]` and `weight` `[k, n]`: a linear layer whose weight
 /// is not held in a `Linear` (the CRNN's LSTM input projection).
 pub fn affine(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
-    match on_host(x.clone(), weight.clone(), bias.clone()) {
+    match on_host(x.clone(), weight.clone(), bias.clone(), Then::Nothing) {
         Some(out) => out,
         None => {
             let product = x.matmul(weight);
@@ -105,16 +151,32 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// rows would read the weight once per thread.
 const MIN_ROWS_WITHOUT_AVX512: usize = 64;
 
+/// What runs on each run of output rows after the bias, in [`product`].
+#[derive(Clone, Copy)]
+enum Then<'a> {
+    Nothing,
+    Gelu,
+    /// The residual `[m, n]`, added.
+    Add(&'a Tensor<2>),
+    /// Burn's path must run.
+    Unsupported,
+}
+
 /// The product on our kernels, or `None` where Burn's should run (another device or element
 /// type, few rows without AVX-512, values that cannot be read back).
-fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<Tensor<2>> {
+fn on_host(
+    x: Tensor<2>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    then: Then<'_>,
+) -> Option<Tensor<2>> {
     let [m, k] = x.dims();
     let n = weight.dims()[1];
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
     if !on_flex || x.dtype() != DType::F32 || m == 0 || k == 0 || weight.dims()[0] != k {
         return None;
     }
-    if m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available() {
+    if m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available() || matches!(then, Then::Unsupported) {
         return None;
     }
     let device = x.device();
@@ -126,37 +188,91 @@ fn on_host(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Option<T
     if bias.as_ref().is_some_and(|b| b.len() != n) {
         return None;
     }
+    let finish = Finish {
+        bias: bias.as_deref(),
+        gelu: matches!(then, Then::Gelu),
+        residual: None,
+        n,
+    };
     let out = with_f32(&x, |input| {
-        with_f32(&weight, |weight| {
-            product(input, weight, bias.as_deref(), [m, k, n])
+        with_f32(&weight, |weight| match then {
+            Then::Add(residual) => with_f32(residual, |residual| {
+                let finish = Finish {
+                    residual: Some(residual),
+                    ..finish
+                };
+                product(input, weight, &finish, [m, k, n])
+            })
+            .flatten(),
+            _ => product(input, weight, &finish, [m, k, n]),
         })
-    })??;
+        .flatten()
+    })
+    .flatten()?;
     Some(Tensor::from_data(TensorData::new(out, [m, n]), &device))
 }
 
-/// Row-major `[m, k] · [k, n] (+ bias)`: on `nn::matmul`'s AVX-512 kernel where the CPU has
-/// one, else on `matrixmultiply`'s.
-fn product(input: &[f32], weight: &[f32], bias: Option<&[f32]>, shape: [usize; 3]) -> Vec<f32> {
-    let mut out = if matmul::available() {
-        matmul::product(input, weight, shape)
-    } else {
-        matrixmultiply_product(input, weight, shape)
-    };
-    if let Some(bias) = bias {
-        for row in out.chunks_mut(shape[2]) {
-            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-        }
-    }
-    out
+/// What is done to a run of output rows once their products are summed.
+struct Finish<'a> {
+    bias: Option<&'a [f32]>,
+    gelu: bool,
+    /// `[m, n]`, added after the bias and before nothing else.
+    residual: Option<&'a [f32]>,
+    /// The rows' width.
+    n: usize,
 }
 
-/// Row-major `[m, k] · [k, n]`, the rows split over rayon's threads.
-fn matrixmultiply_product(input: &[f32], weight: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
+impl Finish<'_> {
+    /// Rows `first_row..` of the output, `rows` holding whole rows.
+    fn apply(&self, first_row: usize, rows: &mut [f32]) {
+        if let Some(bias) = self.bias {
+            for row in rows.chunks_exact_mut(self.n) {
+                add(row, bias);
+            }
+        }
+        if self.gelu {
+            vector_math::gelu_in_place(rows);
+        }
+        if let Some(residual) = self.residual {
+            add(rows, &residual[first_row * self.n..][..rows.len()]);
+        }
+    }
+}
+
+fn add(to: &mut [f32], values: &[f32]) {
+    to.iter_mut().zip(values).for_each(|(v, x)| *v += x);
+}
+
+/// Row-major `[m, k] · [k, n]`, finished by `finish`: on `nn::matmul`'s AVX-512 kernel
+/// where the CPU has one, else on `matrixmultiply`'s. `None` when a residual has another
+/// length.
+fn product(input: &[f32], weight: &[f32], finish: &Finish, shape: [usize; 3]) -> Option<Vec<f32>> {
+    let [m, _, n] = shape;
+    if finish.residual.is_some_and(|r| r.len() != m * n) {
+        return None;
+    }
+    let apply = |first_row: usize, rows: &mut [f32]| finish.apply(first_row, rows);
+    Some(if matmul::available() {
+        matmul::product(input, weight, shape, apply)
+    } else {
+        matrixmultiply_product(input, weight, shape, apply)
+    })
+}
+
+/// Row-major `[m, k] · [k, n]`, the rows split over rayon's threads, each run of rows
+/// finished by `finish(first_row, rows)`.
+fn matrixmultiply_product(
+    input: &[f32],
+    weight: &[f32],
+    [m, k, n]: [usize; 3],
+    finish: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
     let mut out = vec![0f32; m * n];
     let rows = m.div_ceil(rayon::current_num_threads().max(1) * 2).max(1);
     out.par_chunks_mut(rows * n)
         .zip(input.par_chunks(rows * k))
-        .for_each(|(dst, src)| {
+        .enumerate()
+        .for_each(|(chunk, (dst, src))| {
             let r = src.len() / k;
             // SAFETY: src is r × k, weight k × n, dst r × n, all row-major slices of
             // exactly those lengths.
@@ -178,6 +294,7 @@ fn matrixmultiply_product(input: &[f32], weight: &[f32], [m, k, n]: [usize; 3]) 
                     1,
                 );
             }
+            finish(chunk * rows, dst);
         });
     out
 }
@@ -201,6 +318,29 @@ mod tests {
             assert_eq!(ours.len(), 2 * 70 * 80);
             let worst = largest_difference(&ours, &burns);
             assert!(worst < 1e-4, "bias {bias}: differs by {worst}");
+        }
+    }
+
+    #[test]
+    fn gelu_and_residual_equal_burns_after_the_linear() {
+        let device = Device::flex();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let linear = LinearConfig::new(48, 80).init(&device);
+        // 3 × 70 rows, split by rows; 5 rows, split by columns.
+        for rows in [70, 5] {
+            let x = Tensor::<3>::random([3, rows, 48], normal, &device);
+            let residual = Tensor::<3>::random([3, rows, 80], normal, &device);
+            let burns = linear.forward(x.clone());
+            let gelu = into_f32_vec(forward_gelu(&linear, x.clone())).unwrap();
+            let want = into_f32_vec(burn::tensor::activation::gelu(burns.clone())).unwrap();
+            assert!(largest_difference(&gelu, &want) < 1e-4, "{rows} rows, GELU");
+            let plus = into_f32_vec(forward_plus(&linear, x, residual.clone())).unwrap();
+            let want = into_f32_vec(burns + residual).unwrap();
+            assert_eq!(plus.len(), 3 * rows * 80);
+            assert!(
+                largest_difference(&plus, &want) < 1e-4,
+                "{rows} rows, residual"
+            );
         }
     }
 

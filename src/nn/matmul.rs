@@ -7,11 +7,13 @@
 //! made the kernel lose to `gemm` on pointwise convolutions), and reading `B` in place, its
 //! rows `n` apart fall into few cache sets (docs/BENCH.md).
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::shifted_products::{self, Operands, ROWS};
+use super::unfilled;
 
 /// Columns of one kernel tile and of one panel of `B`.
 const TILE_COLUMNS: usize = 48;
@@ -21,20 +23,32 @@ pub(super) fn available() -> bool {
     shifted_products::available()
 }
 
-/// `a [m, k] · b [k, n]`, row-major. The work is split over rayon's threads by rows of `a`
-/// where there are enough of them, else (few rows, many columns) by columns of `b`.
+/// `a [m, k] · b [k, n]`, row-major, with `finish(first_row, rows)` run on each run of
+/// whole output rows once they are summed, on the thread that summed them and while they
+/// are in its cache: a layer's bias, activation or residual without another pass over the
+/// output from memory. The work is split over rayon's threads by rows of `a` where there
+/// are enough of them, else (few rows, many columns) by columns of `b`.
 ///
 /// # Panics
 /// When a slice's length is not its shape's, or [`available`] is false.
-pub(super) fn product(a: &[f32], b: &[f32], shape: [usize; 3]) -> Vec<f32> {
+pub(super) fn product(
+    a: &[f32],
+    b: &[f32],
+    shape: [usize; 3],
+    finish: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
     let Some(operands) = Packed::new(a, b, shape) else {
-        return vec![0.0; shape[0] * shape[2]];
+        let mut out = vec![0.0; shape[0] * shape[2]];
+        out.par_chunks_mut(shape[2].max(1))
+            .enumerate()
+            .for_each(|(row, values)| finish(row, values));
+        return out;
     };
     let tasks = 2 * rayon::current_num_threads().max(1);
     let mut out = if operands.groups >= tasks {
-        operands.by_rows(tasks)
+        operands.by_rows(tasks, shape[0], &finish)
     } else {
-        operands.by_columns(tasks)
+        operands.by_columns(tasks, shape[0], &finish)
     };
     out.truncate(shape[0] * shape[2]);
     out
@@ -49,9 +63,41 @@ pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], shape: [usize; 3]) ->
     let Some(operands) = Packed::new(a, b, shape) else {
         return vec![0.0; shape[0] * shape[2]];
     };
-    let mut out = vec![0.0f32; operands.groups * ROWS * operands.n];
+    let mut out = unfilled::buffer(operands.groups * ROWS * operands.n);
     operands.block(0..operands.groups, 0..operands.tiles, &mut out, operands.n);
+    // SAFETY: `block` wrote every row of every group, all tiles' columns.
+    let mut out = unsafe { unfilled::into_values(out) };
     out.truncate(shape[0] * shape[2]);
+    out
+}
+
+/// [`product_on_this_thread`] with `a` already in [`shifted_products::pack`]'s layout
+/// (`a_packed`, `m` rows of depth `k`): for callers that write `a` in that layout as they
+/// compute it (attention's probabilities), sparing the transposing copy.
+///
+/// # Panics
+/// When `a_packed` is not `⌈m / 8⌉ · 8 · k` values, `b` not `k · n`, or [`available`] is
+/// false.
+pub(super) fn packed_product_on_this_thread(
+    a_packed: Vec<f32>,
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+) -> Vec<f32> {
+    assert_eq!(
+        a_packed.len(),
+        m.div_ceil(ROWS) * ROWS * k,
+        "operand of another shape"
+    );
+    assert_eq!(b.len(), k * n, "operand of another shape");
+    if m == 0 || k == 0 || n == 0 {
+        return vec![0.0; m * n];
+    }
+    let operands = Packed::with_packed(a_packed, b, [m, k, n]);
+    let mut out = unfilled::buffer(operands.groups * ROWS * n);
+    operands.block(0..operands.groups, 0..operands.tiles, &mut out, n);
+    // SAFETY: `block` wrote every row of every group, all tiles' columns.
+    let mut out = unsafe { unfilled::into_values(out) };
+    out.truncate(m * n);
     out
 }
 
@@ -91,19 +137,31 @@ impl<'a> Packed<'a> {
             a.len() == m * k && b.len() == k * n,
             "operands of another shape"
         );
-        (m > 0 && k > 0 && n > 0).then(|| Packed {
-            a: shifted_products::pack(a, m, k),
+        (m > 0 && k > 0 && n > 0)
+            .then(|| Self::with_packed(shifted_products::pack(a, m, k), b, [m, k, n]))
+    }
+
+    /// The operands, `a` already packed.
+    fn with_packed(a: Vec<f32>, b: &'a [f32], [m, k, n]: [usize; 3]) -> Self {
+        Packed {
+            a,
             b,
             offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
             groups: m.div_ceil(ROWS),
             tiles: n.div_ceil(TILE_COLUMNS),
             n,
-        })
+        }
     }
 
     /// Every output row of the groups (rows past `a`'s zeros) and tiles, written `ldc`
     /// apart into `out` from its start.
-    fn block(&self, groups: Range<usize>, tiles: Range<usize>, out: &mut [f32], ldc: usize) {
+    fn block(
+        &self,
+        groups: Range<usize>,
+        tiles: Range<usize>,
+        out: &mut [MaybeUninit<f32>],
+        ldc: usize,
+    ) {
         let first = tiles.start * TILE_COLUMNS;
         let mut panel = vec![0.0f32; self.offsets.len() * TILE_COLUMNS];
         for tile in tiles {
@@ -133,23 +191,43 @@ impl<'a> Packed<'a> {
         }
     }
 
-    /// Each task a run of whole output rows, written in place.
-    fn by_rows(&self, tasks: usize) -> Vec<f32> {
+    /// Each task a run of whole output rows, written in place, then finished (rows below
+    /// `m` only).
+    fn by_rows(
+        &self,
+        tasks: usize,
+        m: usize,
+        finish: &(impl Fn(usize, &mut [f32]) + Sync),
+    ) -> Vec<f32> {
         let per_task = self.groups.div_ceil(tasks);
-        let mut out = vec![0.0f32; self.groups * ROWS * self.n];
+        let mut out = unfilled::buffer(self.groups * ROWS * self.n);
         out.par_chunks_mut(per_task * ROWS * self.n)
             .enumerate()
             .for_each(|(task, dst)| {
                 let first = task * per_task;
                 let groups = first..first + dst.len() / self.n / ROWS;
                 self.block(groups, 0..self.tiles, dst, self.n);
+                // SAFETY: `block` wrote every row of these groups, all tiles' columns.
+                let dst = unsafe { unfilled::as_values(dst) };
+                let first_row = first * ROWS;
+                let rows = m.saturating_sub(first_row).min(dst.len() / self.n);
+                if rows > 0 {
+                    finish(first_row, &mut dst[..rows * self.n]);
+                }
             });
-        out
+        // SAFETY: the tasks' runs of rows cover the whole buffer.
+        unsafe { unfilled::into_values(out) }
     }
 
     /// Each task a run of tiles over all rows, into a buffer of its own, then copied into
-    /// place (one more pass over the output, small beside `k` products per value).
-    fn by_columns(&self, tasks: usize) -> Vec<f32> {
+    /// place and finished row by row (one more pass over the output, small beside `k`
+    /// products per value).
+    fn by_columns(
+        &self,
+        tasks: usize,
+        m: usize,
+        finish: &(impl Fn(usize, &mut [f32]) + Sync),
+    ) -> Vec<f32> {
         let per_task = self.tiles.div_ceil(tasks);
         let rows = self.groups * ROWS;
         let parts: Vec<(Range<usize>, Vec<f32>)> = (0..self.tiles)
@@ -159,21 +237,32 @@ impl<'a> Packed<'a> {
             .map(|first| {
                 let tiles = first..(first + per_task).min(self.tiles);
                 let columns = (tiles.end * TILE_COLUMNS).min(self.n) - first * TILE_COLUMNS;
-                let mut part = vec![0.0f32; rows * columns];
+                let mut part = unfilled::buffer(rows * columns);
                 self.block(0..self.groups, tiles, &mut part, columns);
+                // SAFETY: `block` wrote every row of every group, all its tiles' columns.
+                let part = unsafe { unfilled::into_values(part) };
                 (first * TILE_COLUMNS..first * TILE_COLUMNS + columns, part)
             })
             .collect();
-        let mut out = vec![0.0f32; rows * self.n];
+        let mut out = unfilled::buffer(rows * self.n);
         out.par_chunks_mut(self.n)
             .enumerate()
             .for_each(|(row, dst)| {
                 for (columns, part) in &parts {
                     let width = columns.len();
-                    dst[columns.clone()].copy_from_slice(&part[row * width..][..width]);
+                    let from = &part[row * width..][..width];
+                    for (to, &value) in dst[columns.clone()].iter_mut().zip(from) {
+                        to.write(value);
+                    }
+                }
+                // SAFETY: the parts' columns cover the whole row.
+                let dst = unsafe { unfilled::as_values(dst) };
+                if row < m {
+                    finish(row, dst);
                 }
             });
-        out
+        // SAFETY: every row written just above.
+        unsafe { unfilled::into_values(out) }
     }
 }
 
@@ -217,7 +306,7 @@ mod tests {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
             let expected = reference(&a, &b, shape);
             for ours in [
-                product(&a, &b, shape),
+                product(&a, &b, shape, |_, _| {}),
                 product_on_this_thread(&a, &b, shape),
             ] {
                 assert_eq!(ours.len(), m * n);
@@ -232,13 +321,42 @@ mod tests {
     }
 
     #[test]
+    fn finish_sees_every_row_once_with_its_index() {
+        if !available() {
+            crate::test_skip::skip("matmul::product needs AVX-512F; this CPU has none");
+            return;
+        }
+        // Split by rows (70 rows: a last group of 6) and by columns (13 rows, 500 columns).
+        for shape in [[70, 40, 97], [13, 20, 500]] {
+            let [m, k, n] = shape;
+            let (a, b) = (values(m * k, 3), values(k * n, 4));
+            let add_row_index = |first_row: usize, rows: &mut [f32]| {
+                assert_eq!(rows.len() % n, 0, "{shape:?}: not whole rows");
+                for (i, row) in rows.chunks_exact_mut(n).enumerate() {
+                    assert!(first_row + i < m, "{shape:?}: row {} past m", first_row + i);
+                    row.iter_mut().for_each(|v| *v += (first_row + i) as f32);
+                }
+            };
+            let ours = product(&a, &b, shape, add_row_index);
+            let plain = reference(&a, &b, shape);
+            for (i, (x, y)) in ours.iter().zip(&plain).enumerate() {
+                let want = y + (i / n) as f32;
+                assert!(
+                    (x - want).abs() < 1e-3,
+                    "{shape:?}: value {i} {x} against {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn empty_operands_give_empty_or_zero_products() {
         if !available() {
             crate::test_skip::skip("matmul::product needs AVX-512F; this CPU has none");
             return;
         }
-        assert!(product(&[], &[], [0, 4, 0]).is_empty());
-        assert_eq!(product(&[], &[], [2, 0, 3]), vec![0.0; 6]);
+        assert!(product(&[], &[], [0, 4, 0], |_, _| {}).is_empty());
+        assert_eq!(product(&[], &[], [2, 0, 3], |_, _| {}), vec![0.0; 6]);
     }
 }
 
@@ -277,7 +395,7 @@ mod timing {
             let a = vec![0.5f32; m * k];
             let b = vec![0.25f32; k * n];
             let ours = fastest(|| {
-                std::hint::black_box(product(&a, &b, shape));
+                std::hint::black_box(product(&a, &b, shape, |_, _| {}));
             });
             let ta = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
             let tb = Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &device);

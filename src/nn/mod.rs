@@ -15,6 +15,7 @@ mod shifted_products;
 mod softmax;
 pub mod time_steps;
 pub mod trocr;
+mod unfilled;
 pub mod vector_math;
 mod winograd;
 

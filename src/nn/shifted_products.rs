@@ -12,6 +12,7 @@
 //!
 //! Only on x86-64 CPUs with AVX-512F ([`available`]); elsewhere the callers keep `gemm`.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -65,7 +66,8 @@ pub(super) struct Operands<'a> {
 
 /// `out[g·ROWS + r][p] = Σₖ A[(groups.start + g)·ROWS + r, k] · X[offsets[k] + p]` for the
 /// positions `p < columns`, rows `ldc` apart in `out`: every row of every group in `groups`
-/// is written, those past `A`'s last row with zeros.
+/// is written, those past `A`'s last row with zeros. `out` need not be initialised
+/// (`nn::unfilled`): those values are written, no other.
 ///
 /// # Panics
 /// When a read or a write would leave its slice, or [`available`] is false.
@@ -73,7 +75,7 @@ pub(super) fn products(
     operands: &Operands,
     groups: Range<usize>,
     columns: usize,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     ldc: usize,
 ) {
     let Operands { packed, offsets, x } = operands;
@@ -100,7 +102,7 @@ pub(super) fn products(
                     a.as_ptr(),
                     offsets,
                     x.as_ptr().add(first),
-                    out.as_mut_ptr().add(g * ROWS * ldc + first),
+                    out.as_mut_ptr().cast::<f32>().add(g * ROWS * ldc + first),
                     ldc,
                     width,
                 );
@@ -236,8 +238,10 @@ mod tests {
             offsets: &offsets,
             x: &x,
         };
-        let mut out = vec![f32::NAN; 2 * ROWS * ldc];
+        let mut out = vec![MaybeUninit::new(f32::NAN); 2 * ROWS * ldc];
         products(&operands, 0..2, columns, &mut out, ldc);
+        // SAFETY: every value was initialised (NaN) before the kernel wrote some.
+        let out = unsafe { crate::nn::unfilled::into_values(out) };
         for r in 0..2 * ROWS {
             for p in 0..columns {
                 let want: f32 = if r < rows {
@@ -265,6 +269,12 @@ mod tests {
             offsets: &[10],
             x: &[0.0; 20],
         };
-        products(&operands, 0..1, 11, &mut [0.0; 8 * 11], 11);
+        products(
+            &operands,
+            0..1,
+            11,
+            &mut crate::nn::unfilled::buffer(8 * 11),
+            11,
+        );
     }
 }

@@ -89,16 +89,20 @@ pub fn gelu_tensor<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// [`gelu`] of every value, split over rayon's threads.
 fn gelu_all(values: &[f32]) -> Vec<f32> {
     let mut out = values.to_vec();
-    out.par_chunks_mut(1 << 14).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        if super::shifted_products::available() {
-            // SAFETY: the CPU has AVX-512F (`shifted_products::available`).
-            unsafe { gelu_in_place_avx512(chunk) };
-            return;
-        }
-        chunk.iter_mut().for_each(|v| *v = gelu(*v));
-    });
+    out.par_chunks_mut(1 << 14).for_each(gelu_in_place);
     out
+}
+
+/// [`gelu`] of every value, in place, on this thread: in AVX-512 registers where the CPU
+/// has them.
+pub(super) fn gelu_in_place(values: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::shifted_products::available() {
+        // SAFETY: the CPU has AVX-512F (`shifted_products::available`).
+        unsafe { gelu_in_place_avx512(values) };
+        return;
+    }
+    values.iter_mut().for_each(|v| *v = gelu(*v));
 }
 
 #[cfg(target_arch = "x86_64")]

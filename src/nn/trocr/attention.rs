@@ -103,9 +103,11 @@ impl Attention {
         host_linear::forward(&self.output, merged)
     }
 
-    /// Self-attention over `hidden` alone (the encoder's case), without causal mask: the
-    /// heads stay side by side in the projections' rows (`host_attention::attention_by_rows`).
-    pub fn forward_self(&self, hidden: Tensor<3>) -> Tensor<3> {
+    /// `residual` plus self-attention over `hidden` alone (the encoder's case), without
+    /// causal mask: the heads stay side by side in the projections' rows
+    /// (`host_attention::attention_by_rows`), the residual is added as the output
+    /// projection finishes its rows.
+    pub fn forward_self(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
         let width = hidden.dims()[2];
         let scale = ((width / self.num_heads) as f64).powf(-0.5);
         let project = |linear: &Linear| host_linear::forward(linear, hidden.clone());
@@ -116,7 +118,7 @@ impl Attention {
         );
         let context =
             host_attention::attention_by_rows(queries, keys, values, self.num_heads, scale);
-        host_linear::forward(&self.output, context)
+        host_linear::forward_plus(&self.output, context, residual)
     }
 
     fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {

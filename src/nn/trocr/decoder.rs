@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::activation::{Activation, apply};
+use super::activation::{Activation, after_linear};
 use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::TrocrConfig;
 use super::kv_cache::{CrossKeysValues, SelfAttentionCache};
@@ -103,9 +103,9 @@ impl DecoderLayer {
             .attend(x.clone(), cross_keys, cross_values, None);
         let x = self.encoder_attn_layer_norm.forward(x + attended);
 
-        let inner = apply(self.activation, host_linear::forward(&self.fc1, x.clone()));
+        let inner = after_linear(self.activation, &self.fc1, x.clone());
         self.final_layer_norm
-            .forward(x + host_linear::forward(&self.fc2, inner))
+            .forward(host_linear::forward_plus(&self.fc2, inner, x))
     }
 }
 

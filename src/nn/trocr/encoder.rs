@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 
 use crate::nn::host_linear;
 
-use super::activation::{Activation, apply};
+use super::activation::{Activation, after_linear};
 use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::{EncoderConfig, EncoderKind};
 use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
@@ -71,17 +71,13 @@ impl EncoderLayer {
     /// One image at a time, attention and MLP apart, `cancel` checked before each part.
     fn forward(&self, x: Tensor<3>, cancel: &CancelToken) -> crate::Result<Tensor<3>> {
         let x = map_images(x, cancel, |x| {
-            x.clone()
-                + self
-                    .attention
-                    .forward_self(self.layernorm_before.forward(x))
+            let normed = self.layernorm_before.forward(x.clone());
+            self.attention.forward_self(normed, x)
         })?;
         map_images(x, cancel, |x| {
-            let inner = apply(
-                self.activation,
-                host_linear::forward(&self.intermediate, self.layernorm_after.forward(x.clone())),
-            );
-            x + host_linear::forward(&self.output, inner)
+            let normed = self.layernorm_after.forward(x.clone());
+            let inner = after_linear(self.activation, &self.intermediate, normed);
+            host_linear::forward_plus(&self.output, inner, x)
         })
     }
 }
