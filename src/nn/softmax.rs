@@ -6,7 +6,7 @@
 
 use super::shifted_products::ROWS;
 use super::unfilled;
-use super::vector_math::exp_at_most_zero;
+use super::vector_math::{Fused, MulAdd, Separate, exp_at_most_zero};
 
 /// Attention probabilities by columns: `scores` `[sources, steps]` holds one query per
 /// column (the scores transposed, as `keys · queriesᵀ` gives them). Returns each column's
@@ -27,7 +27,7 @@ pub(super) fn columns_packed(
         // SAFETY: the CPU has AVX-512F (`shifted_products::available`).
         return unsafe { columns_packed_avx512(scores, sources, steps, scale) };
     }
-    columns_packed_portable(scores, sources, steps, scale)
+    columns_packed_portable::<Separate>(scores, sources, steps, scale)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -38,11 +38,11 @@ unsafe fn columns_packed_avx512(
     steps: usize,
     scale: f32,
 ) -> (Vec<f32>, Vec<f32>) {
-    columns_packed_portable(scores, sources, steps, scale)
+    columns_packed_portable::<Fused>(scores, sources, steps, scale)
 }
 
 #[inline(always)]
-fn columns_packed_portable(
+fn columns_packed_portable<M: MulAdd>(
     scores: &[f32],
     sources: usize,
     steps: usize,
@@ -70,7 +70,7 @@ fn columns_packed_portable(
             .zip(row)
             .zip(largest.iter().zip(&mut sums));
         for ((p, &x), (&m, sum)) in columns {
-            *p = exp_at_most_zero((x - m) * scale);
+            *p = exp_at_most_zero::<M>((x - m) * scale);
             *sum += *p;
         }
         for (g, values) in row_of.chunks_exact(ROWS).enumerate() {
