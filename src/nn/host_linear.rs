@@ -6,7 +6,9 @@
 //! Burn's there). Other devices (autodiff's included: training keeps Burn's) and other
 //! element types go through Burn's product as before. Operands are read in place
 //! (`nn::flex_values`): copying the weights out (about 1 GB a trocr-base decoder step) had
-//! kept decoder steps on Burn's product.
+//! kept decoder steps on Burn's product. A layer's bias, GELU ([`forward_gelu`]) or
+//! residual ([`forward_plus`]) is applied by the product's own tasks to the rows they have
+//! just summed, not in passes of their own over the output.
 
 use burn::backend::DispatchDevice;
 use burn::nn::Linear;
@@ -176,7 +178,7 @@ fn on_host(
     if !on_flex || x.dtype() != DType::F32 || m == 0 || k == 0 || weight.dims()[0] != k {
         return None;
     }
-    if m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available() || matches!(then, Then::Unsupported) {
+    if (m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available()) || matches!(then, Then::Unsupported) {
         return None;
     }
     let device = x.device();
@@ -216,7 +218,7 @@ fn on_host(
 struct Finish<'a> {
     bias: Option<&'a [f32]>,
     gelu: bool,
-    /// `[m, n]`, added after the bias and before nothing else.
+    /// `[m, n]`, added last.
     residual: Option<&'a [f32]>,
     /// The rows' width.
     n: usize,

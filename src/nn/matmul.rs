@@ -60,15 +60,10 @@ pub(super) fn product(
 /// # Panics
 /// As [`product`].
 pub(super) fn product_on_this_thread(a: &[f32], b: &[f32], shape: [usize; 3]) -> Vec<f32> {
-    let Some(operands) = Packed::new(a, b, shape) else {
-        return vec![0.0; shape[0] * shape[2]];
-    };
-    let mut out = unfilled::buffer(operands.groups * ROWS * operands.n);
-    operands.block(0..operands.groups, 0..operands.tiles, &mut out, operands.n);
-    // SAFETY: `block` wrote every row of every group, all tiles' columns.
-    let mut out = unsafe { unfilled::into_values(out) };
-    out.truncate(shape[0] * shape[2]);
-    out
+    match Packed::new(a, b, shape) {
+        Some(operands) => operands.on_this_thread(shape[0]),
+        None => vec![0.0; shape[0] * shape[2]],
+    }
 }
 
 /// [`product_on_this_thread`] with `a` already in [`shifted_products::pack`]'s layout
@@ -92,13 +87,7 @@ pub(super) fn packed_product_on_this_thread(
     if m == 0 || k == 0 || n == 0 {
         return vec![0.0; m * n];
     }
-    let operands = Packed::with_packed(a_packed, b, [m, k, n]);
-    let mut out = unfilled::buffer(operands.groups * ROWS * n);
-    operands.block(0..operands.groups, 0..operands.tiles, &mut out, n);
-    // SAFETY: `block` wrote every row of every group, all tiles' columns.
-    let mut out = unsafe { unfilled::into_values(out) };
-    out.truncate(m * n);
-    out
+    Packed::with_packed(a_packed, b, [m, k, n]).on_this_thread(m)
 }
 
 /// `x` `[rows, columns]` as `[columns, rows]`, row-major both.
@@ -151,6 +140,16 @@ impl<'a> Packed<'a> {
             tiles: n.div_ceil(TILE_COLUMNS),
             n,
         }
+    }
+
+    /// The whole product, its first `m` rows, on the calling thread.
+    fn on_this_thread(&self, m: usize) -> Vec<f32> {
+        let mut out = unfilled::buffer(self.groups * ROWS * self.n);
+        self.block(0..self.groups, 0..self.tiles, &mut out, self.n);
+        // SAFETY: `block` wrote every row of every group, all tiles' columns.
+        let mut out = unsafe { unfilled::into_values(out) };
+        out.truncate(m * self.n);
+        out
     }
 
     /// Every output row of the groups (rows past `a`'s zeros) and tiles, written `ldc`

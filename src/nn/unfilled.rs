@@ -1,5 +1,5 @@
 //! Output buffers for kernels that write every value of them, handed out without a zeroing
-//! pass: `vec![0.0; n]` for each product's output was 5 % of trocr-small's encoder
+//! pass: `vec![0.0; n]` for each product's output was 4.5 % of trocr-small's encoder
 //! (`memset`, docs/BENCH.md), values the kernel then overwrote.
 
 use std::mem::MaybeUninit;
