@@ -53,36 +53,40 @@ fn forward_then<const D: usize>(
     let bias = linear.bias.as_ref().map(|b| b.val());
     let mut shape = dims;
     shape[D - 1] = n;
-    let rows = residual
-        .as_ref()
-        .filter(|r| r.dims() == shape)
-        .map(|r| r.clone().reshape([m, n]));
-    let then = match (gelu, &residual, &rows) {
-        (false, None, _) => Then::Nothing,
-        (true, None, _) => Then::Gelu,
-        (false, Some(_), Some(rows)) => Then::Add(rows),
-        // A residual of another shape: Burn's own error below, not a silent broadcast.
-        _ => Then::Unsupported,
+    let rows = match &residual {
+        Some(r) if r.dims() == shape => Some(r.clone().reshape([m, n])),
+        // A residual of another shape: Burn's own error or broadcast, as before.
+        Some(_) => return on_burn(linear, x, gelu, residual),
+        None => None,
     };
-    match on_host(x.clone().reshape([m, k]), linear.weight.val(), bias, then) {
+    let x_rows = x.clone().reshape([m, k]);
+    match on_host(x_rows, linear.weight.val(), bias, gelu, rows.as_ref()) {
         Some(out) => out.reshape(shape),
-        None => {
-            let mut out = linear.forward(x);
-            if gelu {
-                out = vector_math::gelu_tensor(out);
-            }
-            match residual {
-                Some(residual) => residual + out,
-                None => out,
-            }
-        }
+        None => on_burn(linear, x, gelu, residual),
+    }
+}
+
+/// [`forward_then`] in Burn's operations.
+fn on_burn<const D: usize>(
+    linear: &Linear,
+    x: Tensor<D>,
+    gelu: bool,
+    residual: Option<Tensor<D>>,
+) -> Tensor<D> {
+    let mut out = linear.forward(x);
+    if gelu {
+        out = vector_math::gelu_tensor(out);
+    }
+    match residual {
+        Some(residual) => residual + out,
+        None => out,
     }
 }
 
 /// `x · weight + bias` for `x` `[m, k]` and `weight` `[k, n]`: a linear layer whose weight
 /// is not held in a `Linear` (the CRNN's LSTM input projection).
 pub fn affine(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
-    match on_host(x.clone(), weight.clone(), bias.clone(), Then::Nothing) {
+    match on_host(x.clone(), weight.clone(), bias.clone(), false, None) {
         Some(out) => out,
         None => {
             let product = x.matmul(weight);
@@ -153,24 +157,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// rows would read the weight once per thread.
 const MIN_ROWS_WITHOUT_AVX512: usize = 64;
 
-/// What runs on each run of output rows after the bias, in [`product`].
-#[derive(Clone, Copy)]
-enum Then<'a> {
-    Nothing,
-    Gelu,
-    /// The residual `[m, n]`, added.
-    Add(&'a Tensor<2>),
-    /// Burn's path must run.
-    Unsupported,
-}
-
-/// The product on our kernels, or `None` where Burn's should run (another device or element
-/// type, few rows without AVX-512, values that cannot be read back).
+/// The product on our kernels, then its GELU where `gelu`, then plus `residual` (`[m, n]`)
+/// where given; `None` where Burn's should run (another device or element type, few rows
+/// without AVX-512, values that cannot be read back).
 fn on_host(
     x: Tensor<2>,
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
-    then: Then<'_>,
+    gelu: bool,
+    residual: Option<&Tensor<2>>,
 ) -> Option<Tensor<2>> {
     let [m, k] = x.dims();
     let n = weight.dims()[1];
@@ -178,7 +173,7 @@ fn on_host(
     if !on_flex || x.dtype() != DType::F32 || m == 0 || k == 0 || weight.dims()[0] != k {
         return None;
     }
-    if (m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available()) || matches!(then, Then::Unsupported) {
+    if m < MIN_ROWS_WITHOUT_AVX512 && !matmul::available() {
         return None;
     }
     let device = x.device();
@@ -192,21 +187,20 @@ fn on_host(
     }
     let finish = Finish {
         bias: bias.as_deref(),
-        gelu: matches!(then, Then::Gelu),
+        gelu,
         residual: None,
         n,
     };
     let out = with_f32(&x, |input| {
-        with_f32(&weight, |weight| match then {
-            Then::Add(residual) => with_f32(residual, |residual| {
+        with_f32(&weight, |weight| match residual {
+            Some(residual) => with_f32(residual, |residual| {
                 let finish = Finish {
                     residual: Some(residual),
                     ..finish
                 };
                 product(input, weight, &finish, [m, k, n])
-            })
-            .flatten(),
-            _ => product(input, weight, &finish, [m, k, n]),
+            }),
+            None => Some(product(input, weight, &finish, [m, k, n])),
         })
         .flatten()
     })
@@ -246,19 +240,14 @@ fn add(to: &mut [f32], values: &[f32]) {
 }
 
 /// Row-major `[m, k] · [k, n]`, finished by `finish`: on `nn::matmul`'s AVX-512 kernel
-/// where the CPU has one, else on `matrixmultiply`'s. `None` when a residual has another
-/// length.
-fn product(input: &[f32], weight: &[f32], finish: &Finish, shape: [usize; 3]) -> Option<Vec<f32>> {
-    let [m, _, n] = shape;
-    if finish.residual.is_some_and(|r| r.len() != m * n) {
-        return None;
-    }
+/// where the CPU has one, else on `matrixmultiply`'s.
+fn product(input: &[f32], weight: &[f32], finish: &Finish, shape: [usize; 3]) -> Vec<f32> {
     let apply = |first_row: usize, rows: &mut [f32]| finish.apply(first_row, rows);
-    Some(if matmul::available() {
+    if matmul::available() {
         matmul::product(input, weight, shape, apply)
     } else {
         matrixmultiply_product(input, weight, shape, apply)
-    })
+    }
 }
 
 /// Row-major `[m, k] · [k, n]`, the rows split over rayon's threads, each run of rows
