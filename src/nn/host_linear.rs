@@ -16,7 +16,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::flex_values::with_f32;
-use super::{into_f32_vec, matmul, vector_math};
+use super::{into_f32_vec, matmul, table_dots, vector_math};
 
 /// `linear.forward(x)`.
 pub fn forward<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
@@ -110,7 +110,9 @@ pub fn times_transposed(x: Tensor<2>, rows: Tensor<2>) -> Tensor<2> {
     let few_rows = (1..=MAX_DOT_ROWS).contains(&m);
     if on_flex && x.dtype() == DType::F32 && few_rows && width == k && k > 0 {
         let device = x.device();
-        let out = with_f32(&x, |x| with_f32(&rows, |table| dots(x, table, [m, k, n])));
+        let out = with_f32(&x, |x| {
+            with_f32(&rows, |table| table_dots::dots(x, table, [m, k, n]))
+        });
         if let Some(Some(out)) = out {
             return Tensor::from_data(TensorData::new(out, [m, n]), &device);
         }
@@ -121,37 +123,6 @@ pub fn times_transposed(x: Tensor<2>, rows: Tensor<2>) -> Tensor<2> {
 /// Rows of `x` up to which [`times_transposed`] takes each table row's dot products itself:
 /// they then all stay in the core's first-level cache beside the row.
 const MAX_DOT_ROWS: usize = 16;
-
-/// `out[r, j] = x[r] · table[j]`, `x` `[m, k]`, `table` `[n, k]`, the table's rows split
-/// over rayon's threads.
-fn dots(x: &[f32], table: &[f32], [m, k, n]: [usize; 3]) -> Vec<f32> {
-    let mut out_t = vec![0.0f32; n * m];
-    out_t
-        .par_chunks_mut(m * 256)
-        .zip(table.par_chunks(k * 256))
-        .for_each(|(dst, rows)| {
-            for (dst, row) in dst.chunks_exact_mut(m).zip(rows.chunks_exact(k)) {
-                for (value, x_row) in dst.iter_mut().zip(x.chunks_exact(k)) {
-                    *value = dot(x_row, row);
-                }
-            }
-        });
-    matmul::transpose(&out_t, n, m)
-}
-
-/// `a · b` in 16 independent lanes, so that the compiler keeps them in vector registers.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 16];
-    let (a_body, a_tail) = a.split_at(a.len() / 16 * 16);
-    let (b_body, b_tail) = b.split_at(a_body.len());
-    for (a, b) in a_body.chunks_exact(16).zip(b_body.chunks_exact(16)) {
-        for lane in 0..16 {
-            lanes[lane] += a[lane] * b[lane];
-        }
-    }
-    let tail: f32 = a_tail.iter().zip(b_tail).map(|(a, b)| a * b).sum();
-    lanes.iter().sum::<f32>() + tail
-}
 
 /// Without AVX-512, fewer rows than this go to Burn's product: `matrixmultiply`'s split by
 /// rows would read the weight once per thread.

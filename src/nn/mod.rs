@@ -13,6 +13,7 @@ mod matmul;
 pub mod paddle;
 mod shifted_products;
 mod softmax;
+mod table_dots;
 pub mod time_steps;
 pub mod trocr;
 mod unfilled;
