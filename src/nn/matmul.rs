@@ -5,18 +5,29 @@
 //! of 48 contiguous values) that stays in the core's cache while every group of 8 rows of
 //! `A` passes over it. Without that, each group would stream all of `B` from memory (what
 //! made the kernel lose to `gemm` on pointwise convolutions), and reading `B` in place, its
-//! rows `n` apart fall into few cache sets (docs/BENCH.md).
+//! rows `n` apart fall into few cache sets (docs/BENCH.md). A product of one group of rows
+//! (a decoder step's eight lines) is the exception: each value of `B` meets those rows
+//! only, so it is read in place, fetched ahead from memory into the second-level cache.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::shifted_products::{self, Operands, ROWS};
+use super::shifted_products::{self, Fetch, Operands, ROWS};
 use super::unfilled;
 
 /// Columns of one kernel tile and of one panel of `B`.
 const TILE_COLUMNS: usize = 48;
+
+/// Rows of `B` fetched ahead of their copy into a panel: rows `n` apart lie in different
+/// pages, and the CPU's own prefetchers do not cross pages.
+const FILL_AHEAD: usize = 16;
+
+/// Products of fewer groups of rows than this read `B` once, split by columns, even with a
+/// group for every task: split by rows, each task would read all of `B`, and with few rows
+/// to share each value that read is most of the product (a beam search's decoder step).
+const MIN_GROUPS_BY_ROWS: usize = 8;
 
 /// Whether [`product`] runs on this CPU (AVX-512F).
 pub(super) fn available() -> bool {
@@ -45,7 +56,7 @@ pub(super) fn product(
         return out;
     };
     let tasks = 2 * rayon::current_num_threads().max(1);
-    let mut out = if operands.groups >= tasks {
+    let mut out = if operands.splits_by_rows(tasks) {
         operands.by_rows(tasks, shape[0], &finish)
     } else {
         operands.by_columns(tasks, shape[0], &finish)
@@ -108,7 +119,9 @@ struct Packed<'a> {
     /// `b` as it is: each task copies the tile it works on into a panel of its own.
     b: &'a [f32],
     /// Where row `k` of a panel starts.
-    offsets: Vec<usize>,
+    panel_rows: Vec<usize>,
+    /// Where row `k` of `b` starts.
+    b_rows: Vec<usize>,
     /// Groups of [`ROWS`] rows of `a`; tiles of [`TILE_COLUMNS`] columns of `b`.
     groups: usize,
     tiles: usize,
@@ -135,7 +148,8 @@ impl<'a> Packed<'a> {
         Packed {
             a,
             b,
-            offsets: (0..k).map(|row| row * TILE_COLUMNS).collect(),
+            panel_rows: (0..k).map(|row| row * TILE_COLUMNS).collect(),
+            b_rows: (0..k).map(|row| row * n).collect(),
             groups: m.div_ceil(ROWS),
             tiles: n.div_ceil(TILE_COLUMNS),
             n,
@@ -152,6 +166,12 @@ impl<'a> Packed<'a> {
         out
     }
 
+    /// Whether tasks should take runs of rows (each reading all of `b`) rather than runs
+    /// of columns (each reading all of `a`).
+    fn splits_by_rows(&self, tasks: usize) -> bool {
+        self.groups >= tasks && (self.groups >= MIN_GROUPS_BY_ROWS || self.tiles < tasks)
+    }
+
     /// Every output row of the groups (rows past `a`'s zeros) and tiles, written `ldc`
     /// apart into `out` from its start.
     fn block(
@@ -161,19 +181,48 @@ impl<'a> Packed<'a> {
         out: &mut [MaybeUninit<f32>],
         ldc: usize,
     ) {
+        if groups.len() == 1 {
+            return self.block_in_place(groups, tiles, out, ldc);
+        }
         let first = tiles.start * TILE_COLUMNS;
-        let mut panel = vec![0.0f32; self.offsets.len() * TILE_COLUMNS];
+        let mut panel = vec![0.0f32; self.panel_rows.len() * TILE_COLUMNS];
         for tile in tiles {
             let start = tile * TILE_COLUMNS;
             let columns = TILE_COLUMNS.min(self.n - start);
             self.fill_panel(&mut panel, start, columns);
             let operands = Operands {
                 packed: &self.a,
-                offsets: &self.offsets,
+                offsets: &self.panel_rows,
                 x: &panel,
+                fetch: Fetch::Near,
             };
             let to = &mut out[start - first..];
             shifted_products::products(&operands, groups.clone(), columns, to, ldc);
+        }
+    }
+
+    /// [`Self::block`] for one group of rows, `b` read where it is: each of its values meets
+    /// only this group's rows, so a panel would cost a copy and save no reads (a decoder
+    /// step's weights: 55 against 73 ms a trocr-base step, docs/BENCH.md).
+    fn block_in_place(
+        &self,
+        group: Range<usize>,
+        tiles: Range<usize>,
+        out: &mut [MaybeUninit<f32>],
+        ldc: usize,
+    ) {
+        let first = tiles.start * TILE_COLUMNS;
+        for tile in tiles {
+            let start = tile * TILE_COLUMNS;
+            let operands = Operands {
+                packed: &self.a,
+                offsets: &self.b_rows,
+                x: &self.b[start..],
+                fetch: Fetch::FromMemory,
+            };
+            let columns = TILE_COLUMNS.min(self.n - start);
+            let to = &mut out[start - first..];
+            shifted_products::products(&operands, group.clone(), columns, to, ldc);
         }
     }
 
@@ -184,7 +233,10 @@ impl<'a> Packed<'a> {
         let rows = panel
             .chunks_exact_mut(TILE_COLUMNS)
             .zip(self.b.chunks_exact(self.n));
-        for (to, from) in rows {
+        for (row, (to, from)) in rows.enumerate() {
+            if let Some(ahead) = self.b.get((row + FILL_AHEAD) * self.n + start..) {
+                shifted_products::prefetch_row(ahead);
+            }
             to[..columns].copy_from_slice(&from[start..start + columns]);
             to[columns..].fill(0.0);
         }
@@ -292,7 +344,8 @@ mod tests {
             crate::test_skip::skip("matmul::product needs AVX-512F; this CPU has none");
             return;
         }
-        // Rows not a multiple of 8, columns not of 48; split by rows and by columns.
+        // Rows not a multiple of 8, columns not of 48; split by rows and by columns, one
+        // group of rows (`B` read in place) and a few groups with many columns.
         for shape in [
             [1, 3, 5],
             [13, 70, 50],
@@ -300,6 +353,8 @@ mod tests {
             [9, 3000, 100],
             [100, 5, 7],
             [16, 24, 1000],
+            [8, 40, 300],
+            [45, 30, 400],
         ] {
             let [m, k, n] = shape;
             let (a, b) = (values(m * k, 1), values(k * n, 2));
@@ -413,5 +468,34 @@ mod timing {
                 g(burn)
             );
         }
+    }
+
+    /// One trocr-base decoder step's linear layers at batch 8 (12 layers of four 1024²
+    /// self-attention projections, two cross-attention ones, fc1 and fc2): 704 MB of
+    /// weights, more than the last-level cache, each read once per step as in decoding.
+    /// `ROWS=32` for a beam search of 4.
+    #[test]
+    #[ignore = "measurement; run with --ignored --nocapture"]
+    fn time_decoder_step() {
+        let m = std::env::var("ROWS")
+            .map_or(Ok(8), |rows| rows.parse())
+            .unwrap();
+        let (d, ffn) = (1024, 4096);
+        let layer = [[m, d, d]; 6].into_iter().chain([[m, d, ffn], [m, ffn, d]]);
+        let shapes: Vec<[usize; 3]> = layer.cycle().take(12 * 8).collect();
+        let weights: Vec<Vec<f32>> = shapes.iter().map(|&[_, k, n]| vec![0.25; k * n]).collect();
+        let a = vec![0.5f32; m * ffn];
+        let step = fastest(|| {
+            for (&[m, k, n], b) in shapes.iter().zip(&weights) {
+                std::hint::black_box(product(&a[..m * k], b, [m, k, n], |_, _| {}));
+            }
+        });
+        let bytes: usize = weights.iter().map(|w| w.len() * 4).sum();
+        eprintln!(
+            "decoder step, {m} rows, {} MB of weights: {:.1} ms, {:.1} GB/s",
+            bytes / 1_000_000,
+            step * 1e3,
+            bytes as f64 / step / 1e9
+        );
     }
 }

@@ -55,6 +55,13 @@ pub(super) fn pack(a: &[f32], rows: usize, depth: usize) -> Vec<f32> {
     packed
 }
 
+/// Asks the CPU to bring the first 48 values from `values` into its first-level cache: a
+/// hint, for a row that will be read shortly.
+pub(super) fn prefetch_row(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    kernel::prefetch_row::<{ std::arch::x86_64::_MM_HINT_T0 }>(values.as_ptr());
+}
+
 /// The operands of one sum: packed `A`, `X` and where each `k` reads it.
 pub(super) struct Operands<'a> {
     /// From [`pack`].
@@ -62,6 +69,19 @@ pub(super) struct Operands<'a> {
     /// Where column `k` of `A` meets `X`: `X[offsets[k] + p]` for position `p`.
     pub offsets: &'a [usize],
     pub x: &'a [f32],
+    pub fetch: Fetch,
+}
+
+/// Where the kernel fetches the rows of `X` it will read a few steps of the sum ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fetch {
+    /// Into the first-level cache: rows in a few pages, mostly in the second-level cache
+    /// already (a panel, a convolution's planes).
+    Near,
+    /// Into the second-level cache: rows a page or more apart, each read once from memory
+    /// (a decoder step's weights in place). Prefetched into the first-level cache, rows
+    /// 4 KB apart fall into the same few sets and evict each other before they are read.
+    FromMemory,
 }
 
 /// `out[g·ROWS + r][p] = Σₖ A[(groups.start + g)·ROWS + r, k] · X[offsets[k] + p]` for the
@@ -78,7 +98,12 @@ pub(super) fn products(
     out: &mut [MaybeUninit<f32>],
     ldc: usize,
 ) {
-    let Operands { packed, offsets, x } = operands;
+    let Operands {
+        packed,
+        offsets,
+        x,
+        fetch,
+    } = operands;
     let depth = offsets.len();
     assert!(columns <= ldc && packed.len() >= groups.end * depth * ROWS);
     assert!(out.len() >= (groups.len() * ROWS).saturating_sub(1) * ldc + columns);
@@ -105,6 +130,7 @@ pub(super) fn products(
                     out.as_mut_ptr().cast::<f32>().add(g * ROWS * ldc + first),
                     ldc,
                     width,
+                    *fetch == Fetch::FromMemory,
                 );
             }
         }
@@ -129,6 +155,9 @@ mod kernel {
     /// accumulator array left in memory ran at under a third of the speed (docs/BENCH.md);
     /// written out, it does not depend on the optimiser.
     ///
+    /// Rows of X are fetched ahead into the second-level cache where `into_l2`, else into
+    /// the first (`super::Fetch`).
+    ///
     /// # Safety
     /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`
     /// is readable for every `k` and `p < width`; `c + r·ldc + p` is writable for `r <
@@ -141,6 +170,7 @@ mod kernel {
         c: *mut f32,
         ldc: usize,
         width: usize,
+        into_l2: bool,
     ) {
         let (m0, m1, m2) = (
             lane_mask(width, 0),
@@ -158,11 +188,12 @@ mod kernel {
             unsafe {
                 let row = x.add(offset);
                 if let Some(&ahead) = offsets.get(k + PREFETCH_AHEAD) {
-                    let ahead = x.wrapping_add(ahead) as *const i8;
-                    _mm_prefetch::<_MM_HINT_T0>(ahead);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128));
-                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(188));
+                    let ahead = x.wrapping_add(ahead);
+                    if into_l2 {
+                        prefetch_row::<_MM_HINT_T1>(ahead);
+                    } else {
+                        prefetch_row::<_MM_HINT_T0>(ahead);
+                    }
                 }
                 let b0 = _mm512_maskz_loadu_ps(m0, row);
                 let b1 = _mm512_maskz_loadu_ps(m1, row.add(LANES));
@@ -207,6 +238,17 @@ mod kernel {
         }
     }
 
+    /// Asks for the cache lines of the 48 values from `row` (a hint: never faults).
+    #[inline(always)]
+    pub(super) fn prefetch_row<const HINT: i32>(row: *const f32) {
+        let row = row as *const i8;
+        // 48 values span three or four lines; the last one from its final value.
+        for offset in [0, 64, 128, 188] {
+            // SAFETY: SSE is part of x86-64; a prefetch reads nothing and never faults.
+            unsafe { _mm_prefetch::<HINT>(row.wrapping_add(offset)) };
+        }
+    }
+
     /// The lanes of register `j` that fall within `width` positions.
     fn lane_mask(width: usize, j: usize) -> __mmask16 {
         let lanes = width.saturating_sub(j * LANES).min(LANES);
@@ -237,6 +279,7 @@ mod tests {
             packed: &packed,
             offsets: &offsets,
             x: &x,
+            fetch: Fetch::Near,
         };
         let mut out = vec![MaybeUninit::new(f32::NAN); 2 * ROWS * ldc];
         products(&operands, 0..2, columns, &mut out, ldc);
@@ -268,6 +311,7 @@ mod tests {
             packed: &packed,
             offsets: &[10],
             x: &[0.0; 20],
+            fetch: Fetch::Near,
         };
         products(
             &operands,
