@@ -1,9 +1,10 @@
 //! `softmax(scale · q·kᵀ)·v` on the CPU backend through `nn::matmul`'s AVX-512 kernel, one
 //! rayon task per image and head: TrOCR's encoder ([`attention_by_rows`], on the
-//! projections' rows as they come) and cross-attention over many queries ([`attention`], on
-//! split heads), which ran in Burn Flex's fused operator (on `gemm`'s AVX2 kernel) at about
-//! a quarter of this machine's rate (docs/BENCH.md). Other devices, element types and CPUs
-//! without AVX-512 keep Burn's fused operator ([`fused`]).
+//! projections' rows as they come) and the decoder's attention on split heads
+//! ([`attention`]; a step's single query through `nn::one_query`), which ran in Burn Flex's
+//! fused operator (on `gemm`'s AVX2 kernel) at about a quarter of this machine's rate
+//! (docs/BENCH.md). Other devices, element types and CPUs without AVX-512 keep Burn's fused
+//! operator ([`fused`]).
 
 use burn::backend::DispatchDevice;
 use burn::tensor::module::attention as burn_attention;
@@ -12,47 +13,35 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::flex_values::with_f32;
-use super::{matmul, softmax};
+use super::shifted_products::ROWS;
+use super::{matmul, one_query, softmax};
 
 /// `softmax(scale · q·kᵀ)·v` of `queries` `[B, H, T, D]` over `keys` and `values` `[B, H,
-/// S, D]`: on our kernel where it runs (Flex, `f32`, AVX-512, shapes that agree), else
-/// [`fused`].
+/// S, D]`: on the host where it runs (Flex, `f32`, AVX-512, shapes that agree), else
+/// [`fused`]. Keys and values are read where they lie (a decoder's cached ones are held by
+/// its cache: taking them by value would copy them). Fewer queries than fill a group of the
+/// product kernel's rows (a decoder step's one) go one by one through `nn::one_query`.
 pub fn attention(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64) -> Tensor<4> {
     if !runs_on(&queries, &keys, &values) {
         return fused(queries, keys, values, scale);
     }
     let [batch, heads, steps, depth] = queries.dims();
-    let sources = keys.dims()[2];
-    let device = queries.device();
-    // By value: Flex hands over the buffers of tensors no one else holds, without a copy.
-    let (q, k, v) = (queries.into_data(), keys.into_data(), values.into_data());
-    let (Ok(qs), Ok(ks), Ok(vs)) = (
-        q.as_slice::<f32>(),
-        k.as_slice::<f32>(),
-        v.as_slice::<f32>(),
-    ) else {
-        let rebuilt = |data| Tensor::<4>::from_data(data, &device);
-        return fused(rebuilt(q), rebuilt(k), rebuilt(v), scale);
-    };
     let head = Head {
         steps,
-        sources,
+        sources: keys.dims()[2],
         depth,
         scale: scale as f32,
     };
-    let mut out = vec![0.0f32; qs.len()];
-    out.par_chunks_mut(steps * depth)
-        .zip(qs.par_chunks(steps * depth))
-        .zip(
-            ks.par_chunks(sources * depth)
-                .zip(vs.par_chunks(sources * depth)),
-        )
-        .for_each(|((out, q), (k, v))| {
-            let queries_by_column = matmul::transpose(q, steps, depth);
-            out.copy_from_slice(&head.attend(&queries_by_column, k, v));
-        });
-    let dims = [batch, heads, steps, depth];
-    Tensor::from_data(TensorData::new(out, dims), &device)
+    let out = with_f32(&queries, |q| {
+        with_f32(&keys, |k| with_f32(&values, |v| head.attend_each(q, k, v)))
+    });
+    match out {
+        Some(Some(Some(out))) => {
+            let dims = [batch, heads, steps, depth];
+            Tensor::from_data(TensorData::new(out, dims), &queries.device())
+        }
+        _ => fused(queries, keys, values, scale),
+    }
 }
 
 /// Attention of `queries` `[B, T, heads·D]` over `keys` and `values` `[B, S, heads·D]`, laid
@@ -192,10 +181,10 @@ pub fn fused(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64)
 
 /// Whether [`attention`] runs on our kernel for these operands.
 fn runs_on(queries: &Tensor<4>, keys: &Tensor<4>, values: &Tensor<4>) -> bool {
-    let [batch, heads, _, depth] = queries.dims();
+    let [batch, heads, steps, depth] = queries.dims();
     let [kb, kh, sources, kd] = keys.dims();
     let agree = [kb, kh, kd] == [batch, heads, depth] && values.dims() == keys.dims();
-    agree && sources > 0 && on_our_kernel(&[queries, keys, values])
+    agree && steps * sources * depth > 0 && on_our_kernel(&[queries, keys, values])
 }
 
 /// Whether these tensors are `f32`s on Flex and the CPU has our kernel's AVX-512.
@@ -216,6 +205,36 @@ struct Head {
 }
 
 impl Head {
+    /// Every image's and head's attention, one rayon task each: `q` `[B·H, T, D]`, `k` and
+    /// `v` `[B·H, S, D]`, all row-major.
+    fn attend_each(&self, q: &[f32], k: &[f32], v: &[f32]) -> Vec<f32> {
+        let Head {
+            steps,
+            sources,
+            depth,
+            scale,
+        } = *self;
+        let mut out = vec![0.0f32; q.len()];
+        let heads = out
+            .par_chunks_mut(steps * depth)
+            .zip(q.par_chunks(steps * depth))
+            .zip(
+                k.par_chunks(sources * depth)
+                    .zip(v.par_chunks(sources * depth)),
+            );
+        heads.for_each(|((out, q), (k, v))| {
+            if steps < ROWS {
+                for (out, query) in out.chunks_exact_mut(depth).zip(q.chunks_exact(depth)) {
+                    one_query::attend(query, k, v, scale, out);
+                }
+            } else {
+                let queries_by_column = matmul::transpose(q, steps, depth);
+                out.copy_from_slice(&self.attend(&queries_by_column, k, v));
+            }
+        });
+        out
+    }
+
     /// One head: `queries_by_column` `[D, T]` (the queries transposed), `keys` and `v` `[S,
     /// D]`, all row-major; `[T, D]` out. The scores come transposed (`keys · queriesᵀ`, one
     /// query per column), so that the softmax can write the probabilities straight into the
@@ -255,8 +274,15 @@ mod tests {
         }
         let device = Device::flex();
         let normal = Distribution::Normal(0.0, 1.0);
-        // More steps than sources and the reverse; a head width not a multiple of 16.
-        for ([b, h, t, d], s) in [([2, 3, 70, 24], 50), ([1, 2, 9, 64], 130)] {
+        // More steps than sources and the reverse; a head width not a multiple of 16; one
+        // query and three (each through `one_query`), as in decoder steps.
+        let shapes = [
+            ([2, 3, 70, 24], 50),
+            ([1, 2, 9, 64], 130),
+            ([3, 2, 1, 64], 200),
+            ([1, 2, 3, 32], 17),
+        ];
+        for ([b, h, t, d], s) in shapes {
             let q = Tensor::<4>::random([b, h, t, d], normal, &device);
             let k = Tensor::<4>::random([b, h, s, d], normal, &device);
             let v = Tensor::<4>::random([b, h, s, d], normal, &device);

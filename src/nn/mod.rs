@@ -10,6 +10,7 @@ pub mod host_linear;
 pub mod kraken;
 pub mod lstm_cell;
 mod matmul;
+mod one_query;
 pub mod paddle;
 mod shifted_products;
 mod softmax;

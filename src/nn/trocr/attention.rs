@@ -38,11 +38,6 @@ pub struct Attention {
     pub num_heads: usize,
 }
 
-/// Queries from which cross-attention runs in `nn::host_attention` where it can (a decoder
-/// fed many tokens at once), not a step's one. The encoder's self-attention always does
-/// (`forward_self`).
-const MIN_HOST_STEPS: usize = 16;
-
 /// Score given to masked positions; finite so a row never becomes NaN.
 const MASKED_SCORE: f32 = -1.0e9;
 
@@ -91,13 +86,9 @@ impl Attention {
         let queries = self.split_heads(host_linear::forward(&self.query, hidden));
         let context = match causal_past.filter(|_| steps > 1) {
             Some(past) => masked_context(queries * scale, keys, values, past),
-            // The encoder's many queries: our own kernel on AVX-512 CPUs (Burn's fused
-            // operation elsewhere). A decoder step's one query always takes the fused one:
-            // ours would transpose the same keys again at every step.
-            None if steps >= MIN_HOST_STEPS => {
-                host_attention::attention(queries, keys, values, scale)
-            }
-            None => host_attention::fused(queries, keys, values, scale),
+            // On the host on AVX-512 CPUs (a step's one query in a pass over the cached keys
+            // and values), Burn's fused operation elsewhere.
+            None => host_attention::attention(queries, keys, values, scale),
         };
         let merged = context.swap_dims(1, 2).reshape([batch, steps, width]);
         host_linear::forward(&self.output, merged)
