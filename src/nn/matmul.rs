@@ -7,7 +7,9 @@
 //! made the kernel lose to `gemm` on pointwise convolutions), and reading `B` in place, its
 //! rows `n` apart fall into few cache sets (docs/BENCH.md). A product of one group of rows
 //! (a decoder step's eight lines) is the exception: each value of `B` meets those rows
-//! only, so it is read in place, fetched ahead from memory into the second-level cache.
+//! only, so it is read in place, fetched ahead from memory into the second-level cache,
+//! and with enough depth the tasks split the sum over `k` (each a run of whole rows of `B`,
+//! one stretch of memory) rather than the columns.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -23,6 +25,12 @@ const TILE_COLUMNS: usize = 48;
 /// Rows of `B` fetched ahead of their copy into a panel: rows `n` apart lie in different
 /// pages, and the CPU's own prefetchers do not cross pages.
 const FILL_AHEAD: usize = 16;
+
+/// Rows of `B` a task sums over before moving to the next tile, in a product split by
+/// depth: every tile reads its 48 columns of the same rows, so each page of those rows is
+/// read whole, a line after another, within one block (docs/BENCH.md: 16, 32 and 64 within
+/// 3 % of each other).
+const DEPTH_BLOCK: usize = 32;
 
 /// Products of fewer groups of rows than this read `B` once, split by columns, even with a
 /// group for every task: split by rows, each task would read all of `B`, and with few rows
@@ -56,7 +64,9 @@ pub(super) fn product(
         return out;
     };
     let tasks = 2 * rayon::current_num_threads().max(1);
-    let mut out = if operands.splits_by_rows(tasks) {
+    let mut out = if operands.groups == 1 && shape[1] >= tasks * DEPTH_BLOCK {
+        operands.by_depth(tasks, shape[0], &finish)
+    } else if operands.splits_by_rows(tasks) {
         operands.by_rows(tasks, shape[0], &finish)
     } else {
         operands.by_columns(tasks, shape[0], &finish)
@@ -99,6 +109,10 @@ pub(super) fn packed_product_on_this_thread(
         return vec![0.0; m * n];
     }
     Packed::with_packed(a_packed, b, [m, k, n]).on_this_thread(m)
+}
+
+fn add(to: &mut [f32], values: &[f32]) {
+    to.iter_mut().zip(values).for_each(|(to, v)| *to += v);
 }
 
 /// `x` `[rows, columns]` as `[columns, rows]`, row-major both.
@@ -270,6 +284,55 @@ impl<'a> Packed<'a> {
         unsafe { unfilled::into_values(out) }
     }
 
+    /// One group of rows: each task sums over a run of rows of `b` (one stretch of memory,
+    /// where a run of its columns would be short pieces of many pages) into a buffer of its
+    /// own, in blocks of [`DEPTH_BLOCK`] rows; the buffers are then added up and finished.
+    fn by_depth(
+        &self,
+        tasks: usize,
+        m: usize,
+        finish: &(impl Fn(usize, &mut [f32]) + Sync),
+    ) -> Vec<f32> {
+        let depth = self.b_rows.len();
+        let per_task = depth.div_ceil(tasks).next_multiple_of(DEPTH_BLOCK);
+        let starts: Vec<usize> = (0..depth).step_by(per_task).collect();
+        let parts: Vec<Vec<f32>> = starts
+            .into_par_iter()
+            .map(|first| {
+                let mut part = vec![0.0f32; ROWS * self.n];
+                let end = (first + per_task).min(depth);
+                for block in (first..end).step_by(DEPTH_BLOCK) {
+                    self.add_block(block..(block + DEPTH_BLOCK).min(end), &mut part);
+                }
+                part
+            })
+            .collect();
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().unwrap_or_default();
+        for part in parts {
+            add(&mut out, &part);
+        }
+        out.truncate(m * self.n);
+        finish(0, &mut out);
+        out
+    }
+
+    /// Adds the products over rows `rows` of `b` (all its columns) of the only group to
+    /// `out` (`ROWS × n`).
+    fn add_block(&self, rows: Range<usize>, out: &mut [f32]) {
+        for tile in 0..self.tiles {
+            let start = tile * TILE_COLUMNS;
+            let operands = Operands {
+                packed: &self.a[rows.start * ROWS..rows.end * ROWS],
+                offsets: &self.b_rows[rows.clone()],
+                x: &self.b[start..],
+                fetch: Fetch::Near,
+            };
+            let columns = TILE_COLUMNS.min(self.n - start);
+            shifted_products::add_products(&operands, 0..1, columns, &mut out[start..], self.n);
+        }
+    }
+
     /// Each task a run of tiles over all rows, into a buffer of its own, then copied into
     /// place and finished row by row (one more pass over the output, small beside `k`
     /// products per value).
@@ -345,7 +408,8 @@ mod tests {
             return;
         }
         // Rows not a multiple of 8, columns not of 48; split by rows and by columns, one
-        // group of rows (`B` read in place) and a few groups with many columns.
+        // group of rows (`B` read in place; with depth, split by depth) and a few groups
+        // with many columns.
         for shape in [
             [1, 3, 5],
             [13, 70, 50],
@@ -355,6 +419,7 @@ mod tests {
             [16, 24, 1000],
             [8, 40, 300],
             [45, 30, 400],
+            [5, 300, 100],
         ] {
             let [m, k, n] = shape;
             let (a, b) = (values(m * k, 1), values(k * n, 2));
@@ -381,7 +446,7 @@ mod tests {
             return;
         }
         // Split by rows (70 rows: a last group of 6) and by columns (13 rows, 500 columns).
-        for shape in [[70, 40, 97], [13, 20, 500]] {
+        for shape in [[70, 40, 97], [13, 20, 500], [6, 200, 70]] {
             let [m, k, n] = shape;
             let (a, b) = (values(m * k, 3), values(k * n, 4));
             let add_row_index = |first_row: usize, rows: &mut [f32]| {

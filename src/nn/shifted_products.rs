@@ -98,6 +98,35 @@ pub(super) fn products(
     out: &mut [MaybeUninit<f32>],
     ldc: usize,
 ) {
+    sums::<false>(operands, groups, columns, out, ldc);
+}
+
+/// [`products`] added to the values already in `out`: a sum over `k` taken in parts (a
+/// decoder step's product split by depth, `nn::matmul`).
+///
+/// # Panics
+/// As [`products`].
+pub(super) fn add_products(
+    operands: &Operands,
+    groups: Range<usize>,
+    columns: usize,
+    out: &mut [f32],
+    ldc: usize,
+) {
+    // SAFETY: `f32` and `MaybeUninit<f32>` share their layout, and `sums::<true>` writes
+    // only initialised values.
+    let out = unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    sums::<true>(operands, groups, columns, out, ldc);
+}
+
+/// [`products`], or [`add_products`] where `ADD` (`out`'s values then initialised).
+fn sums<const ADD: bool>(
+    operands: &Operands,
+    groups: Range<usize>,
+    columns: usize,
+    out: &mut [MaybeUninit<f32>],
+    ldc: usize,
+) {
     let Operands {
         packed,
         offsets,
@@ -120,10 +149,11 @@ pub(super) fn products(
             // SAFETY: AVX-512F is present (asserted); for every k, X is read at
             // offsets[k] + first + [0, width), within `x` since offsets[k] + columns ≤
             // x.len(); `out` is written at rows g·ROWS.. g·ROWS + 7, positions first..
-            // first + width, within `out` by the length check above.
+            // first + width, within `out` by the length check above (and read there
+            // first where ADD, initialised then by the callers' contract).
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                kernel::tile(
+                kernel::tile::<ADD>(
                     a.as_ptr(),
                     offsets,
                     x.as_ptr().add(first),
@@ -156,14 +186,14 @@ mod kernel {
     /// written out, it does not depend on the optimiser.
     ///
     /// Rows of X are fetched ahead into the second-level cache where `into_l2`, else into
-    /// the first (`super::Fetch`).
+    /// the first (`super::Fetch`). Where `ADD`, the sums start from the values in `c`.
     ///
     /// # Safety
     /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`
     /// is readable for every `k` and `p < width`; `c + r·ldc + p` is writable for `r <
-    /// ROWS`, `p < width`.
+    /// ROWS`, `p < width`, and readable (initialised) there too where `ADD`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn tile(
+    pub(super) unsafe fn tile<const ADD: bool>(
         a: *const f32,
         offsets: &[usize],
         x: *const f32,
@@ -177,11 +207,23 @@ mod kernel {
             lane_mask(width, 1),
             lane_mask(width, 2),
         );
-        let zero = _mm512_setzero_ps();
-        let [mut s00, mut s01, mut s02, mut s10, mut s11, mut s12] = [zero; 6];
-        let [mut s20, mut s21, mut s22, mut s30, mut s31, mut s32] = [zero; 6];
-        let [mut s40, mut s41, mut s42, mut s50, mut s51, mut s52] = [zero; 6];
-        let [mut s60, mut s61, mut s62, mut s70, mut s71, mut s72] = [zero; 6];
+        let masks = [m0, m1, m2];
+        let start = |r: usize, j: usize| {
+            if ADD {
+                // SAFETY: the caller's bounds; masked-off lanes are not read.
+                unsafe { _mm512_maskz_loadu_ps(masks[j], c.add(r * ldc + j * LANES)) }
+            } else {
+                _mm512_setzero_ps()
+            }
+        };
+        let (mut s00, mut s01, mut s02) = (start(0, 0), start(0, 1), start(0, 2));
+        let (mut s10, mut s11, mut s12) = (start(1, 0), start(1, 1), start(1, 2));
+        let (mut s20, mut s21, mut s22) = (start(2, 0), start(2, 1), start(2, 2));
+        let (mut s30, mut s31, mut s32) = (start(3, 0), start(3, 1), start(3, 2));
+        let (mut s40, mut s41, mut s42) = (start(4, 0), start(4, 1), start(4, 2));
+        let (mut s50, mut s51, mut s52) = (start(5, 0), start(5, 1), start(5, 2));
+        let (mut s60, mut s61, mut s62) = (start(6, 0), start(6, 1), start(6, 2));
+        let (mut s70, mut s71, mut s72) = (start(7, 0), start(7, 1), start(7, 2));
         let mut column = a;
         for (k, &offset) in offsets.iter().enumerate() {
             // SAFETY: the caller's bounds; masked-off lanes are not read.
@@ -284,7 +326,17 @@ mod tests {
         let mut out = vec![MaybeUninit::new(f32::NAN); 2 * ROWS * ldc];
         products(&operands, 0..2, columns, &mut out, ldc);
         // SAFETY: every value was initialised (NaN) before the kernel wrote some.
-        let out = unsafe { crate::nn::unfilled::into_values(out) };
+        let mut out = unsafe { crate::nn::unfilled::into_values(out) };
+        let written = out.clone();
+        add_products(&operands, 0..2, columns, &mut out, ldc);
+        for (added, written) in out.iter().zip(&written).filter(|(_, w)| !w.is_nan()) {
+            assert_eq!(
+                *added,
+                2.0 * written,
+                "add_products added the sums once more"
+            );
+        }
+        let out = written;
         for r in 0..2 * ROWS {
             for p in 0..columns {
                 let want: f32 = if r < rows {
