@@ -170,7 +170,7 @@ fn gather_transposed(rows: &[f32], width: usize, column: usize, depth: usize) ->
 /// but an explicit one keeps wgpu on Burn's unfused fallback (the products and softmax the
 /// TrOCR module ran before), since its flash kernel is not checked against transformers
 /// here. On the CPU, Flex computes the scores a tile of keys at a time.
-pub fn fused(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64) -> Tensor<4> {
+fn fused(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, scale: f64) -> Tensor<4> {
     let options = AttentionModuleOptions {
         scale: Some(scale),
         softcap: None,
