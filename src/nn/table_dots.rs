@@ -44,7 +44,15 @@ fn row_dots(x: &[f32], row: &[f32], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if matmul::available() {
             // SAFETY: AVX-512F is present; `vectors` holds `out.len()` (1..=8) rows of `k`.
-            unsafe { kernel::row_dots(vectors, row, out) };
+            // As few registers as there are vectors (a batch of one line: one).
+            unsafe {
+                match out.len() {
+                    1 => kernel::row_dots::<1>(vectors, row, out),
+                    2 => kernel::row_dots::<2>(vectors, row, out),
+                    3 | 4 => kernel::row_dots::<4>(vectors, row, out),
+                    _ => kernel::row_dots::<VECTORS>(vectors, row, out),
+                }
+            }
             continue;
         }
         for (value, vector) in out.iter_mut().zip(vectors.chunks_exact(k)) {
@@ -71,26 +79,24 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 mod kernel {
     use std::arch::x86_64::*;
 
-    use super::VECTORS;
-
     const LANES: usize = 16;
 
-    /// `out[r] = vectors[r] · row` for the `out.len()` (1..=8) vectors of `row.len()`
+    /// `out[r] = vectors[r] · row` for the `out.len()` (1..=`V`) vectors of `row.len()`
     /// values in `vectors`, each sum in a register of its own. Missing vectors repeat the
-    /// first (their sums are not written): the loop stays the same eight registers.
+    /// first (their sums are not written): the loop stays the same `V` registers.
     ///
     /// # Safety
     /// AVX-512F is present; `vectors` holds `out.len()` rows of `row.len()` values.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn row_dots(vectors: &[f32], row: &[f32], out: &mut [f32]) {
+    pub(super) unsafe fn row_dots<const V: usize>(vectors: &[f32], row: &[f32], out: &mut [f32]) {
         let k = row.len();
         let count = out.len();
-        assert!((1..=VECTORS).contains(&count) && vectors.len() == count * k);
-        let starts: [*const f32; VECTORS] = std::array::from_fn(|r| {
+        assert!((1..=V).contains(&count) && vectors.len() == count * k);
+        let starts: [*const f32; V] = std::array::from_fn(|r| {
             let r = if r < count { r } else { 0 };
             vectors[r * k..].as_ptr()
         });
-        let mut sums = [_mm512_setzero_ps(); VECTORS];
+        let mut sums = [_mm512_setzero_ps(); V];
         for first in (0..k).step_by(LANES) {
             let lanes = (k - first).min(LANES);
             let mask = ((1u32 << lanes) - 1) as __mmask16;
@@ -117,12 +123,12 @@ mod tests {
     #[test]
     fn equal_a_plain_loop() {
         // 37 values: two 16-lane chunks and a masked tail; 600 table rows: several tasks;
-        // 13 vectors: a group of eight and a group of five.
+        // 1, 2, 3 and 5 vectors (kernels of 1, 2, 4 and 8 registers); 13: eight and five.
         let k = 37;
         let table: Vec<f32> = (0..600 * k)
             .map(|i| ((i * 37) % 23) as f32 - 11.0)
             .collect();
-        for m in [1, 5, 8, 13] {
+        for m in [1, 2, 3, 5, 8, 13] {
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 13) % 7) as f32 * 0.5).collect();
             let ours = dots(&x, &table, [m, k, 600]);
             for r in 0..m {
