@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::flex_values::with_f32;
 use super::into_f32_vec;
-use super::shifted_products::{self, Fetch, Operands, ROWS};
+use super::shifted_products::{self, Operands, ROWS};
 use super::unfilled;
 use super::winograd;
 
@@ -386,7 +386,6 @@ impl Layer {
             packed,
             offsets: &offsets,
             x: padded,
-            fetch: Fetch::Near,
         };
         shifted_products::products(&operands, groups, columns, &mut products, columns);
         // SAFETY: every row of the groups, every position of the columns, written just above.

@@ -194,20 +194,16 @@ impl Finish<'_> {
     fn apply(&self, first_row: usize, rows: &mut [f32]) {
         if let Some(bias) = self.bias {
             for row in rows.chunks_exact_mut(self.n) {
-                add(row, bias);
+                vector_math::add(row, bias);
             }
         }
         if self.gelu {
             vector_math::gelu_in_place(rows);
         }
         if let Some(residual) = self.residual {
-            add(rows, &residual[first_row * self.n..][..rows.len()]);
+            vector_math::add(rows, &residual[first_row * self.n..][..rows.len()]);
         }
     }
-}
-
-fn add(to: &mut [f32], values: &[f32]) {
-    to.iter_mut().zip(values).for_each(|(v, x)| *v += x);
 }
 
 /// Row-major `[m, k] · [k, n]`, finished by `finish`: on `nn::matmul`'s AVX-512 kernel

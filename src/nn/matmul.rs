@@ -6,18 +6,17 @@
 //! `A` passes over it. Without that, each group would stream all of `B` from memory (what
 //! made the kernel lose to `gemm` on pointwise convolutions), and reading `B` in place, its
 //! rows `n` apart fall into few cache sets (docs/BENCH.md). A product of one group of rows
-//! (a decoder step's eight lines) is the exception: each value of `B` meets those rows
-//! only, so it is read in place, fetched ahead from memory into the second-level cache,
-//! and with enough depth the tasks split the sum over `k` (each a run of whole rows of `B`,
-//! one stretch of memory) rather than the columns.
+//! with enough depth (a decoder step's eight lines) is the exception: each value of `B`
+//! meets those rows only, so it is read in place, the tasks splitting the sum over `k`
+//! (each a run of whole rows of `B`, one stretch of memory) rather than the columns.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::shifted_products::{self, Fetch, Operands, ROWS};
-use super::unfilled;
+use super::shifted_products::{self, Operands, ROWS};
+use super::{unfilled, vector_math};
 
 /// Columns of one kernel tile and of one panel of `B`.
 const TILE_COLUMNS: usize = 48;
@@ -111,10 +110,6 @@ pub(super) fn packed_product_on_this_thread(
     Packed::with_packed(a_packed, b, [m, k, n]).on_this_thread(m)
 }
 
-fn add(to: &mut [f32], values: &[f32]) {
-    to.iter_mut().zip(values).for_each(|(to, v)| *to += v);
-}
-
 /// `x` `[rows, columns]` as `[columns, rows]`, row-major both.
 pub(super) fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
     let mut t = vec![0.0f32; x.len()];
@@ -195,9 +190,6 @@ impl<'a> Packed<'a> {
         out: &mut [MaybeUninit<f32>],
         ldc: usize,
     ) {
-        if groups.len() == 1 {
-            return self.block_in_place(groups, tiles, out, ldc);
-        }
         let first = tiles.start * TILE_COLUMNS;
         let mut panel = vec![0.0f32; self.panel_rows.len() * TILE_COLUMNS];
         for tile in tiles {
@@ -208,35 +200,9 @@ impl<'a> Packed<'a> {
                 packed: &self.a,
                 offsets: &self.panel_rows,
                 x: &panel,
-                fetch: Fetch::Near,
             };
             let to = &mut out[start - first..];
             shifted_products::products(&operands, groups.clone(), columns, to, ldc);
-        }
-    }
-
-    /// [`Self::block`] for one group of rows, `b` read where it is: each of its values meets
-    /// only this group's rows, so a panel would cost a copy and save no reads (a decoder
-    /// step's weights: 55 against 73 ms a trocr-base step, docs/BENCH.md).
-    fn block_in_place(
-        &self,
-        group: Range<usize>,
-        tiles: Range<usize>,
-        out: &mut [MaybeUninit<f32>],
-        ldc: usize,
-    ) {
-        let first = tiles.start * TILE_COLUMNS;
-        for tile in tiles {
-            let start = tile * TILE_COLUMNS;
-            let operands = Operands {
-                packed: &self.a,
-                offsets: &self.b_rows,
-                x: &self.b[start..],
-                fetch: Fetch::FromMemory,
-            };
-            let columns = TILE_COLUMNS.min(self.n - start);
-            let to = &mut out[start - first..];
-            shifted_products::products(&operands, group.clone(), columns, to, ldc);
         }
     }
 
@@ -310,7 +276,7 @@ impl<'a> Packed<'a> {
         let mut parts = parts.into_iter();
         let mut out = parts.next().unwrap_or_default();
         for part in parts {
-            add(&mut out, &part);
+            vector_math::add(&mut out, &part);
         }
         out.truncate(m * self.n);
         finish(0, &mut out);
@@ -326,7 +292,6 @@ impl<'a> Packed<'a> {
                 packed: &self.a[rows.start * ROWS..rows.end * ROWS],
                 offsets: &self.b_rows[rows.clone()],
                 x: &self.b[start..],
-                fetch: Fetch::Near,
             };
             let columns = TILE_COLUMNS.min(self.n - start);
             shifted_products::add_products(&operands, 0..1, columns, &mut out[start..], self.n);
@@ -408,8 +373,7 @@ mod tests {
             return;
         }
         // Rows not a multiple of 8, columns not of 48; split by rows and by columns, one
-        // group of rows (`B` read in place; with depth, split by depth) and a few groups
-        // with many columns.
+        // group of rows (with depth, split by depth) and a few groups with many columns.
         for shape in [
             [1, 3, 5],
             [13, 70, 50],

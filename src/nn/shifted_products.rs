@@ -59,7 +59,7 @@ pub(super) fn pack(a: &[f32], rows: usize, depth: usize) -> Vec<f32> {
 /// hint, for a row that will be read shortly.
 pub(super) fn prefetch_row(values: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    kernel::prefetch_row::<{ std::arch::x86_64::_MM_HINT_T0 }>(values.as_ptr());
+    kernel::prefetch_row(values.as_ptr());
 }
 
 /// The operands of one sum: packed `A`, `X` and where each `k` reads it.
@@ -69,19 +69,6 @@ pub(super) struct Operands<'a> {
     /// Where column `k` of `A` meets `X`: `X[offsets[k] + p]` for position `p`.
     pub offsets: &'a [usize],
     pub x: &'a [f32],
-    pub fetch: Fetch,
-}
-
-/// Where the kernel fetches the rows of `X` it will read a few steps of the sum ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fetch {
-    /// Into the first-level cache: rows in a few pages, mostly in the second-level cache
-    /// already (a panel, a convolution's planes).
-    Near,
-    /// Into the second-level cache: rows a page or more apart, each read once from memory
-    /// (a decoder step's weights in place). Prefetched into the first-level cache, rows
-    /// 4 KB apart fall into the same few sets and evict each other before they are read.
-    FromMemory,
 }
 
 /// `out[g·ROWS + r][p] = Σₖ A[(groups.start + g)·ROWS + r, k] · X[offsets[k] + p]` for the
@@ -127,12 +114,7 @@ fn sums<const ADD: bool>(
     out: &mut [MaybeUninit<f32>],
     ldc: usize,
 ) {
-    let Operands {
-        packed,
-        offsets,
-        x,
-        fetch,
-    } = operands;
+    let Operands { packed, offsets, x } = operands;
     let depth = offsets.len();
     assert!(columns <= ldc && packed.len() >= groups.end * depth * ROWS);
     assert!(out.len() >= (groups.len() * ROWS).saturating_sub(1) * ldc + columns);
@@ -160,7 +142,6 @@ fn sums<const ADD: bool>(
                     out.as_mut_ptr().cast::<f32>().add(g * ROWS * ldc + first),
                     ldc,
                     width,
-                    *fetch == Fetch::FromMemory,
                 );
             }
         }
@@ -185,8 +166,7 @@ mod kernel {
     /// accumulator array left in memory ran at under a third of the speed (docs/BENCH.md);
     /// written out, it does not depend on the optimiser.
     ///
-    /// Rows of X are fetched ahead into the second-level cache where `into_l2`, else into
-    /// the first (`super::Fetch`). Where `ADD`, the sums start from the values in `c`.
+    /// Where `ADD`, the sums start from the values in `c`.
     ///
     /// # Safety
     /// AVX-512F is present; `a` holds `offsets.len() × ROWS` values; `x + offsets[k] + p`
@@ -200,7 +180,6 @@ mod kernel {
         c: *mut f32,
         ldc: usize,
         width: usize,
-        into_l2: bool,
     ) {
         let (m0, m1, m2) = (
             lane_mask(width, 0),
@@ -230,12 +209,7 @@ mod kernel {
             unsafe {
                 let row = x.add(offset);
                 if let Some(&ahead) = offsets.get(k + PREFETCH_AHEAD) {
-                    let ahead = x.wrapping_add(ahead);
-                    if into_l2 {
-                        prefetch_row::<_MM_HINT_T1>(ahead);
-                    } else {
-                        prefetch_row::<_MM_HINT_T0>(ahead);
-                    }
+                    prefetch_row(x.wrapping_add(ahead));
                 }
                 let b0 = _mm512_maskz_loadu_ps(m0, row);
                 let b1 = _mm512_maskz_loadu_ps(m1, row.add(LANES));
@@ -282,12 +256,12 @@ mod kernel {
 
     /// Asks for the cache lines of the 48 values from `row` (a hint: never faults).
     #[inline(always)]
-    pub(super) fn prefetch_row<const HINT: i32>(row: *const f32) {
+    pub(super) fn prefetch_row(row: *const f32) {
         let row = row as *const i8;
         // 48 values span three or four lines; the last one from its final value.
         for offset in [0, 64, 128, 188] {
             // SAFETY: SSE is part of x86-64; a prefetch reads nothing and never faults.
-            unsafe { _mm_prefetch::<HINT>(row.wrapping_add(offset)) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(offset)) };
         }
     }
 
@@ -321,7 +295,6 @@ mod tests {
             packed: &packed,
             offsets: &offsets,
             x: &x,
-            fetch: Fetch::Near,
         };
         let mut out = vec![MaybeUninit::new(f32::NAN); 2 * ROWS * ldc];
         products(&operands, 0..2, columns, &mut out, ldc);
@@ -363,7 +336,6 @@ mod tests {
             packed: &packed,
             offsets: &[10],
             x: &[0.0; 20],
-            fetch: Fetch::Near,
         };
         products(
             &operands,

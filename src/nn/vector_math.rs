@@ -99,6 +99,11 @@ pub(super) fn gelu<M: MulAdd>(x: f32) -> f32 {
     0.5 * x * (1.0 + erf::<M>(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// `to[i] += values[i]`, as far as the shorter goes.
+pub(super) fn add(to: &mut [f32], values: &[f32]) {
+    to.iter_mut().zip(values).for_each(|(to, v)| *to += v);
+}
+
 /// PyTorch's exact GELU of a tensor: on the host where it is on Flex as `f32`s (Flex calls
 /// libm's `erff` once per value), else Burn's.
 pub fn gelu_tensor<const D: usize>(x: Tensor<D>) -> Tensor<D> {
