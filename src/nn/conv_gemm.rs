@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::flex_values::with_f32;
 use super::into_f32_vec;
+use super::pointwise;
 use super::shifted_products::{self, Operands, ROWS};
 use super::unfilled;
 use super::winograd;
@@ -65,8 +66,11 @@ pub fn conv2d(
 }
 
 /// `conv.forward(x)`, computed by [`conv2d`] (Burn's `forward` for `Same` padding, which
-/// Burn works out itself).
+/// Burn works out itself); pointwise layers by `nn::pointwise`.
 pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if conv.kernel_size == [1, 1] {
+        return pointwise::forward(conv, x);
+    }
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],

@@ -10,6 +10,7 @@
 //! meets those rows only, so it is read in place, the tasks splitting the sum over `k`
 //! (each a run of whole rows of `B`, one stretch of memory) rather than the columns.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -74,6 +75,58 @@ pub(super) fn product(
     out
 }
 
+/// `a [m, k] · b_i [k, n]` for `count` operands `b_i` lying one after another in `b`, into
+/// one `[count, m, n]` output: a pointwise convolution's images, `a` its weights. `a` is
+/// packed once; the tasks take runs of (operand, group of rows) pairs, written in place and
+/// finished by `finish(operand, first_row, rows)` as in [`product`].
+///
+/// # Panics
+/// When `m` is not a multiple of [`ROWS`] (the groups of the operands would overlap in the
+/// output), a slice's length is not its shape's, or [`available`] is false.
+pub(super) fn batched_product(
+    a: &[f32],
+    b: &[f32],
+    count: usize,
+    [m, k, n]: [usize; 3],
+    finish: impl Fn(usize, usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    assert!(m % ROWS == 0, "rows not a multiple of {ROWS}");
+    assert!(
+        a.len() == m * k && b.len() == count * k * n,
+        "operands of another shape"
+    );
+    if count * m * k * n == 0 {
+        return vec![0.0; count * m * n];
+    }
+    let packed = shifted_products::pack(a, m, k);
+    let groups = m / ROWS;
+    let per_task = (count * groups).div_ceil(2 * rayon::current_num_threads().max(1));
+    let mut out = unfilled::buffer(count * m * n);
+    out.par_chunks_mut(per_task * ROWS * n)
+        .enumerate()
+        .for_each(|(task, dst)| {
+            let first = task * per_task;
+            let end = first + dst.len() / (ROWS * n);
+            let mut unit = first;
+            while unit < end {
+                let operand = unit / groups;
+                let stop = end.min((operand + 1) * groups);
+                let run = &mut dst[(unit - first) * ROWS * n..(stop - first) * ROWS * n];
+                let operands =
+                    Packed::with_packed(&packed, &b[operand * k * n..][..k * n], [m, k, n]);
+                let rows = unit - operand * groups..stop - operand * groups;
+                operands.block(rows.clone(), 0..operands.tiles, run, n);
+                // SAFETY: `block` wrote every row of these groups, all tiles' columns.
+                finish(operand, rows.start * ROWS, unsafe {
+                    unfilled::as_values(run)
+                });
+                unit = stop;
+            }
+        });
+    // SAFETY: the tasks' runs cover the whole buffer.
+    unsafe { unfilled::into_values(out) }
+}
+
 /// [`product`] on the calling thread alone: for callers that already split their work over
 /// rayon's threads (attention, one task per head).
 ///
@@ -123,8 +176,8 @@ pub(super) fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
 
 /// Both operands regrouped for the kernel.
 struct Packed<'a> {
-    /// `a` by [`shifted_products::pack`].
-    a: Vec<f32>,
+    /// `a` by [`shifted_products::pack`] (borrowed where operands share it).
+    a: Cow<'a, [f32]>,
     /// `b` as it is: each task copies the tile it works on into a panel of its own.
     b: &'a [f32],
     /// Where row `k` of a panel starts.
@@ -153,9 +206,9 @@ impl<'a> Packed<'a> {
     }
 
     /// The operands, `a` already packed.
-    fn with_packed(a: Vec<f32>, b: &'a [f32], [m, k, n]: [usize; 3]) -> Self {
+    fn with_packed(a: impl Into<Cow<'a, [f32]>>, b: &'a [f32], [m, k, n]: [usize; 3]) -> Self {
         Packed {
-            a,
+            a: a.into(),
             b,
             panel_rows: (0..k).map(|row| row * TILE_COLUMNS).collect(),
             b_rows: (0..k).map(|row| row * n).collect(),

@@ -12,6 +12,7 @@ pub mod lstm_cell;
 mod matmul;
 mod one_query;
 pub mod paddle;
+pub mod pointwise;
 mod shifted_products;
 mod softmax;
 mod table_dots;

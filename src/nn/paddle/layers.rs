@@ -55,6 +55,15 @@ impl Affine {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         x.mul_scalar(self.scale).add_scalar(self.bias)
     }
+
+    /// `self.forward(hard_swish(x))` over values in place: one pass where the tensors take
+    /// three.
+    pub fn after_hard_swish(&self, values: &mut [f32]) {
+        for v in values {
+            let gate = (*v / 6.0 + 0.5).clamp(0.0, 1.0);
+            *v = self.scale * (*v * gate) + self.bias;
+        }
+    }
 }
 
 /// `x * relu6(x + 3) / 6` (the export's form) as `x * clamp(x / 6 + 1/2, 0, 1)`: Burn's

@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
 use crate::cancel::CancelToken;
-use crate::nn::conv_gemm;
+use crate::nn::{conv_gemm, pointwise};
 
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
@@ -22,11 +22,14 @@ pub struct RepLayer {
 }
 
 impl RepLayer {
+    /// A pointwise layer's activation runs in its product's tasks (`nn::pointwise`).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = conv_gemm::forward(&self.conv, x);
-        match &self.act {
-            Some(after) => after.forward(hard_swish(y)),
-            None => y,
+        let Some(after) = &self.act else {
+            return conv_gemm::forward(&self.conv, x);
+        };
+        match pointwise::forward_then(&self.conv, x, |values| after.after_hard_swish(values)) {
+            Ok(y) => y,
+            Err(x) => after.forward(hard_swish(conv_gemm::forward(&self.conv, x))),
         }
     }
 }

@@ -34,7 +34,7 @@ impl SvtrBlock {
         x.add(mlp)
     }
 
-    fn attention(&self, x: Tensor<3>) -> Tensor<3> {
+    pub(super) fn attention(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, n, c] = x.dims();
         let head_dim = c / self.heads;
         let qkv = self

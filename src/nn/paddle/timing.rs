@@ -1,0 +1,152 @@
+//! Where PP-OCRv4's recognizer spends its time, layer by layer, with the real weights:
+//! `RAYON_NUM_THREADS=2 cargo test --lib paddle::timing -- --ignored --nocapture`
+//! (`PPOCR_REC` names the ONNX file, default the pulled model; `WIDTH` the batch's width,
+//! default 640; `BATCH` its lines, default 6, RapidOCR's batch).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::layers::{SqueezeExcite, swish};
+use super::lcnet::RepLayer;
+use super::svtr::SvtrBlock;
+use crate::nn::conv_gemm;
+
+/// Seconds per label, summed over a pass.
+#[derive(Default)]
+struct Clock(BTreeMap<String, f64>);
+
+impl Clock {
+    /// Runs `f` and adds its time to `label`; Flex runs each operator when it is called,
+    /// so the time is the operator's.
+    fn time<T>(&mut self, label: &str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        *self.0.entry(label.to_string()).or_default() += start.elapsed().as_secs_f64();
+        out
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn model_path() -> PathBuf {
+    std::env::var_os("PPOCR_REC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            crate::models::StoreConfig::from_env()
+                .model_dir("ppocr-v4-rec")
+                .join("ch_PP-OCRv4_rec_infer.onnx")
+        })
+}
+
+fn rep_layer(clock: &mut Clock, kind: &str, layer: &RepLayer, x: Tensor<4>) -> Tensor<4> {
+    let [_, c_in, h, w] = x.dims();
+    let [c_out, _, kh, _] = layer.conv.weight.dims();
+    let stride = layer.conv.stride;
+    let label = format!("{kind} {kh}x{kh}/{stride:?} {c_in}->{c_out} on {h}x{w}");
+    clock.time(&format!("{label} conv+act"), || layer.forward(x))
+}
+
+fn squeeze(clock: &mut Clock, se: &SqueezeExcite, x: Tensor<4>) -> Tensor<4> {
+    let [_, c, _, _] = x.dims();
+    clock.time(&format!("se {c}"), || se.forward(x))
+}
+
+fn svtr_block(clock: &mut Clock, block: &SvtrBlock, x: Tensor<3>) -> Tensor<3> {
+    let normed = clock.time("svtr norm1", || block.norm1.forward(x.clone()));
+    let attended = clock.time("svtr attention", || block.attention(normed));
+    let x = clock.time("svtr residual", || x.add(attended));
+    let normed = clock.time("svtr norm2", || block.norm2.forward(x.clone()));
+    let hidden = clock.time("svtr fc1", || block.fc1.forward(normed));
+    let hidden = clock.time("svtr swish", || swish(hidden));
+    let out = clock.time("svtr fc2", || block.fc2.forward(hidden));
+    clock.time("svtr residual", || x.add(out))
+}
+
+fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
+    let mut x = clock.time("stem", || net.backbone.stem.forward(x));
+    for block in &net.backbone.blocks {
+        x = rep_layer(clock, "dw", &block.depthwise, x);
+        if let Some(se) = &block.se {
+            x = squeeze(clock, se, x);
+        }
+        x = rep_layer(clock, "pw", &block.pointwise, x);
+    }
+    let x = clock.time("pool", || avg_pool2d(x, AvgPoolOptions::new(net.pool)));
+    let neck = &net.neck;
+    let z = clock.time("neck conv1+swish", || {
+        swish(conv_gemm::forward(&neck.conv1, x.clone()))
+    });
+    let z = clock.time("neck conv2+swish", || {
+        swish(conv_gemm::forward(&neck.conv2, z))
+    });
+    let [b, c, h, w] = z.dims();
+    let mut tokens = z.reshape([b, c, h * w]).swap_dims(1, 2);
+    for block in &neck.blocks {
+        tokens = svtr_block(clock, block, tokens);
+    }
+    let z = clock.time("neck norm", || {
+        neck.norm
+            .forward(tokens)
+            .reshape([b, h, w, c])
+            .permute([0, 3, 1, 2])
+    });
+    let z = clock.time("neck conv3+swish", || {
+        swish(conv_gemm::forward(&neck.conv3, z))
+    });
+    let z = clock.time("neck conv4+swish", || {
+        swish(conv_gemm::forward(&neck.conv4, Tensor::cat(vec![x, z], 1)))
+    });
+    let z = clock.time("neck conv1x1+swish", || {
+        swish(conv_gemm::forward(&neck.conv1x1, z))
+    });
+    let [b, c, h, w] = z.dims();
+    let logits = clock.time("head", || {
+        net.head.forward(z.reshape([b, c, h * w]).swap_dims(1, 2))
+    });
+    clock.time("to host", || crate::nn::into_f32_vec(logits).unwrap())
+}
+
+#[test]
+#[ignore = "measurement with the pulled ppocr-v4-rec; run with --ignored --nocapture"]
+fn time_recognizer_layers() {
+    let device = Device::flex();
+    let (net, _) = crate::models::paddle::load_recognizer(&model_path(), &device).unwrap();
+    let (batch, width) = (env_usize("BATCH", 6), env_usize("WIDTH", 640));
+    let values: Vec<f32> = (0..batch * 3 * 48 * width)
+        .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+        .collect();
+    let input = Tensor::<4>::from_data(TensorData::new(values, [batch, 3, 48, width]), &device);
+    let whole = Instant::now();
+    let want = net
+        .forward(input.clone(), &crate::cancel::CancelToken::new())
+        .unwrap();
+    eprintln!(
+        "whole forward (warm-up): {:.1} ms",
+        whole.elapsed().as_secs_f64() * 1e3
+    );
+    let mut clock = Clock::default();
+    let rounds = env_usize("ROUNDS", 3);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        pass(&mut clock, &net, input.clone());
+    }
+    let total = start.elapsed().as_secs_f64() / rounds as f64;
+    drop(want);
+    let mut rows: Vec<_> = clock.0.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!("batch {batch} x 48 x {width}: {:.1} ms a pass", total * 1e3);
+    for (label, s) in rows {
+        let s = s / rounds as f64;
+        eprintln!("{:>8.2} ms {:>5.1} %  {label}", s * 1e3, 100.0 * s / total);
+    }
+}
