@@ -12,9 +12,10 @@
 //! itself uses, and undilated 3 × 3 layers with 64 input channels or more go on to
 //! Winograd's algorithm (`nn::winograd`), which needs fewer multiplications.
 //!
-//! Only Flex tensors of `f32` with one group and stride 1 take this path; everything else
-//! (GPU, NdArray, autodiff, strided or grouped layers, 1 × 1 kernels, which Flex already
-//! runs as one product) goes to Burn's `conv2d` unchanged.
+//! Only Flex tensors of `f32` with one group and stride 1 take this path. Pointwise (1 × 1)
+//! layers go to `nn::pointwise` (one product per image, no taps) where it takes them;
+//! everything else (GPU, NdArray, autodiff, strided or grouped layers, thin pointwise ones)
+//! goes to Burn's `conv2d` unchanged.
 
 use std::ops::Range;
 
@@ -44,8 +45,9 @@ const MIN_WINOGRAD_CHANNELS: usize = 64;
 /// How a layer that takes this path is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// What the networks use: [`Kernel::Shifted`] where the CPU has AVX-512, else
-    /// [`Kernel::Winograd`] where the layer fits it, else [`Kernel::Taps`].
+    /// What the networks use: `nn::pointwise` for the pointwise layers it takes;
+    /// [`Kernel::Shifted`] where the CPU has AVX-512, else [`Kernel::Winograd`] where the
+    /// layer fits it, else [`Kernel::Taps`].
     Auto,
     /// One `gemm` product per kernel tap.
     Taps,
@@ -66,11 +68,8 @@ pub fn conv2d(
 }
 
 /// `conv.forward(x)`, computed by [`conv2d`] (Burn's `forward` for `Same` padding, which
-/// Burn works out itself); pointwise layers by `nn::pointwise`.
+/// Burn works out itself).
 pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if conv.kernel_size == [1, 1] {
-        return pointwise::forward(conv, x);
-    }
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
@@ -93,6 +92,13 @@ pub fn conv2d_by(
     options: ConvOptions<2>,
     kernel: Kernel,
 ) -> Tensor<4> {
+    let x = match kernel {
+        Kernel::Auto => match pointwise::conv2d_then(x, &weight, bias.as_ref(), &options, |_| {}) {
+            Ok(output) => return output,
+            Err(x) => x,
+        },
+        _ => x,
+    };
     let Some(layer) = Layer::of(&x, &weight, &options) else {
         return burn_conv2d(x, weight, bias, options);
     };

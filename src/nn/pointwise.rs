@@ -15,6 +15,7 @@
 use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::flex_values::with_f32;
@@ -33,25 +34,40 @@ pub fn forward_then(
     x: Tensor<4>,
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    let weight = conv.weight.val();
-    let [images, c_in, h, w] = x.dims();
-    let [c_out, c_in_per_group, kh, kw] = weight.dims();
     let unpadded = matches!(
         conv.padding,
         PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
     );
+    if !unpadded {
+        return Err(x);
+    }
+    let options = ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    conv2d_then(x, &conv.weight.val(), bias.as_ref(), &options, activation)
+}
+
+/// `burn::tensor::module::conv2d` then `activation` as in [`forward_then`].
+pub fn conv2d_then(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    options: &ConvOptions<2>,
+    activation: impl Fn(&mut [f32]) + Sync,
+) -> Result<Tensor<4>, Tensor<4>> {
+    let [images, c_in, h, w] = x.dims();
+    let [c_out, c_in_per_group, kh, kw] = weight.dims();
     let takes = matmul::available()
         && matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
         && x.dtype() == DType::F32
         && weight.dtype() == DType::F32
-        && [kh, kw, conv.groups] == [1, 1, 1]
-        && conv.stride == [1, 1]
-        && unpadded
+        && [kh, kw, options.groups] == [1, 1, 1]
+        && options.stride == [1, 1]
+        && options.padding == [(0, 0), (0, 0)]
         && c_in_per_group == c_in
         && c_in >= MIN_CHANNELS
         && c_out % ROWS == 0;
-    let bias = match &conv.bias {
-        Some(b) => into_f32_vec(b.val()).ok(),
+    let bias = match bias {
+        Some(b) => into_f32_vec(b.clone()).ok(),
         None => Some(vec![0.0; c_out]),
     };
     let Some(bias) = bias.filter(|b| takes && b.len() == c_out) else {
@@ -65,7 +81,7 @@ pub fn forward_then(
             activation(values);
         }
     };
-    let output = with_f32(&weight, |a| {
+    let output = with_f32(weight, |a| {
         with_f32(&x, |b| {
             matmul::batched_product(a, b, images, [c_out, c_in, n], finish)
         })
@@ -77,11 +93,6 @@ pub fn forward_then(
         )),
         None => Err(x),
     }
-}
-
-/// `conv.forward(x)`: this path where it applies, else Burn's.
-pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    forward_then(conv, x, |_| {}).unwrap_or_else(|x| conv.forward(x))
 }
 
 #[cfg(test)]
