@@ -2,6 +2,7 @@
 
 pub mod banded;
 pub mod conv_gemm;
+pub mod depthwise;
 pub mod differentiable_conv;
 pub mod easyocr;
 mod flex_values;

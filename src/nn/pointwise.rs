@@ -2,12 +2,12 @@
 //! `nn::matmul`'s AVX-512 kernel, the bias and an activation applied by the product's own
 //! tasks to the rows they have just summed.
 //!
-//! PP-OCRv4's recognizer spends more than half its time in 1 × 1 layers of 128 to 480
-//! channels (`nn::paddle::timing`), where Flex's `gemm` (an AVX2 kernel) ran at about 44
-//! GMAC/s and every activation after it was another pass over a fresh buffer. With that many
-//! input channels the product is bound by its multiply-adds, not by memory; thin layers
-//! (16 → 64 channels on a large map) are bound by memory and stay with Burn, where this
-//! path lost (docs/BENCH.md, seventeenth session).
+//! PP-OCRv4's recognizer spent more than half its time in 1 × 1 layers (`nn::paddle::timing`),
+//! where Flex's `gemm` (an AVX2 kernel) ran at about 44 GMAC/s on 240 channels and every
+//! activation after it was another pass over a fresh buffer. Thin layers (16 → 32 channels
+//! on a large map) are bound by memory: as bare products they lost to Flex here
+//! (docs/BENCH.md, seventeenth session), but with the activation applied in the same pass
+//! they take a fifth of the time Flex and the activation's passes took.
 //!
 //! Only Flex tensors of `f32` with one group, no padding and stride 1, on CPUs with
 //! AVX-512, take this path; the caller gets its input back otherwise.
@@ -23,9 +23,9 @@ use super::into_f32_vec;
 use super::matmul;
 use super::shifted_products::ROWS;
 
-/// Input channels from which a layer's product is bound by its multiply-adds rather than
-/// by reading its input and writing its output.
-const MIN_CHANNELS: usize = 64;
+/// Input channels from which a layer takes this path (PP-LCNetV3's thinnest take it; below,
+/// untried: a network's first layers have three).
+const MIN_CHANNELS: usize = 16;
 
 /// `conv.forward(x)` then `activation` over every output row (one output channel of one
 /// image), or `Err(x)` where the layer does not take this path.
@@ -141,8 +141,8 @@ mod tests {
     #[test]
     fn thin_grouped_or_odd_layers_are_given_back() {
         let device = Device::flex();
-        let x = Tensor::<4>::random([1, 16, 4, 4], Distribution::Default, &device);
-        assert!(forward_then(&pointwise(16, 32, &device), x, |_| {}).is_err());
+        let x = Tensor::<4>::random([1, 8, 4, 4], Distribution::Default, &device);
+        assert!(forward_then(&pointwise(8, 32, &device), x, |_| {}).is_err());
         let x = Tensor::<4>::random([1, 64, 4, 4], Distribution::Default, &device);
         assert!(forward_then(&pointwise(64, 12, &device), x.clone(), |_| {}).is_err());
         let mut padded = pointwise(64, 16, &device);

@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
 use crate::cancel::CancelToken;
-use crate::nn::{conv_gemm, pointwise};
+use crate::nn::{conv_gemm, depthwise, pointwise};
 
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
@@ -22,16 +22,30 @@ pub struct RepLayer {
 }
 
 impl RepLayer {
-    /// A pointwise layer's activation runs in its product's tasks (`nn::pointwise`).
+    /// On the CPU, pointwise and depthwise layers run on our own kernels with the
+    /// activation applied by their tasks (`nn::pointwise`, `nn::depthwise`).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let Some(after) = &self.act else {
-            return conv_gemm::forward(&self.conv, x);
+        let own = match &self.act {
+            Some(after) => own_kernels(&self.conv, x, |values| after.after_hard_swish(values)),
+            None => own_kernels(&self.conv, x, |_| {}),
         };
-        match pointwise::forward_then(&self.conv, x, |values| after.after_hard_swish(values)) {
-            Ok(y) => y,
-            Err(x) => after.forward(hard_swish(conv_gemm::forward(&self.conv, x))),
+        match (own, &self.act) {
+            (Ok(y), _) => y,
+            (Err(x), Some(after)) => after.forward(hard_swish(conv_gemm::forward(&self.conv, x))),
+            (Err(x), None) => conv_gemm::forward(&self.conv, x),
         }
     }
+}
+
+/// `conv` then `activation` by `nn::pointwise` or `nn::depthwise`, `Err(x)` where neither
+/// takes the layer.
+fn own_kernels(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    activation: impl Fn(&mut [f32]) + Sync,
+) -> Result<Tensor<4>, Tensor<4>> {
+    pointwise::forward_then(conv, x, &activation)
+        .or_else(|x| depthwise::forward_then(conv, x, &activation))
 }
 
 /// A depthwise-separable block with an optional squeeze-and-excitation between the two.
