@@ -11,7 +11,7 @@ use burn::tensor::{Tensor, activation};
 use super::layers::{LayerNorm, swish};
 use super::lcnet::LcNetV3;
 use crate::cancel::CancelToken;
-use crate::nn::conv_gemm;
+use crate::nn::{conv_gemm, host_linear};
 
 /// A pre-norm transformer block with multi-head self-attention and a swish MLP.
 #[derive(Module, Debug)]
@@ -28,18 +28,17 @@ pub struct SvtrBlock {
 impl SvtrBlock {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone().add(self.attention(self.norm1.forward(x)));
-        let mlp = self
-            .fc2
-            .forward(swish(self.fc1.forward(self.norm2.forward(x.clone()))));
-        x.add(mlp)
+        let hidden = swish(host_linear::forward(
+            &self.fc1,
+            self.norm2.forward(x.clone()),
+        ));
+        host_linear::forward_plus(&self.fc2, hidden, x)
     }
 
     pub(super) fn attention(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, n, c] = x.dims();
         let head_dim = c / self.heads;
-        let qkv = self
-            .qkv
-            .forward(x)
+        let qkv = host_linear::forward(&self.qkv, x)
             .reshape([b, n, 3, self.heads, head_dim])
             .permute([2, 0, 3, 1, 4]);
         let part = |i: usize| -> Tensor<4> {
@@ -50,7 +49,7 @@ impl SvtrBlock {
         let scale = (head_dim as f32).powf(-0.5);
         let scores = part(0).mul_scalar(scale).matmul(part(1).swap_dims(2, 3));
         let mixed = activation::softmax(scores, 3).matmul(part(2));
-        self.proj.forward(mixed.swap_dims(1, 2).reshape([b, n, c]))
+        host_linear::forward(&self.proj, mixed.swap_dims(1, 2).reshape([b, n, c]))
     }
 }
 
@@ -118,7 +117,7 @@ impl SvtrRecognizer {
         let z = self.neck.forward(pooled, cancel)?;
         let [b, c, h, w] = z.dims();
         let sequence = z.reshape([b, c, h * w]).swap_dims(1, 2);
-        Ok(self.head.forward(sequence))
+        Ok(host_linear::forward(&self.head, sequence))
     }
 
     /// Class probabilities `[batch, timesteps, classes]` (softmax of [`Self::logits`]),

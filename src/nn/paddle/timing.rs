@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::layers::{SqueezeExcite, swish};
 use super::lcnet::RepLayer;
 use super::svtr::SvtrBlock;
-use crate::nn::conv_gemm;
+use crate::nn::{conv_gemm, host_linear};
 
 /// Seconds per label, summed over a pass.
 #[derive(Default)]
@@ -66,10 +66,11 @@ fn svtr_block(clock: &mut Clock, block: &SvtrBlock, x: Tensor<3>) -> Tensor<3> {
     let attended = clock.time("svtr attention", || block.attention(normed));
     let x = clock.time("svtr residual", || x.add(attended));
     let normed = clock.time("svtr norm2", || block.norm2.forward(x.clone()));
-    let hidden = clock.time("svtr fc1", || block.fc1.forward(normed));
+    let hidden = clock.time("svtr fc1", || host_linear::forward(&block.fc1, normed));
     let hidden = clock.time("svtr swish", || swish(hidden));
-    let out = clock.time("svtr fc2", || block.fc2.forward(hidden));
-    clock.time("svtr residual", || x.add(out))
+    clock.time("svtr fc2+residual", || {
+        host_linear::forward_plus(&block.fc2, hidden, x)
+    })
 }
 
 fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
@@ -111,7 +112,7 @@ fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32
     });
     let [b, c, h, w] = z.dims();
     let logits = clock.time("head", || {
-        net.head.forward(z.reshape([b, c, h * w]).swap_dims(1, 2))
+        host_linear::forward(&net.head, z.reshape([b, c, h * w]).swap_dims(1, 2))
     });
     clock.time("to host", || crate::nn::into_f32_vec(logits).unwrap())
 }
