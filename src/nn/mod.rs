@@ -17,6 +17,7 @@ pub mod pointwise;
 mod shifted_products;
 mod softmax;
 mod table_dots;
+pub mod tiled_upsampling;
 pub mod time_steps;
 pub mod trocr;
 mod unfilled;

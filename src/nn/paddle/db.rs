@@ -6,7 +6,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, activation};
 
 use crate::cancel::CancelToken;
-use crate::nn::conv_gemm;
+use crate::nn::{conv_gemm, tiled_upsampling, vector_math};
 
 use super::layers::{SqueezeExcite, upsample_nearest};
 use super::lcnet::LcNetV3;
@@ -25,7 +25,8 @@ impl RseLayer {
 }
 
 /// The probability head: a 3×3 convolution and two ×2 transposed convolutions
-/// (batch norms folded), then a sigmoid.
+/// (batch norms folded), then a sigmoid; on the CPU the transposed ones by
+/// `nn::tiled_upsampling`, their activations in the same pass.
 #[derive(Module, Debug)]
 pub struct DbHead {
     pub conv: Conv2d,
@@ -35,10 +36,24 @@ pub struct DbHead {
 
 impl DbHead {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = activation::relu(conv_gemm::forward(&self.conv, x));
-        let x = activation::relu(self.up1.forward(x));
-        activation::sigmoid(self.up2.forward(x))
+        self.upsample(activation::relu(conv_gemm::forward(&self.conv, x)))
     }
+
+    /// The two transposed convolutions and their activations.
+    pub(super) fn upsample(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = match tiled_upsampling::forward_then(&self.up1, x, relu_in_place) {
+            Ok(y) => y,
+            Err(x) => activation::relu(self.up1.forward(x)),
+        };
+        match tiled_upsampling::forward_then(&self.up2, x, vector_math::sigmoid_in_place) {
+            Ok(y) => y,
+            Err(x) => activation::sigmoid(self.up2.forward(x)),
+        }
+    }
+}
+
+fn relu_in_place(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
 }
 
 /// The detector. Input `[batch, 3, H, W]` with H and W multiples of 32, normalised to

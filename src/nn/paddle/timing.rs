@@ -11,8 +11,10 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::db::DbNet;
+use super::layers::upsample_nearest;
 use super::layers::{SqueezeExcite, swish};
-use super::lcnet::RepLayer;
+use super::lcnet::{LcNetV3, RepLayer};
 use super::svtr::SvtrBlock;
 use crate::nn::{conv_gemm, host_linear};
 
@@ -73,15 +75,25 @@ fn svtr_block(clock: &mut Clock, block: &SvtrBlock, x: Tensor<3>) -> Tensor<3> {
     })
 }
 
-fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
-    let mut x = clock.time("stem", || net.backbone.stem.forward(x));
-    for block in &net.backbone.blocks {
+/// The backbone's tapped outputs and its last.
+fn backbone(clock: &mut Clock, net: &LcNetV3, x: Tensor<4>) -> (Vec<Tensor<4>>, Tensor<4>) {
+    let mut x = clock.time("stem", || net.stem.forward(x));
+    let mut taps = Vec::new();
+    for (i, block) in net.blocks.iter().enumerate() {
         x = rep_layer(clock, "dw", &block.depthwise, x);
         if let Some(se) = &block.se {
             x = squeeze(clock, se, x);
         }
         x = rep_layer(clock, "pw", &block.pointwise, x);
+        if net.taps.contains(&i) {
+            taps.push(x.clone());
+        }
     }
+    (taps, x)
+}
+
+fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
+    let (_, x) = backbone(clock, &net.backbone, x);
     let x = clock.time("pool", || avg_pool2d(x, AvgPoolOptions::new(net.pool)));
     let neck = &net.neck;
     let z = clock.time("neck conv1+swish", || {
@@ -117,6 +129,81 @@ fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32
     clock.time("to host", || crate::nn::into_f32_vec(logits).unwrap())
 }
 
+fn detector_pass(clock: &mut Clock, net: &DbNet, x: Tensor<4>) -> Vec<f32> {
+    let (features, _) = backbone(clock, &net.backbone, x);
+    let mut levels = Vec::new();
+    for ((f, lateral), input) in features.into_iter().zip(&net.lateral).zip(&net.inputs) {
+        let [_, c, h, w] = f.dims();
+        let f = clock.time(&format!("lateral {c} on {h}x{w}"), || {
+            conv_gemm::forward(lateral, f)
+        });
+        levels.push(clock.time(&format!("rse in on {h}x{w}"), || input.forward(f)));
+    }
+    for i in (0..levels.len().saturating_sub(1)).rev() {
+        let above = levels[i + 1].clone();
+        levels[i] = clock.time("top-down add", || {
+            levels[i].clone().add(upsample_nearest(above, 2))
+        });
+    }
+    let mut fused = Vec::new();
+    for (i, (level, out)) in levels.into_iter().zip(&net.outputs).enumerate() {
+        let [_, _, h, w] = level.dims();
+        let y = clock.time(&format!("rse out on {h}x{w}"), || out.forward(level));
+        fused.push(clock.time("upsample", || upsample_nearest(y, 1 << i)));
+    }
+    fused.reverse();
+    let cat = clock.time("cat", || Tensor::cat(fused, 1));
+    let head = &net.head;
+    let y = clock.time("head conv+relu", || {
+        burn::tensor::activation::relu(conv_gemm::forward(&head.conv, cat))
+    });
+    let y = clock.time("head up1, up2", || head.upsample(y));
+    clock.time("to host", || crate::nn::into_f32_vec(y).unwrap())
+}
+
+/// A page-sized detector input (`HEIGHT` × `WIDTH`, default 960 × 736).
+#[test]
+#[ignore = "measurement with the pulled ppocr-v4-det; run with --ignored --nocapture"]
+fn time_detector_layers() {
+    let device = Device::flex();
+    let path = std::env::var_os("PPOCR_DET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            crate::models::StoreConfig::from_env()
+                .model_dir("ppocr-v4-det")
+                .join("ch_PP-OCRv4_det_infer.onnx")
+        });
+    let net = crate::models::paddle::load_detector(&path, &device).unwrap();
+    let (height, width) = (env_usize("HEIGHT", 960), env_usize("WIDTH", 736));
+    let values: Vec<f32> = (0..3 * height * width)
+        .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+        .collect();
+    let input = Tensor::<4>::from_data(TensorData::new(values, [1, 3, height, width]), &device);
+    let cancel = crate::cancel::CancelToken::new();
+    drop(net.forward(input.clone(), &cancel).unwrap());
+    report(&format!("page 3 x {height} x {width}"), |clock| {
+        detector_pass(clock, &net, input.clone());
+    });
+}
+
+/// Runs `pass` `ROUNDS` times (default 3) and prints each label's mean time, largest first.
+fn report(what: &str, mut pass: impl FnMut(&mut Clock)) {
+    let mut clock = Clock::default();
+    let rounds = env_usize("ROUNDS", 3);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        pass(&mut clock);
+    }
+    let total = start.elapsed().as_secs_f64() / rounds as f64;
+    let mut rows: Vec<_> = clock.0.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    eprintln!("{what}: {:.1} ms a pass", total * 1e3);
+    for (label, s) in rows {
+        let s = s / rounds as f64;
+        eprintln!("{:>8.2} ms {:>5.1} %  {label}", s * 1e3, 100.0 * s / total);
+    }
+}
+
 #[test]
 #[ignore = "measurement with the pulled ppocr-v4-rec; run with --ignored --nocapture"]
 fn time_recognizer_layers() {
@@ -127,27 +214,11 @@ fn time_recognizer_layers() {
         .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
         .collect();
     let input = Tensor::<4>::from_data(TensorData::new(values, [batch, 3, 48, width]), &device);
-    let whole = Instant::now();
-    let want = net
-        .forward(input.clone(), &crate::cancel::CancelToken::new())
-        .unwrap();
-    eprintln!(
-        "whole forward (warm-up): {:.1} ms",
-        whole.elapsed().as_secs_f64() * 1e3
+    drop(
+        net.forward(input.clone(), &crate::cancel::CancelToken::new())
+            .unwrap(),
     );
-    let mut clock = Clock::default();
-    let rounds = env_usize("ROUNDS", 3);
-    let start = Instant::now();
-    for _ in 0..rounds {
-        pass(&mut clock, &net, input.clone());
-    }
-    let total = start.elapsed().as_secs_f64() / rounds as f64;
-    drop(want);
-    let mut rows: Vec<_> = clock.0.into_iter().collect();
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
-    eprintln!("batch {batch} x 48 x {width}: {:.1} ms a pass", total * 1e3);
-    for (label, s) in rows {
-        let s = s / rounds as f64;
-        eprintln!("{:>8.2} ms {:>5.1} %  {label}", s * 1e3, 100.0 * s / total);
-    }
+    report(&format!("batch {batch} x 48 x {width}"), |clock| {
+        pass(clock, &net, input.clone());
+    });
 }
