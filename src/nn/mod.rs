@@ -2,8 +2,8 @@
 
 pub mod banded;
 pub mod conv_gemm;
-pub mod depthwise;
 pub mod differentiable_conv;
+pub mod direct_conv;
 pub mod easyocr;
 mod flex_values;
 pub mod host_attention;

@@ -34,6 +34,15 @@ pub(super) unsafe fn as_values(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     unsafe { &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
+/// `values` with every value set to `value`.
+pub(super) fn filled(values: &mut [MaybeUninit<f32>], value: f32) -> &mut [f32] {
+    for v in values.iter_mut() {
+        v.write(value);
+    }
+    // SAFETY: every value written just above.
+    unsafe { as_values(values) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

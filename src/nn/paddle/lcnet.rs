@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
 use crate::cancel::CancelToken;
-use crate::nn::{conv_gemm, depthwise, pointwise};
+use crate::nn::{conv_gemm, direct_conv, pointwise};
 
 use super::layers::{Affine, SqueezeExcite, hard_swish};
 
@@ -23,7 +23,7 @@ pub struct RepLayer {
 
 impl RepLayer {
     /// On the CPU, pointwise and depthwise layers run on our own kernels with the
-    /// activation applied by their tasks (`nn::pointwise`, `nn::depthwise`).
+    /// activation applied by their tasks (`nn::pointwise`, `nn::direct_conv`).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let own = match &self.act {
             Some(after) => own_kernels(&self.conv, x, |values| after.after_hard_swish(values)),
@@ -37,7 +37,7 @@ impl RepLayer {
     }
 }
 
-/// `conv` then `activation` by `nn::pointwise` or `nn::depthwise`, `Err(x)` where neither
+/// `conv` then `activation` by `nn::pointwise` or `nn::direct_conv`, `Err(x)` where neither
 /// takes the layer.
 fn own_kernels(
     conv: &Conv2d,
@@ -45,7 +45,7 @@ fn own_kernels(
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
     pointwise::forward_then(conv, x, &activation)
-        .or_else(|x| depthwise::forward_then(conv, x, &activation))
+        .or_else(|x| direct_conv::forward_then(conv, x, &activation))
 }
 
 /// A depthwise-separable block with an optional squeeze-and-excitation between the two.
@@ -77,10 +77,15 @@ pub struct LcNetV3 {
 }
 
 impl LcNetV3 {
+    /// The first layer (three input channels, stride 2): by `nn::direct_conv` on the CPU.
+    pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
+        direct_conv::forward_then(&self.stem, x, |_| {}).unwrap_or_else(|x| self.stem.forward(x))
+    }
+
     /// The feature maps after each tapped block, shallowest first; `cancel` is checked
     /// before each block.
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Vec<Tensor<4>>> {
-        let mut x = self.stem.forward(x);
+        let mut x = self.stem(x);
         let mut features = Vec::with_capacity(self.taps.len());
         for (i, block) in self.blocks.iter().enumerate() {
             cancel.check()?;
@@ -94,7 +99,7 @@ impl LcNetV3 {
 
     /// The output of the last block; `cancel` is checked before each block.
     pub fn forward_last(&self, x: Tensor<4>, cancel: &CancelToken) -> crate::Result<Tensor<4>> {
-        let mut x = self.stem.forward(x);
+        let mut x = self.stem(x);
         for block in &self.blocks {
             cancel.check()?;
             x = block.forward(x);

@@ -77,7 +77,7 @@ fn svtr_block(clock: &mut Clock, block: &SvtrBlock, x: Tensor<3>) -> Tensor<3> {
 
 /// The backbone's tapped outputs and its last.
 fn backbone(clock: &mut Clock, net: &LcNetV3, x: Tensor<4>) -> (Vec<Tensor<4>>, Tensor<4>) {
-    let mut x = clock.time("stem", || net.stem.forward(x));
+    let mut x = clock.time("stem", || net.stem(x));
     let mut taps = Vec::new();
     for (i, block) in net.blocks.iter().enumerate() {
         x = rep_layer(clock, "dw", &block.depthwise, x);
