@@ -22,6 +22,30 @@ pub fn with_f32<const D: usize, R>(t: &Tensor<D>, f: impl FnOnce(&[f32]) -> R) -
     into_f32_vec(t.clone()).ok().map(|values| f(&values))
 }
 
+/// `f(values)` with each tensor's values as [`with_f32`] gives them; `None` when one cannot
+/// be read as `f32`.
+pub fn with_all_f32<const D: usize, R>(
+    ts: &[Tensor<D>],
+    f: impl FnOnce(&[&[f32]]) -> R,
+) -> Option<R> {
+    let flex: Option<Vec<_>> = ts
+        .iter()
+        .map(|t| t.clone().try_into_primitive::<Flex>().ok())
+        .collect();
+    if let Some(flex) = &flex {
+        let borrowed: Option<Vec<&[f32]>> = flex.iter().map(|t| t.as_slice::<f32>()).collect();
+        if let Some(borrowed) = borrowed {
+            return Some(f(&borrowed));
+        }
+    }
+    let copies: Vec<Vec<f32>> = ts
+        .iter()
+        .map(|t| into_f32_vec(t.clone()).ok())
+        .collect::<Option<_>>()?;
+    let slices: Vec<&[f32]> = copies.iter().map(Vec::as_slice).collect();
+    Some(f(&slices))
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Device, TensorData};

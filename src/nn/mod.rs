@@ -1,6 +1,7 @@
 //! Burn networks only: tensors in, tensors out. No files, no images, no threads.
 
 pub mod banded;
+pub mod channel_gate;
 pub mod conv_gemm;
 pub mod differentiable_conv;
 pub mod direct_conv;
@@ -11,6 +12,7 @@ pub mod host_linear;
 pub mod kraken;
 pub mod lstm_cell;
 mod matmul;
+pub mod nearest;
 mod one_query;
 pub mod paddle;
 pub mod pointwise;

@@ -6,9 +6,9 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, activation};
 
 use crate::cancel::CancelToken;
-use crate::nn::{conv_gemm, tiled_upsampling, vector_math};
+use crate::nn::{conv_gemm, nearest, tiled_upsampling, vector_math};
 
-use super::layers::{SqueezeExcite, upsample_nearest};
+use super::layers::SqueezeExcite;
 use super::lcnet::LcNetV3;
 
 /// A convolution followed by a residual squeeze-and-excitation.
@@ -82,17 +82,16 @@ impl DbNet {
         }
         // Top-down: each level adds the upsampled level above it.
         for i in (0..levels.len().saturating_sub(1)).rev() {
-            let above = upsample_nearest(levels[i + 1].clone(), 2);
-            levels[i] = levels[i].clone().add(above);
+            levels[i] = nearest::add_upsampled(levels[i].clone(), levels[i + 1].clone(), 2);
         }
         // Deepest first in the concatenation, each brought to the shallowest resolution.
         let mut fused = Vec::with_capacity(levels.len());
         for (i, (level, out)) in levels.into_iter().zip(&self.outputs).enumerate() {
             cancel.check()?;
-            fused.push(upsample_nearest(out.forward(level), 1 << i));
+            fused.push((out.forward(level), 1 << i));
         }
         fused.reverse();
         cancel.check()?;
-        Ok(self.head.forward(Tensor::cat(fused, 1)))
+        Ok(self.head.forward(nearest::cat_upsampled(fused)))
     }
 }

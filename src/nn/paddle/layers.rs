@@ -5,6 +5,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Tensor, activation};
 
+use crate::nn::channel_gate;
+
 /// Stride, padding and grouping of a convolution, as the ONNX graph gives them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -94,8 +96,7 @@ impl SqueezeExcite {
         let pooled = x.clone().mean_dim(3).mean_dim(2);
         let hidden = activation::relu(self.reduce.forward(pooled));
         let gate = activation::hard_sigmoid(self.expand.forward(hidden), self.slope as f64, 0.5);
-        let gated = x.clone().mul(gate);
-        if self.residual { x.add(gated) } else { gated }
+        channel_gate::apply(x, gate, self.residual)
     }
 }
 
@@ -117,37 +118,10 @@ impl LayerNorm {
     }
 }
 
-/// Nearest-neighbour upsampling by an integer factor (each pixel becomes a `factor²` block).
-pub fn upsample_nearest(x: Tensor<4>, factor: usize) -> Tensor<4> {
-    if factor == 1 {
-        return x;
-    }
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .expand([b, c, h, factor, w, factor])
-        .reshape([b, c, h * factor, w * factor])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
-
-    #[test]
-    fn upsample_repeats_each_pixel() {
-        let device = Device::flex();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
-            &device,
-        );
-        let y: Vec<f32> = upsample_nearest(x, 2).into_data().try_to_vec().unwrap();
-        assert_eq!(
-            y,
-            vec![
-                1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
-            ]
-        );
-    }
 
     #[test]
     fn hard_swish_matches_its_definition() {

@@ -12,11 +12,10 @@ use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::db::DbNet;
-use super::layers::upsample_nearest;
 use super::layers::{SqueezeExcite, swish};
 use super::lcnet::{LcNetV3, RepLayer};
 use super::svtr::SvtrBlock;
-use crate::nn::{conv_gemm, host_linear};
+use crate::nn::{conv_gemm, host_linear, nearest};
 
 /// Seconds per label, summed over a pass.
 #[derive(Default)]
@@ -142,17 +141,19 @@ fn detector_pass(clock: &mut Clock, net: &DbNet, x: Tensor<4>) -> Vec<f32> {
     for i in (0..levels.len().saturating_sub(1)).rev() {
         let above = levels[i + 1].clone();
         levels[i] = clock.time("top-down add", || {
-            levels[i].clone().add(upsample_nearest(above, 2))
+            nearest::add_upsampled(levels[i].clone(), above, 2)
         });
     }
     let mut fused = Vec::new();
     for (i, (level, out)) in levels.into_iter().zip(&net.outputs).enumerate() {
         let [_, _, h, w] = level.dims();
-        let y = clock.time(&format!("rse out on {h}x{w}"), || out.forward(level));
-        fused.push(clock.time("upsample", || upsample_nearest(y, 1 << i)));
+        fused.push((
+            clock.time(&format!("rse out on {h}x{w}"), || out.forward(level)),
+            1 << i,
+        ));
     }
     fused.reverse();
-    let cat = clock.time("cat", || Tensor::cat(fused, 1));
+    let cat = clock.time("upsample+cat", || nearest::cat_upsampled(fused));
     let head = &net.head;
     let y = clock.time("head conv+relu", || {
         burn::tensor::activation::relu(conv_gemm::forward(&head.conv, cat))
