@@ -106,6 +106,8 @@ struct Banded<'a> {
     values_per_band: usize,
     /// Bands start and end on multiples of this many output rows (but the last).
     pool_rows: usize,
+    /// The weights packed by the first band, for the others.
+    packed: conv_gemm::PackedWeights,
 }
 
 impl<'a> Banded<'a> {
@@ -126,6 +128,7 @@ impl<'a> Banded<'a> {
             macs_per_band: MACS_PER_BAND,
             values_per_band: VALUES_PER_BAND,
             pool_rows: 1,
+            packed: Default::default(),
         }
     }
 
@@ -182,11 +185,12 @@ impl<'a> Banded<'a> {
 
     fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
         let x = (self.before)(x);
-        (self.after)(conv_gemm::conv2d(
+        (self.after)(conv_gemm::conv2d_reusing(
             x,
             self.weight.clone(),
             self.bias.clone(),
             options,
+            &self.packed,
         ))
     }
 }
@@ -409,6 +413,7 @@ mod tests {
                         macs_per_band: (rows * row as f64) as usize,
                         values_per_band: usize::MAX,
                         pool_rows: 1,
+                        packed: Default::default(),
                     };
                     let banded = conv.run(x.clone()).unwrap();
                     assert_eq!(banded.dims(), whole.dims());

@@ -18,6 +18,7 @@
 //! goes to Burn's `conv2d` unchanged.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig2d;
@@ -30,10 +31,10 @@ use rayon::prelude::*;
 
 use super::flex_values::with_f32;
 use super::into_f32_vec;
-use super::pointwise;
 use super::shifted_products::{self, Operands, ROWS};
 use super::unfilled;
 use super::winograd;
+use super::{direct_conv, pointwise};
 
 /// Values of one block of products (its output channels × its padded rows): about 1 MiB,
 /// so the block stays in cache across the kernel's taps.
@@ -45,7 +46,8 @@ const MIN_WINOGRAD_CHANNELS: usize = 64;
 /// How a layer that takes this path is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// What the networks use: `nn::pointwise` for the pointwise layers it takes;
+    /// What the networks use: `nn::pointwise` for the pointwise layers it takes,
+    /// `nn::direct_conv` for strided or grouped layers of few inputs per output channel;
     /// [`Kernel::Shifted`] where the CPU has AVX-512, else [`Kernel::Winograd`] where the
     /// layer fits it, else [`Kernel::Taps`].
     Auto,
@@ -84,6 +86,24 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     )
 }
 
+/// One layer's weights packed for the shifted kernel, kept across calls: `nn::banded` runs
+/// a layer band after band, and packing a 512-channel layer's 9 MB of weights again for
+/// every band took a tenth of a CRAFT page (docs/BENCH.md). Keep one per layer call only:
+/// it holds whatever weights it first saw.
+#[derive(Default)]
+pub struct PackedWeights(OnceLock<Vec<f32>>);
+
+/// [`conv2d`] with the weights packed once into `packed` (see [`PackedWeights`]).
+pub fn conv2d_reusing(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    packed: &PackedWeights,
+) -> Tensor<4> {
+    conv2d_with(x, weight, bias, options, Kernel::Auto, Some(packed))
+}
+
 /// [`conv2d`] by a chosen kernel: for tests and `inkread bench conv`.
 pub fn conv2d_by(
     x: Tensor<4>,
@@ -91,6 +111,17 @@ pub fn conv2d_by(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
     kernel: Kernel,
+) -> Tensor<4> {
+    conv2d_with(x, weight, bias, options, kernel, None)
+}
+
+fn conv2d_with(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    kernel: Kernel,
+    packed: Option<&PackedWeights>,
 ) -> Tensor<4> {
     let x = match kernel {
         Kernel::Auto => match pointwise::conv2d_then(x, &weight, bias.as_ref(), &options, |_| {}) {
@@ -100,7 +131,13 @@ pub fn conv2d_by(
         _ => x,
     };
     let Some(layer) = Layer::of(&x, &weight, &options) else {
-        return burn_conv2d(x, weight, bias, options);
+        // Strided or grouped: `nn::direct_conv` where it takes the layer (slower than the
+        // shifted kernel on the layers this path takes, 18 against 33 GMAC/s on 3 → 64).
+        if kernel != Kernel::Auto {
+            return burn_conv2d(x, weight, bias, options);
+        }
+        return direct_conv::conv2d_then(x, &weight, bias.as_ref(), &options, |_| {})
+            .unwrap_or_else(|x| burn_conv2d(x, weight, bias, options));
     };
     let bias_values = match &bias {
         Some(b) => into_f32_vec(b.clone()).ok(),
@@ -113,7 +150,9 @@ pub fn conv2d_by(
     // Both read where they lie (`nn::flex_values`): the weights are shared with the layer,
     // and a copy of a CRAFT layer's input is tens of megabytes of fresh pages.
     let output = with_f32(&weight, |weights| {
-        with_f32(&x, |input| layer.run(input, weights, &bias_values, kernel))
+        with_f32(&x, |input| {
+            layer.run(input, weights, &bias_values, kernel, packed)
+        })
     });
     match output {
         Some(Some(output)) => {
@@ -139,7 +178,7 @@ pub(crate) fn conv2d_values(
     let fits = input.len() == x_dims.iter().product::<usize>()
         && weights.len() == w_dims.iter().product::<usize>()
         && bias.len() == layer.c_out;
-    fits.then(|| layer.run(input, weights, bias, Kernel::Auto))
+    fits.then(|| layer.run(input, weights, bias, Kernel::Auto, None))
 }
 
 /// The gradient of the loss with respect to a convolution's weights (`[c_out, c_in, kh,
@@ -262,19 +301,35 @@ impl Layer {
         self.dilation[1] * (self.kernel[1] - 1)
     }
 
-    fn run(&self, input: &[f32], weights: &[f32], bias: &[f32], kernel: Kernel) -> Vec<f32> {
+    /// The layer's output; `reuse` keeps the packed weights for the next call.
+    fn run(
+        &self,
+        input: &[f32],
+        weights: &[f32],
+        bias: &[f32],
+        kernel: Kernel,
+        reuse: Option<&PackedWeights>,
+    ) -> Vec<f32> {
         let kernel = self.resolve(kernel);
         if let (Kernel::Winograd, Some(shape)) = (kernel, self.winograd_shape()) {
             return winograd::conv3x3(&shape, input, weights, bias);
         }
         let padded = self.pad(input);
         let depth = self.c_in * self.kernel[0] * self.kernel[1];
-        let packed =
-            (kernel == Kernel::Shifted).then(|| shifted_products::pack(weights, self.c_out, depth));
+        let pack = || shifted_products::pack(weights, self.c_out, depth);
+        let fresh;
+        let packed: Option<&[f32]> = match (kernel, reuse) {
+            (Kernel::Shifted, Some(kept)) => Some(kept.0.get_or_init(pack)),
+            (Kernel::Shifted, None) => {
+                fresh = pack();
+                Some(&fresh)
+            }
+            _ => None,
+        };
         let mut output = vec![0.0f32; self.images * self.c_out * self.out_h * self.out_w];
         let out = SharedOut(output.as_mut_ptr());
         self.blocks().par_iter().for_each(|block| {
-            let products = match &packed {
+            let products = match packed {
                 Some(packed) => self.shifted(&padded, packed, block),
                 None => self.products(&padded, weights, block),
             };

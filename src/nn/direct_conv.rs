@@ -18,6 +18,7 @@
 use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -50,27 +51,23 @@ struct Layer {
 impl Layer {
     /// `None` where the convolution reads too many inputs per output, is dilated or
     /// leaves no output.
-    fn of(conv: &Conv2d, x_dims: [usize; 4]) -> Option<Self> {
+    fn of(x_dims: [usize; 4], w_dims: [usize; 4], options: &ConvOptions<2>) -> Option<Self> {
         let [_, c_in, in_h, in_w] = x_dims;
-        let [c_out, per_group, kh, kw] = conv.weight.dims();
-        let [top, left, bottom, right] = match conv.padding {
-            PaddingConfig2d::Valid => [0; 4],
-            PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
-            PaddingConfig2d::Same => return None,
-        };
-        let groups = conv.groups;
+        let [c_out, per_group, kh, kw] = w_dims;
+        let [(top, bottom), (left, right)] = options.padding;
+        let groups = options.groups;
         let grouped = groups > 0
             && per_group * groups == c_in
             && c_out.is_multiple_of(groups)
             && (1..=MAX_INPUTS).contains(&per_group);
-        if !grouped || conv.dilation != [1, 1] || c_out == 0 || kh * kw == 0 {
+        if !grouped || options.dilation != [1, 1] || c_out == 0 || kh * kw == 0 {
             return None;
         }
         let padded = [in_h + top + bottom, in_w + left + right];
         if padded[0] < kh || padded[1] < kw {
             return None;
         }
-        let [sy, sx] = conv.stride;
+        let [sy, sx] = options.stride;
         Some(Self {
             c_in,
             c_out,
@@ -170,12 +167,34 @@ pub fn forward_then(
     x: Tensor<4>,
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    let weight = conv.weight.val();
+    let [(top, bottom), (left, right)] = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0); 2],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return Err(x),
+    };
+    let options = ConvOptions::new_with_padding(
+        conv.stride,
+        [(top, bottom), (left, right)],
+        conv.dilation,
+        conv.groups,
+    );
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    conv2d_then(x, &conv.weight.val(), bias.as_ref(), &options, activation)
+}
+
+/// `burn::tensor::module::conv2d` then `activation` as in [`forward_then`].
+pub fn conv2d_then(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    options: &ConvOptions<2>,
+    activation: impl Fn(&mut [f32]) + Sync,
+) -> Result<Tensor<4>, Tensor<4>> {
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
     let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-    let layer = Layer::of(conv, x.dims()).filter(|_| on_flex && f32s);
-    let bias = match &conv.bias {
-        Some(b) => into_f32_vec(b.val()).ok(),
+    let layer = Layer::of(x.dims(), weight.dims(), options).filter(|_| on_flex && f32s);
+    let bias = match bias {
+        Some(b) => into_f32_vec(b.clone()).ok(),
         None => layer.map(|l| vec![0.0; l.c_out]),
     };
     let (Some(layer), Some(bias)) = (layer, bias) else {
@@ -190,7 +209,7 @@ pub fn forward_then(
         layer.c_in * layer.in_h * layer.in_w,
         layer.out_h * layer.out_w,
     );
-    let output = with_f32(&weight, |taps| {
+    let output = with_f32(weight, |taps| {
         with_f32(&x, |input| {
             let mut out = unfilled::buffer(images * layer.c_out * out_plane);
             out.par_chunks_mut(out_plane.max(1))

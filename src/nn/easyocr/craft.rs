@@ -15,6 +15,7 @@ use crate::cancel::CancelToken;
 use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_then, conv2d_module_then_pooled,
 };
+use crate::nn::nearest;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -133,10 +134,14 @@ impl Craft {
         let [half, quarter, eighth, sixteenth] = self.encode(x, cancel)?;
         let fc = conv_in_bands(&self.fc6, max_pool(sixteenth.clone(), 3, 1, 1), cancel)?;
         let fc = conv_in_bands(&self.fc7, fc, cancel)?;
-        let mut y = self.decode(0, Tensor::cat(vec![fc, sixteenth], 1), cancel)?;
+        let mut y = self.decode(
+            0,
+            nearest::cat_upsampled(vec![(fc, 1), (sixteenth, 1)]),
+            cancel,
+        )?;
         for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
             let [_, _, h, w] = skip.dims();
-            let x = Tensor::cat(vec![upsample(y, h, w), skip], 1);
+            let x = nearest::cat_upsampled(vec![(upsample(y, h, w), 1), (skip, 1)]);
             y = self.decode(stage + 1, x, cancel)?;
         }
         let n = self.head.len();
@@ -158,7 +163,9 @@ impl Craft {
         // The ReLU, and the 2×2 max-pool where nothing else needs the map before it, run
         // band by band with their convolution.
         let conv = |i: usize, x: Tensor<4>| conv2d_module_then(&v[i], x, &relu::<4>, cancel);
-        let relu_pool = |y: Tensor<4>| max_pool(relu(y), 2, 2, 0);
+        // The ReLU after the pooling: the same values (both keep the larger), on a quarter
+        // of them.
+        let relu_pool = |y: Tensor<4>| relu(max_pool(y, 2, 2, 0));
         let conv_pool = |i: usize, x| conv2d_module_then_pooled(&v[i], x, &relu_pool, 2, cancel);
         let x = conv(0, x)?;
         let x = conv(2, conv_pool(1, x)?)?;
