@@ -73,6 +73,33 @@ pub fn conv2d_module_then_pooled(
     banded.run(x)
 }
 
+/// [`conv2d_module`] then a ReLU, applied as each band's rows are written.
+pub fn conv2d_module_relu(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
+    conv2d_module_relu_pooled(conv, x, &identity, 1, cancel)
+}
+
+/// [`conv2d_module_then_pooled`] with a ReLU before `after`, applied as each band's rows are
+/// written.
+pub fn conv2d_module_relu_pooled(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    after: After,
+    pool_rows: usize,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
+    let Some(options) = options_of(conv) else {
+        cancel.check()?;
+        return Ok(after(burn::tensor::activation::relu(conv.forward(x))));
+    };
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    let banded = Banded {
+        pool_rows: pool_rows.max(1),
+        relu: true,
+        ..Banded::new(conv.weight.val(), bias, options, after, cancel)
+    };
+    banded.run(x)
+}
+
 /// `burn::tensor::module::conv2d` in bands of output rows, checking `cancel` before each:
 /// `before` maps each band's input rows first (a normalisation's affine, left for the
 /// convolution to apply where it reads, so the mapped input is never made whole; the
@@ -108,6 +135,8 @@ struct Banded<'a> {
     pool_rows: usize,
     /// The weights packed by the first band, for the others.
     packed: conv_gemm::PackedWeights,
+    /// A ReLU on the convolution's output, before `after`.
+    relu: bool,
 }
 
 impl<'a> Banded<'a> {
@@ -129,6 +158,7 @@ impl<'a> Banded<'a> {
             values_per_band: VALUES_PER_BAND,
             pool_rows: 1,
             packed: Default::default(),
+            relu: false,
         }
     }
 
@@ -191,6 +221,7 @@ impl<'a> Banded<'a> {
             self.bias.clone(),
             options,
             &self.packed,
+            self.relu,
         ))
     }
 }
@@ -414,6 +445,7 @@ mod tests {
                         values_per_band: usize::MAX,
                         pool_rows: 1,
                         packed: Default::default(),
+                        relu: false,
                     };
                     let banded = conv.run(x.clone()).unwrap();
                     assert_eq!(banded.dims(), whole.dims());
@@ -434,11 +466,17 @@ mod tests {
         use burn::tensor::ops::MaxPoolOptions;
         let device = Device::flex();
         let pool = |y: Tensor<4>| max_pool2d(y, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
-        for height in [16, 17, 30] {
+        // With and without the ReLU applied as the rows are written.
+        for (height, relu) in [(16, false), (17, true), (30, false), (30, true)] {
             let x = Tensor::<4>::random([2, 3, height, 12], Distribution::Default, &device);
             let w = Tensor::<4>::random([5, 3, 3, 3], Distribution::Default, &device);
             let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-            let whole = pool(conv2d(x.clone(), w.clone(), None, options.clone()));
+            let conv_whole = conv2d(x.clone(), w.clone(), None, options.clone());
+            let whole = pool(if relu {
+                burn::tensor::activation::relu(conv_whole)
+            } else {
+                conv_whole
+            });
             let row = Geometry::of(&x, &w, &options).macs_per_row;
             let never = CancelToken::new();
             for rows in 1..=5 {
@@ -446,6 +484,7 @@ mod tests {
                     pool_rows: 2,
                     macs_per_band: rows * row,
                     values_per_band: usize::MAX,
+                    relu,
                     ..Banded::new(w.clone(), None, options.clone(), &pool, &never)
                 };
                 let banded = conv.run(x.clone()).unwrap();

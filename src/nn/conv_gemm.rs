@@ -25,7 +25,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData, activation};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
@@ -93,15 +93,17 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 #[derive(Default)]
 pub struct PackedWeights(OnceLock<Vec<f32>>);
 
-/// [`conv2d`] with the weights packed once into `packed` (see [`PackedWeights`]).
+/// [`conv2d`] with the weights packed once into `packed` (see [`PackedWeights`]), then a
+/// ReLU where `relu`, applied as the output rows are written (not in a pass of its own).
 pub fn conv2d_reusing(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
     packed: &PackedWeights,
+    relu: bool,
 ) -> Tensor<4> {
-    conv2d_with(x, weight, bias, options, Kernel::Auto, Some(packed))
+    conv2d_with(x, weight, bias, options, Kernel::Auto, Some(packed), relu)
 }
 
 /// [`conv2d`] by a chosen kernel: for tests and `inkread bench conv`.
@@ -112,7 +114,7 @@ pub fn conv2d_by(
     options: ConvOptions<2>,
     kernel: Kernel,
 ) -> Tensor<4> {
-    conv2d_with(x, weight, bias, options, kernel, None)
+    conv2d_with(x, weight, bias, options, kernel, None, false)
 }
 
 fn conv2d_with(
@@ -122,22 +124,34 @@ fn conv2d_with(
     options: ConvOptions<2>,
     kernel: Kernel,
     packed: Option<&PackedWeights>,
+    relu: bool,
 ) -> Tensor<4> {
+    let activation = |values: &mut [f32]| {
+        if relu {
+            relu_in_place(values);
+        }
+    };
+    let on_burn = |x, weight, bias, options| {
+        let y = burn_conv2d(x, weight, bias, options);
+        if relu { activation::relu(y) } else { y }
+    };
     let x = match kernel {
-        Kernel::Auto => match pointwise::conv2d_then(x, &weight, bias.as_ref(), &options, |_| {}) {
-            Ok(output) => return output,
-            Err(x) => x,
-        },
+        Kernel::Auto => {
+            match pointwise::conv2d_then(x, &weight, bias.as_ref(), &options, activation) {
+                Ok(output) => return output,
+                Err(x) => x,
+            }
+        }
         _ => x,
     };
     let Some(layer) = Layer::of(&x, &weight, &options) else {
         // Strided or grouped: `nn::direct_conv` where it takes the layer (slower than the
         // shifted kernel on the layers this path takes, 18 against 33 GMAC/s on 3 → 64).
         if kernel != Kernel::Auto {
-            return burn_conv2d(x, weight, bias, options);
+            return on_burn(x, weight, bias, options);
         }
-        return direct_conv::conv2d_then(x, &weight, bias.as_ref(), &options, |_| {})
-            .unwrap_or_else(|x| burn_conv2d(x, weight, bias, options));
+        return direct_conv::conv2d_then(x, &weight, bias.as_ref(), &options, activation)
+            .unwrap_or_else(|x| on_burn(x, weight, bias, options));
     };
     let bias_values = match &bias {
         Some(b) => into_f32_vec(b.clone()).ok(),
@@ -145,13 +159,13 @@ fn conv2d_with(
     };
     // A bias of another length than the output channels: Burn's own error, not ours.
     let Some(bias_values) = bias_values.filter(|b| b.len() == layer.c_out) else {
-        return burn_conv2d(x, weight, bias, options);
+        return on_burn(x, weight, bias, options);
     };
     // Both read where they lie (`nn::flex_values`): the weights are shared with the layer,
     // and a copy of a CRAFT layer's input is tens of megabytes of fresh pages.
     let output = with_f32(&weight, |weights| {
         with_f32(&x, |input| {
-            layer.run(input, weights, &bias_values, kernel, packed)
+            layer.run(input, weights, &bias_values, kernel, packed, relu)
         })
     });
     match output {
@@ -159,7 +173,7 @@ fn conv2d_with(
             let shape = [layer.images, layer.c_out, layer.out_h, layer.out_w];
             Tensor::from_data(TensorData::new(output, shape), &x.device())
         }
-        _ => burn_conv2d(x, weight, bias, options),
+        _ => on_burn(x, weight, bias, options),
     }
 }
 
@@ -178,7 +192,7 @@ pub(crate) fn conv2d_values(
     let fits = input.len() == x_dims.iter().product::<usize>()
         && weights.len() == w_dims.iter().product::<usize>()
         && bias.len() == layer.c_out;
-    fits.then(|| layer.run(input, weights, bias, Kernel::Auto, None))
+    fits.then(|| layer.run(input, weights, bias, Kernel::Auto, None, false))
 }
 
 /// The gradient of the loss with respect to a convolution's weights (`[c_out, c_in, kh,
@@ -194,6 +208,10 @@ pub(crate) fn weight_gradient_values(
     let outputs = layer.images * layer.c_out * layer.out_h * layer.out_w;
     let fits = input.len() == x_dims.iter().product::<usize>() && output_grad.len() == outputs;
     fits.then(|| layer.weight_gradient(input, output_grad))
+}
+
+fn relu_in_place(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| *v = v.max(0.0));
 }
 
 /// The sizes of one convolution that takes the tap-product path.
@@ -301,7 +319,8 @@ impl Layer {
         self.dilation[1] * (self.kernel[1] - 1)
     }
 
-    /// The layer's output; `reuse` keeps the packed weights for the next call.
+    /// The layer's output, through a ReLU where `relu`; `reuse` keeps the packed weights
+    /// for the next call.
     fn run(
         &self,
         input: &[f32],
@@ -309,10 +328,15 @@ impl Layer {
         bias: &[f32],
         kernel: Kernel,
         reuse: Option<&PackedWeights>,
+        relu: bool,
     ) -> Vec<f32> {
         let kernel = self.resolve(kernel);
         if let (Kernel::Winograd, Some(shape)) = (kernel, self.winograd_shape()) {
-            return winograd::conv3x3(&shape, input, weights, bias);
+            let mut output = winograd::conv3x3(&shape, input, weights, bias);
+            if relu {
+                relu_in_place(&mut output);
+            }
+            return output;
         }
         let padded = self.pad(input);
         let depth = self.c_in * self.kernel[0] * self.kernel[1];
@@ -334,7 +358,7 @@ impl Layer {
                 None => self.products(&padded, weights, block),
             };
             // SAFETY: blocks write disjoint parts of `output`, which outlives them.
-            unsafe { self.write_rows(&products, bias, block, &out) };
+            unsafe { self.write_rows(&products, bias, relu, block, &out) };
         });
         output
     }
@@ -544,7 +568,14 @@ impl Layer {
     ///
     /// # Safety
     /// `out` points to the whole output, and no other block writes these rows.
-    unsafe fn write_rows(&self, products: &[f32], bias: &[f32], block: &Block, out: &SharedOut) {
+    unsafe fn write_rows(
+        &self,
+        products: &[f32],
+        bias: &[f32],
+        relu: bool,
+        block: &Block,
+        out: &SharedOut,
+    ) {
         let wp = self.padded[1];
         let out_plane = self.out_h * self.out_w;
         let channel_rows = products.chunks(block.rows.len() * wp);
@@ -556,6 +587,9 @@ impl Layer {
                 let to = unsafe { std::slice::from_raw_parts_mut(out.0.add(start), self.out_w) };
                 for (o, &v) in to.iter_mut().zip(&row[..self.out_w]) {
                     *o = v + bias[channel];
+                }
+                if relu {
+                    relu_in_place(to);
                 }
             }
         }

@@ -9,11 +9,11 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::TensorSource;
-use super::layers::{ConvSpec, load_conv, relu};
+use super::layers::{ConvSpec, load_conv};
 use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{
-    conv2d_module as conv_in_bands, conv2d_module_then, conv2d_module_then_pooled,
+    conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
 };
 use crate::nn::nearest;
 
@@ -146,7 +146,7 @@ impl Craft {
         }
         let n = self.head.len();
         for conv in &self.head[..n - 1] {
-            y = conv2d_module_then(conv, y, &relu::<4>, cancel)?;
+            y = conv2d_module_relu(conv, y, cancel)?;
         }
         let maps = conv_in_bands(&self.head[n - 1], y, cancel)?;
         let [b, _, h, w] = maps.dims();
@@ -162,11 +162,10 @@ impl Craft {
         let v = &self.vgg;
         // The ReLU, and the 2×2 max-pool where nothing else needs the map before it, run
         // band by band with their convolution.
-        let conv = |i: usize, x: Tensor<4>| conv2d_module_then(&v[i], x, &relu::<4>, cancel);
-        // The ReLU after the pooling: the same values (both keep the larger), on a quarter
-        // of them.
-        let relu_pool = |y: Tensor<4>| relu(max_pool(y, 2, 2, 0));
-        let conv_pool = |i: usize, x| conv2d_module_then_pooled(&v[i], x, &relu_pool, 2, cancel);
+        // The ReLUs applied as the convolutions write their rows.
+        let conv = |i: usize, x: Tensor<4>| conv2d_module_relu(&v[i], x, cancel);
+        let pool = |y: Tensor<4>| max_pool(y, 2, 2, 0);
+        let conv_pool = |i: usize, x| conv2d_module_relu_pooled(&v[i], x, &pool, 2, cancel);
         let x = conv(0, x)?;
         let x = conv(2, conv_pool(1, x)?)?;
         let half = conv(3, x)?;
@@ -181,8 +180,8 @@ impl Craft {
 
     fn decode(&self, stage: usize, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
         let block = &self.up[stage];
-        let squeezed = conv2d_module_then(&block.squeeze, x, &relu::<4>, cancel)?;
-        conv2d_module_then(&block.conv, squeezed, &relu::<4>, cancel)
+        let squeezed = conv2d_module_relu(&block.squeeze, x, cancel)?;
+        conv2d_module_relu(&block.conv, squeezed, cancel)
     }
 }
 

@@ -14,7 +14,7 @@ use super::layers::{ConvSpec, load_conv, relu};
 use super::lstm::{BidirectionalLstm, load_linear};
 use crate::Result;
 use crate::cancel::CancelToken;
-use crate::nn::banded::{conv2d_module_then, conv2d_module_then_pooled};
+use crate::nn::banded::{conv2d_module_relu, conv2d_module_relu_pooled};
 use crate::nn::differentiable_conv;
 
 /// Input height the network was trained for.
@@ -151,10 +151,10 @@ impl Crnn {
             &mut |conv, x, pool| match pool {
                 // The pools (two rows high) run inside the bands.
                 Some(kernel) => {
-                    let after = move |y: Tensor<4>| max_pool(relu(y), kernel);
-                    conv2d_module_then_pooled(conv, x, &after, kernel[0], cancel)
+                    let after = move |y: Tensor<4>| max_pool(y, kernel);
+                    conv2d_module_relu_pooled(conv, x, &after, kernel[0], cancel)
                 }
-                None => conv2d_module_then(conv, x, &relu::<4>, cancel),
+                None => conv2d_module_relu(conv, x, cancel),
             },
             &mut || cancel.check(),
         )
