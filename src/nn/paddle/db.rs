@@ -40,7 +40,7 @@ impl DbHead {
     }
 
     /// The two transposed convolutions and their activations.
-    pub(super) fn upsample(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn upsample(&self, x: Tensor<4>) -> Tensor<4> {
         let x = match tiled_upsampling::forward_then(&self.up1, x, relu_in_place) {
             Ok(y) => y,
             Err(x) => activation::relu(self.up1.forward(x)),

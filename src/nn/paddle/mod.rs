@@ -12,6 +12,3 @@ pub mod svtr;
 pub use db::DbNet;
 pub use lcnet::LcNetV3;
 pub use svtr::SvtrRecognizer;
-
-#[cfg(test)]
-mod timing;

@@ -35,7 +35,8 @@ impl SvtrBlock {
         host_linear::forward_plus(&self.fc2, hidden, x)
     }
 
-    pub(super) fn attention(&self, x: Tensor<3>) -> Tensor<3> {
+    /// Multi-head self-attention with its projections (public for the layer timing).
+    pub fn attention(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, n, c] = x.dims();
         let head_dim = c / self.heads;
         let qkv = host_linear::forward(&self.qkv, x)

@@ -1,7 +1,11 @@
-//! Where PP-OCRv4's recognizer spends its time, layer by layer, with the real weights:
-//! `RAYON_NUM_THREADS=2 cargo test --lib paddle::timing -- --ignored --nocapture`
-//! (`PPOCR_REC` names the ONNX file, default the pulled model; `WIDTH` the batch's width,
-//! default 640; `BATCH` its lines, default 6, RapidOCR's batch).
+//! Where PP-OCRv4's networks spend their time on the CPU, layer by layer, with the real
+//! weights (measurements, not checks: both tests are ignored):
+//! `RAYON_NUM_THREADS=2 cargo test --test paddle_layer_timing -- --ignored --nocapture
+//! --test-threads=1` (one network at a time).
+//! `PPOCR_REC` and `PPOCR_DET` name the ONNX files (default: the pulled models); `BATCH`
+//! and `WIDTH` the recognizer's batch (default 6 lines, RapidOCR's batch, 640 wide);
+//! `PAGE_HEIGHT` and `PAGE_WIDTH` the detector's input (default 2016 × 1408, an A4 scan
+//! shrunk to 2000 pixels as RapidOCR does); `ROUNDS` the passes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,11 +15,11 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::db::DbNet;
-use super::layers::{SqueezeExcite, swish};
-use super::lcnet::{LcNetV3, RepLayer};
-use super::svtr::SvtrBlock;
-use crate::nn::{conv_gemm, host_linear, nearest};
+use inkread::nn::paddle::db::DbNet;
+use inkread::nn::paddle::layers::{SqueezeExcite, swish};
+use inkread::nn::paddle::lcnet::{LcNetV3, RepLayer};
+use inkread::nn::paddle::svtr::SvtrBlock;
+use inkread::nn::{conv_gemm, host_linear, nearest};
 
 /// Seconds per label, summed over a pass.
 #[derive(Default)]
@@ -43,7 +47,7 @@ fn model_path() -> PathBuf {
     std::env::var_os("PPOCR_REC")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            crate::models::StoreConfig::from_env()
+            inkread::models::StoreConfig::from_env()
                 .model_dir("ppocr-v4-rec")
                 .join("ch_PP-OCRv4_rec_infer.onnx")
         })
@@ -91,7 +95,7 @@ fn backbone(clock: &mut Clock, net: &LcNetV3, x: Tensor<4>) -> (Vec<Tensor<4>>, 
     (taps, x)
 }
 
-fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
+fn pass(clock: &mut Clock, net: &inkread::nn::paddle::SvtrRecognizer, x: Tensor<4>) -> Vec<f32> {
     let (_, x) = backbone(clock, &net.backbone, x);
     let x = clock.time("pool", || avg_pool2d(x, AvgPoolOptions::new(net.pool)));
     let neck = &net.neck;
@@ -125,7 +129,7 @@ fn pass(clock: &mut Clock, net: &super::SvtrRecognizer, x: Tensor<4>) -> Vec<f32
     let logits = clock.time("head", || {
         host_linear::forward(&net.head, z.reshape([b, c, h * w]).swap_dims(1, 2))
     });
-    clock.time("to host", || crate::nn::into_f32_vec(logits).unwrap())
+    clock.time("to host", || inkread::nn::into_f32_vec(logits).unwrap())
 }
 
 fn detector_pass(clock: &mut Clock, net: &DbNet, x: Tensor<4>) -> Vec<f32> {
@@ -159,10 +163,10 @@ fn detector_pass(clock: &mut Clock, net: &DbNet, x: Tensor<4>) -> Vec<f32> {
         burn::tensor::activation::relu(conv_gemm::forward(&head.conv, cat))
     });
     let y = clock.time("head up1, up2", || head.upsample(y));
-    clock.time("to host", || crate::nn::into_f32_vec(y).unwrap())
+    clock.time("to host", || inkread::nn::into_f32_vec(y).unwrap())
 }
 
-/// A page-sized detector input (`HEIGHT` × `WIDTH`, default 960 × 736).
+/// A page-sized detector input (`PAGE_HEIGHT` × `PAGE_WIDTH`).
 #[test]
 #[ignore = "measurement with the pulled ppocr-v4-det; run with --ignored --nocapture"]
 fn time_detector_layers() {
@@ -170,17 +174,20 @@ fn time_detector_layers() {
     let path = std::env::var_os("PPOCR_DET")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            crate::models::StoreConfig::from_env()
+            inkread::models::StoreConfig::from_env()
                 .model_dir("ppocr-v4-det")
                 .join("ch_PP-OCRv4_det_infer.onnx")
         });
-    let net = crate::models::paddle::load_detector(&path, &device).unwrap();
-    let (height, width) = (env_usize("HEIGHT", 960), env_usize("WIDTH", 736));
+    let net = inkread::models::paddle::load_detector(&path, &device).unwrap();
+    let (height, width) = (
+        env_usize("PAGE_HEIGHT", 2016),
+        env_usize("PAGE_WIDTH", 1408),
+    );
     let values: Vec<f32> = (0..3 * height * width)
         .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
         .collect();
     let input = Tensor::<4>::from_data(TensorData::new(values, [1, 3, height, width]), &device);
-    let cancel = crate::cancel::CancelToken::new();
+    let cancel = inkread::cancel::CancelToken::new();
     drop(net.forward(input.clone(), &cancel).unwrap());
     report(&format!("page 3 x {height} x {width}"), |clock| {
         detector_pass(clock, &net, input.clone());
@@ -209,14 +216,14 @@ fn report(what: &str, mut pass: impl FnMut(&mut Clock)) {
 #[ignore = "measurement with the pulled ppocr-v4-rec; run with --ignored --nocapture"]
 fn time_recognizer_layers() {
     let device = Device::flex();
-    let (net, _) = crate::models::paddle::load_recognizer(&model_path(), &device).unwrap();
+    let (net, _) = inkread::models::paddle::load_recognizer(&model_path(), &device).unwrap();
     let (batch, width) = (env_usize("BATCH", 6), env_usize("WIDTH", 640));
     let values: Vec<f32> = (0..batch * 3 * 48 * width)
         .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
         .collect();
     let input = Tensor::<4>::from_data(TensorData::new(values, [batch, 3, 48, width]), &device);
     drop(
-        net.forward(input.clone(), &crate::cancel::CancelToken::new())
+        net.forward(input.clone(), &inkread::cancel::CancelToken::new())
             .unwrap(),
     );
     report(&format!("batch {batch} x 48 x {width}"), |clock| {
