@@ -316,7 +316,8 @@ enum Assembled {
         dims: [usize; 4],
         device: burn::tensor::Device,
     },
-    Tensor(Tensor<4>),
+    /// Boxed: a tensor is several times the size of the other variants.
+    Tensor(Box<Tensor<4>>),
 }
 
 impl OutputRows {
@@ -346,11 +347,9 @@ impl OutputRows {
             Assembled::Nothing => {
                 let zeros = TensorData::new(vec![0f32; n * c * rows * w], [n, c, rows, w]);
                 let tensor = Tensor::from_data(zeros.convert_dtype(band.dtype()), &band.device());
-                Assembled::Tensor(tensor.slice_assign([0..n, 0..c, first..first + h, 0..w], band))
+                Self::assigned(tensor, band, first)
             }
-            Assembled::Tensor(tensor) => {
-                Assembled::Tensor(tensor.slice_assign([0..n, 0..c, first..first + h, 0..w], band))
-            }
+            Assembled::Tensor(tensor) => Self::assigned(*tensor, band, first),
         };
     }
 
@@ -376,10 +375,16 @@ impl OutputRows {
             // Not readable as `f32` after all: Burn's way from here.
             None => {
                 let tensor = Tensor::from_data(TensorData::new(values, dims), &device);
-                let [n, c, _, _] = dims;
-                Assembled::Tensor(tensor.slice_assign([0..n, 0..c, first..first + h, 0..w], band))
+                Self::assigned(tensor, band, first)
             }
         }
+    }
+
+    /// `band` written into `tensor` from row `first` by Burn.
+    fn assigned(tensor: Tensor<4>, band: Tensor<4>, first: usize) -> Assembled {
+        let [n, c, h, w] = band.dims();
+        let rows = [0..n, 0..c, first..first + h, 0..w];
+        Assembled::Tensor(Box::new(tensor.slice_assign(rows, band)))
     }
 
     fn finish(self) -> Result<Tensor<4>> {
@@ -389,7 +394,7 @@ impl OutputRows {
                 dims,
                 device,
             } => Ok(Tensor::from_data(TensorData::new(values, dims), &device)),
-            Assembled::Tensor(tensor) => Ok(tensor),
+            Assembled::Tensor(tensor) => Ok(*tensor),
             Assembled::Nothing => Err(crate::Error::Model(
                 "a banded convolution made no rows".into(),
             )),
