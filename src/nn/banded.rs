@@ -63,16 +63,7 @@ pub fn conv2d_module_then_pooled(
     pool_rows: usize,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
-    let Some(options) = options_of(conv) else {
-        cancel.check()?;
-        return Ok(after(conv.forward(x)));
-    };
-    let bias = conv.bias.as_ref().map(|b| b.val());
-    let banded = Banded {
-        pool_rows: pool_rows.max(1),
-        ..Banded::new(conv.weight.val(), bias, options, after, cancel)
-    };
-    banded.run(x)
+    module_in_bands(conv, x, false, after, pool_rows, cancel)
 }
 
 /// [`conv2d_module`] then a ReLU, applied as each band's rows are written.
@@ -89,14 +80,32 @@ pub fn conv2d_module_relu_pooled(
     pool_rows: usize,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
+    module_in_bands(conv, x, true, after, pool_rows, cancel)
+}
+
+/// `conv`, then a ReLU where `relu`, then `after`, in bands of whole `pool_rows`.
+fn module_in_bands(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    relu: bool,
+    after: After,
+    pool_rows: usize,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
     let Some(options) = options_of(conv) else {
         cancel.check()?;
-        return Ok(after(burn::tensor::activation::relu(conv.forward(x))));
+        let y = conv.forward(x);
+        let y = if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
+        return Ok(after(y));
     };
     let bias = conv.bias.as_ref().map(|b| b.val());
     let banded = Banded {
         pool_rows: pool_rows.max(1),
-        relu: true,
+        relu,
         ..Banded::new(conv.weight.val(), bias, options, after, cancel)
     };
     banded.run(x)

@@ -21,12 +21,12 @@
 )]
 
 use burn::backend::DispatchDevice;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::differentiable_conv::options_of;
 use super::flex_values::with_f32;
 use super::{into_f32_vec, unfilled};
 
@@ -172,17 +172,9 @@ pub fn forward_then(
     x: Tensor<4>,
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    let [(top, bottom), (left, right)] = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0); 2],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => return Err(x),
+    let Some(options) = options_of(conv) else {
+        return Err(x);
     };
-    let options = ConvOptions::new_with_padding(
-        conv.stride,
-        [(top, bottom), (left, right)],
-        conv.dilation,
-        conv.groups,
-    );
     let bias = conv.bias.as_ref().map(|b| b.val());
     conv2d_then(x, &conv.weight.val(), bias.as_ref(), &options, activation)
 }
@@ -243,6 +235,7 @@ pub fn conv2d_then(
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 
     use super::*;

@@ -18,11 +18,11 @@
 )]
 
 use burn::backend::DispatchDevice;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
+use super::differentiable_conv::options_of;
 use super::flex_values::with_f32;
 use super::into_f32_vec;
 use super::matmul;
@@ -39,14 +39,9 @@ pub fn forward_then(
     x: Tensor<4>,
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    let unpadded = matches!(
-        conv.padding,
-        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
-    );
-    if !unpadded {
+    let Some(options) = options_of(conv) else {
         return Err(x);
-    }
-    let options = ConvOptions::new(conv.stride, [0, 0], conv.dilation, conv.groups);
+    };
     let bias = conv.bias.as_ref().map(|b| b.val());
     conv2d_then(x, &conv.weight.val(), bias.as_ref(), &options, activation)
 }
@@ -103,6 +98,7 @@ pub fn conv2d_then(
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 
     use super::*;
