@@ -7,14 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use burn::backend::DispatchDevice;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::conv_gemm;
 use super::differentiable_conv::options_of;
-use super::flex_values::with_f32;
+use super::flex_values::{on_flex_f32, with_f32};
 use crate::Result;
 use crate::cancel::CancelToken;
 
@@ -348,7 +347,7 @@ impl OutputRows {
         self.written += h;
         let assembled = std::mem::replace(&mut self.assembled, Assembled::Nothing);
         self.assembled = match assembled {
-            Assembled::Nothing if on_host(&band) => {
+            Assembled::Nothing if on_flex_f32(&band) => {
                 let values = vec![0.0f32; n * c * rows * w];
                 Self::copied(values, [n, c, rows, w], band, first)
             }
@@ -409,10 +408,6 @@ impl OutputRows {
             )),
         }
     }
-}
-
-fn on_host(x: &Tensor<4>) -> bool {
-    matches!(x.device().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
 }
 
 /// The sizes that decide how a convolution splits into bands.

@@ -5,21 +5,17 @@
 //! another: two passes over maps of up to 68 MB a page. Tensors that are not Flex's `f32`
 //! take the tensor operations.
 
-use burn::backend::DispatchDevice;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::flex_values::with_all_f32;
+use super::flex_values::{on_flex_f32, with_all_f32};
 use super::unfilled;
 
 /// `x · gate`, or `x + x · gate` where `residual`, with `gate` `[n, c, 1, 1]` for `x`
 /// `[n, c, h, w]`.
 pub fn apply(x: Tensor<4>, gate: Tensor<4>, residual: bool) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
-    let on_host = |t: &Tensor<4>| {
-        matches!(t.device().as_dispatch(), DispatchDevice::Flex(_)) && t.dtype() == DType::F32
-    };
-    let fits = gate.dims() == [n, c, 1, 1] && on_host(&x) && on_host(&gate) && h * w > 0;
+    let fits = gate.dims() == [n, c, 1, 1] && on_flex_f32(&x) && on_flex_f32(&gate) && h * w > 0;
     let shift = if residual { 1.0 } else { 0.0 };
     let gated = fits.then(|| {
         with_all_f32(&[x.clone(), gate.clone()], |maps| {

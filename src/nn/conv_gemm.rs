@@ -20,17 +20,15 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use burn::backend::DispatchDevice;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData, activation};
+use burn::tensor::{Tensor, TensorData, activation};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use super::flex_values::with_f32;
-use super::into_f32_vec;
+use super::flex_values::{bias_values, on_flex_f32, with_f32};
 use super::shifted_products::{self, Operands, ROWS};
 use super::unfilled;
 use super::winograd;
@@ -153,12 +151,8 @@ fn conv2d_with(
         return direct_conv::conv2d_then(x, &weight, bias.as_ref(), &options, activation)
             .unwrap_or_else(|x| on_burn(x, weight, bias, options));
     };
-    let bias_values = match &bias {
-        Some(b) => into_f32_vec(b.clone()).ok(),
-        None => Some(vec![0.0; layer.c_out]),
-    };
     // A bias of another length than the output channels: Burn's own error, not ours.
-    let Some(bias_values) = bias_values.filter(|b| b.len() == layer.c_out) else {
+    let Some(bias_values) = bias_values(bias.as_ref(), layer.c_out) else {
         return on_burn(x, weight, bias, options);
     };
     // Both read where they lie (`nn::flex_values`): the weights are shared with the layer,
@@ -235,9 +229,7 @@ struct Layer {
 impl Layer {
     /// `None` where Burn's own convolution should run.
     fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Option<Self> {
-        let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-        let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-        if !on_flex || !f32s {
+        if !on_flex_f32(x) || !on_flex_f32(weight) {
             return None;
         }
         Self::of_dims(x.dims(), weight.dims(), options)

@@ -20,15 +20,14 @@
     reason = "`Err` gives the input tensor back to the caller: no larger than `Ok`'s output"
 )]
 
-use burn::backend::DispatchDevice;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::differentiable_conv::options_of;
-use super::flex_values::with_f32;
-use super::{into_f32_vec, unfilled};
+use super::flex_values::{bias_values, on_flex_f32, with_f32};
+use super::unfilled;
 
 /// Input channels per output channel up to which a layer takes this path: beyond, each
 /// input row meets too few taps to pay for its pass, and matrix products do better.
@@ -187,19 +186,11 @@ pub fn conv2d_then(
     options: &ConvOptions<2>,
     activation: impl Fn(&mut [f32]) + Sync,
 ) -> Result<Tensor<4>, Tensor<4>> {
-    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
-    let layer = Layer::of(x.dims(), weight.dims(), options).filter(|_| on_flex && f32s);
-    let bias = match bias {
-        Some(b) => into_f32_vec(b.clone()).ok(),
-        None => layer.map(|l| vec![0.0; l.c_out]),
-    };
-    let (Some(layer), Some(bias)) = (layer, bias) else {
+    let on_host = on_flex_f32(&x) && on_flex_f32(weight);
+    let layer = Layer::of(x.dims(), weight.dims(), options).filter(|_| on_host);
+    let Some((layer, bias)) = layer.and_then(|l| Some((l, bias_values(bias, l.c_out)?))) else {
         return Err(x);
     };
-    if bias.len() != layer.c_out {
-        return Err(x);
-    }
     let images = x.dims()[0];
     let per_channel = layer.per_group * layer.kernel[0] * layer.kernel[1];
     let (in_image, out_plane) = (
@@ -235,6 +226,8 @@ pub fn conv2d_then(
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
+
+    use crate::nn::into_f32_vec;
     use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 

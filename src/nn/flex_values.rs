@@ -6,8 +6,8 @@
 //! Flex's buffer costs nothing; a tensor on another device or backend, of another element
 //! type, or laid out with strides falls back to a copy.
 
-use burn::backend::Flex;
-use burn::tensor::Tensor;
+use burn::backend::{DispatchDevice, Flex};
+use burn::tensor::{DType, Tensor};
 
 use super::into_f32_vec;
 
@@ -44,6 +44,22 @@ pub fn with_all_f32<const D: usize, R>(
         .collect::<Option<_>>()?;
     let slices: Vec<&[f32]> = copies.iter().map(Vec::as_slice).collect();
     Some(f(&slices))
+}
+
+/// Whether `t` is a Flex tensor of `f32`s, what our CPU kernels take (GPU and autodiff
+/// tensors are on other devices).
+pub fn on_flex_f32<const D: usize>(t: &Tensor<D>) -> bool {
+    matches!(t.device().as_dispatch(), DispatchDevice::Flex(_)) && t.dtype() == DType::F32
+}
+
+/// A layer's bias as values, zeros where it has none; `None` where it cannot be read as
+/// `f32` or is not `len` long (Burn's own error then, not ours).
+pub fn bias_values(bias: Option<&Tensor<1>>, len: usize) -> Option<Vec<f32>> {
+    let values = match bias {
+        Some(b) => into_f32_vec(b.clone()).ok()?,
+        None => vec![0.0; len],
+    };
+    (values.len() == len).then_some(values)
 }
 
 #[cfg(test)]

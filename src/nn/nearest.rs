@@ -7,11 +7,10 @@
 //! written once, from the rows it reads. Tensors that are not Flex's `f32` take the tensor
 //! operations.
 
-use burn::backend::DispatchDevice;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::flex_values::with_all_f32;
+use super::flex_values::{on_flex_f32, with_all_f32};
 use super::unfilled;
 
 /// Nearest-neighbour upsampling: each pixel becomes a `factor × factor` block.
@@ -32,8 +31,8 @@ pub fn add_upsampled(below: Tensor<4>, above: Tensor<4>, factor: usize) -> Tenso
         && above.dims() == [n, c, h / factor, w / factor]
         && h % factor == 0
         && w % factor == 0
-        && on_host(&below)
-        && on_host(&above);
+        && on_flex_f32(&below)
+        && on_flex_f32(&above);
     let sum = fits.then(|| {
         with_all_f32(&[below.clone(), above.clone()], |maps| {
             let (b, a) = (maps[0], maps[1]);
@@ -98,7 +97,7 @@ impl CatLayout {
         };
         for (x, factor) in maps {
             let [xn, xc, xh, xw] = x.dims();
-            if xn != n || xh * factor != h || xw * factor != w || *factor == 0 || !on_host(x) {
+            if xn != n || xh * factor != h || xw * factor != w || *factor == 0 || !on_flex_f32(x) {
                 return None;
             }
             layout.maps.push((xc, *factor));
@@ -145,10 +144,6 @@ impl CatLayout {
         }
         unreachable!("channel past the concatenation's")
     }
-}
-
-fn on_host(x: &Tensor<4>) -> bool {
-    matches!(x.device().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
 }
 
 #[cfg(test)]

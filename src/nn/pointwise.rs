@@ -17,14 +17,12 @@
     reason = "`Err` gives the input tensor back to the caller: no larger than `Ok`'s output"
 )]
 
-use burn::backend::DispatchDevice;
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::differentiable_conv::options_of;
-use super::flex_values::with_f32;
-use super::into_f32_vec;
+use super::flex_values::{bias_values, on_flex_f32, with_f32};
 use super::matmul;
 use super::shifted_products::ROWS;
 
@@ -57,20 +55,15 @@ pub fn conv2d_then(
     let [images, c_in, h, w] = x.dims();
     let [c_out, c_in_per_group, kh, kw] = weight.dims();
     let takes = matmul::available()
-        && matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
-        && x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
+        && on_flex_f32(&x)
+        && on_flex_f32(weight)
         && [kh, kw, options.groups] == [1, 1, 1]
         && options.stride == [1, 1]
         && options.padding == [(0, 0), (0, 0)]
         && c_in_per_group == c_in
         && c_in >= MIN_CHANNELS
         && c_out % ROWS == 0;
-    let bias = match bias {
-        Some(b) => into_f32_vec(b.clone()).ok(),
-        None => Some(vec![0.0; c_out]),
-    };
-    let Some(bias) = bias.filter(|b| takes && b.len() == c_out) else {
+    let Some(bias) = bias_values(bias, c_out).filter(|_| takes) else {
         return Err(x);
     };
     let n = h * w;
@@ -98,6 +91,8 @@ pub fn conv2d_then(
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
+
+    use crate::nn::into_f32_vec;
     use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 

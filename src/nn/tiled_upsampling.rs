@@ -15,13 +15,11 @@
     reason = "`Err` gives the input tensor back to the caller: no larger than `Ok`'s output"
 )]
 
-use burn::backend::DispatchDevice;
 use burn::nn::conv::ConvTranspose2d;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::flex_values::with_f32;
-use super::into_f32_vec;
+use super::flex_values::{bias_values, on_flex_f32, with_f32};
 use super::matmul;
 use super::shifted_products::ROWS;
 use super::unfilled;
@@ -37,9 +35,8 @@ pub fn forward_then(
     let [images, c_in, h, w] = x.dims();
     let [w_in, c_out, kh, kw] = weight.dims();
     let takes = matmul::available()
-        && matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
-        && x.dtype() == DType::F32
-        && weight.dtype() == DType::F32
+        && on_flex_f32(&x)
+        && on_flex_f32(&weight)
         && conv.groups == 1
         && w_in == c_in
         && conv.stride == [kh, kw]
@@ -47,11 +44,8 @@ pub fn forward_then(
         && conv.padding_out == [0, 0]
         && conv.dilation == [1, 1]
         && images * c_in * h * w > 0;
-    let bias = match &conv.bias {
-        Some(b) => into_f32_vec(b.val()).ok(),
-        None => Some(vec![0.0; c_out]),
-    };
-    let Some(bias) = bias.filter(|b| takes && b.len() == c_out) else {
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    let Some(bias) = bias_values(bias.as_ref(), c_out).filter(|_| takes) else {
         return Err(x);
     };
     let Some(by_tap) = with_f32(&weight, |values| taps_first(values, c_in, c_out, kh * kw)) else {
@@ -110,6 +104,8 @@ fn taps_first(weights: &[f32], c_in: usize, c_out: usize, taps: usize) -> Vec<f3
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
+
+    use crate::nn::into_f32_vec;
     use burn::tensor::{Device, Distribution};
 
     use super::*;
