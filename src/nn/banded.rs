@@ -38,40 +38,18 @@ pub fn identity(x: Tensor<4>) -> Tensor<4> {
 /// [`Conv2d::forward`] in bands, checking `cancel` before each. "Same" padding, which
 /// depends on the input's size, runs whole after one check.
 pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
-    conv2d_module_then(conv, x, &identity, cancel)
-}
-
-/// [`conv2d_module`] with `after` applied to each band.
-pub fn conv2d_module_then(
-    conv: &Conv2d,
-    x: Tensor<4>,
-    after: After,
-    cancel: &CancelToken,
-) -> Result<Tensor<4>> {
-    conv2d_module_then_pooled(conv, x, after, 1, cancel)
-}
-
-/// [`conv2d_module_then`] for an `after` that pools every `pool_rows` output rows into one
-/// (a max-pool with that kernel and stride, no padding): each band holds whole multiples
-/// of them, so the pooling happens in the bands too and the page-sized map before pooling
-/// never exists whole.
-pub fn conv2d_module_then_pooled(
-    conv: &Conv2d,
-    x: Tensor<4>,
-    after: After,
-    pool_rows: usize,
-    cancel: &CancelToken,
-) -> Result<Tensor<4>> {
-    module_in_bands(conv, x, false, after, pool_rows, cancel)
+    module_in_bands(conv, x, false, &identity, 1, cancel)
 }
 
 /// [`conv2d_module`] then a ReLU, applied as each band's rows are written.
 pub fn conv2d_module_relu(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
-    conv2d_module_relu_pooled(conv, x, &identity, 1, cancel)
+    module_in_bands(conv, x, true, &identity, 1, cancel)
 }
 
-/// [`conv2d_module_then_pooled`] with a ReLU before `after`, applied as each band's rows are
-/// written.
+/// [`conv2d_module_relu`], then `after`, which pools every `pool_rows` output rows into one
+/// (a max-pool with that kernel and stride, no padding): each band holds whole multiples
+/// of them, so the pooling happens in the bands too and the page-sized map before pooling
+/// never exists whole.
 pub fn conv2d_module_relu_pooled(
     conv: &Conv2d,
     x: Tensor<4>,
