@@ -60,6 +60,50 @@ pub fn conv2d_module_relu_pooled(
     module_in_bands(conv, x, true, after, pool_rows, cancel)
 }
 
+/// Two stride-1 "same" convolutions, each followed by a ReLU, then `after` (as in
+/// [`conv2d_module_relu_pooled`]), all in the same bands: the map between them never exists
+/// whole. CRAFT's first two layers make 64 channels at full resolution, 325 MB for a page,
+/// and writing and reading it back took more than their multiply-adds (docs/BENCH.md).
+/// Other layers run one after the other.
+pub fn conv2d_pair_relu_pooled(
+    first: &Conv2d,
+    second: &Conv2d,
+    x: Tensor<4>,
+    after: After,
+    pool_rows: usize,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
+    let (Some(options), Some(second_options)) = (options_of(first), options_of(second)) else {
+        let y = conv2d_module_relu(first, x, cancel)?;
+        return conv2d_module_relu_pooled(second, y, after, pool_rows, cancel);
+    };
+    if !keeps_height(first, &options) || !keeps_height(second, &second_options) {
+        let y = conv2d_module_relu(first, x, cancel)?;
+        return conv2d_module_relu_pooled(second, y, after, pool_rows, cancel);
+    }
+    let then = Then {
+        weight: second.weight.val(),
+        bias: second.bias.as_ref().map(|b| b.val()),
+        options: second_options,
+        packed: Default::default(),
+    };
+    let bias = first.bias.as_ref().map(|b| b.val());
+    let banded = Banded {
+        pool_rows: pool_rows.max(1),
+        relu: true,
+        then: Some(then),
+        ..Banded::new(first.weight.val(), bias, options, after, cancel)
+    };
+    banded.run(x)
+}
+
+/// Whether `conv` maps rows one to one: stride 1 and as many padding rows as its reach adds.
+fn keeps_height(conv: &Conv2d, options: &ConvOptions<2>) -> bool {
+    let [_, _, kh, _] = conv.weight.dims();
+    let (top, bottom) = options.padding[0];
+    options.stride[0] == 1 && top + bottom == options.dilation[0] * (kh.max(1) - 1)
+}
+
 /// `conv`, then a ReLU where `relu`, then `after`, in bands of whole `pool_rows`.
 fn module_in_bands(
     conv: &Conv2d,
@@ -123,8 +167,19 @@ struct Banded<'a> {
     pool_rows: usize,
     /// The weights packed by the first band, for the others.
     packed: conv_gemm::PackedWeights,
-    /// A ReLU on the convolution's output, before `after`.
+    /// A ReLU on the convolution's output (and on `then`'s), before `after`.
     relu: bool,
+    /// A second convolution on each band's output, before `after`.
+    then: Option<Then>,
+}
+
+/// The second of two convolutions run band by band ([`conv2d_pair_relu_pooled`]); it keeps
+/// the height, so a band's rows split between the two layers' paddings.
+struct Then {
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    packed: conv_gemm::PackedWeights,
 }
 
 impl<'a> Banded<'a> {
@@ -147,11 +202,15 @@ impl<'a> Banded<'a> {
             pool_rows: 1,
             packed: Default::default(),
             relu: false,
+            then: None,
         }
     }
 
     fn run(&self, x: Tensor<4>) -> Result<Tensor<4>> {
-        let geometry = Geometry::of(&x, &self.weight, &self.options);
+        let mut geometry = Geometry::of(&x, &self.weight, &self.options);
+        if let Some(then) = &self.then {
+            geometry = geometry.then(&then.weight, &then.options);
+        }
         let images = x.dims()[0];
         let rows = self.rows_per_band(&geometry);
         if rows == 0 && images > 1 {
@@ -160,19 +219,14 @@ impl<'a> Banded<'a> {
         let rows = (rows / self.pool_rows).max(1) * self.pool_rows;
         self.cancel.check()?;
         if rows >= geometry.out_height {
-            return Ok(self.whole(x, self.options.clone()));
+            let whole = (geometry.pad_top, geometry.pad_bottom);
+            return Ok(self.whole(x, with_rows_padded(&self.options, whole)));
         }
         let mut output = OutputRows::new(geometry.out_height / self.pool_rows);
         in_timed_parts(geometry.out_height, rows, self.pool_rows, |band| {
             self.cancel.check()?;
             let (input, padding) = geometry.band_input(&x, band);
-            let options = ConvOptions::new_with_padding(
-                self.options.stride,
-                [padding, self.options.padding[1]],
-                self.options.dilation,
-                self.options.groups,
-            );
-            output.write(self.whole(input, options));
+            output.write(self.whole(input, with_rows_padded(&self.options, padding)));
             Ok(())
         })?;
         output.finish()
@@ -201,17 +255,45 @@ impl<'a> Banded<'a> {
         Ok(Tensor::cat(parts, 0))
     }
 
+    /// The layer (or both) on `x`, whose rows `options` pads; `after` on the result.
     fn whole(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
         let x = (self.before)(x);
+        let Some(then) = &self.then else {
+            return (self.after)(self.first(x, options));
+        };
+        // The zero rows the band needs above (below) its input: the first layer's own
+        // padding where the band reaches past the input, and the second layer's where the
+        // band reaches past the first layer's output (a padded row of the second layer is
+        // zero, not the first layer run on zeros).
+        let (top, bottom) = options.padding[0];
+        let (own_top, own_bottom) = self.options.padding[0];
+        let first = (top.min(own_top), bottom.min(own_bottom));
+        let y = self.first(x, with_rows_padded(&options, first));
+        let rest = (top - first.0, bottom - first.1);
         (self.after)(conv_gemm::conv2d_reusing(
-            x,
-            self.weight.clone(),
-            self.bias.clone(),
-            options,
-            &self.packed,
+            y,
+            then.weight.clone(),
+            then.bias.clone(),
+            with_rows_padded(&then.options, rest),
+            &then.packed,
             self.relu,
         ))
     }
+
+    fn first(&self, x: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+        let (weight, bias) = (self.weight.clone(), self.bias.clone());
+        conv_gemm::conv2d_reusing(x, weight, bias, options, &self.packed, self.relu)
+    }
+}
+
+/// `options` with `rows` zero rows above and below the input.
+fn with_rows_padded(options: &ConvOptions<2>, rows: (usize, usize)) -> ConvOptions<2> {
+    ConvOptions::new_with_padding(
+        options.stride,
+        [rows, options.padding[1]],
+        options.dilation,
+        options.groups,
+    )
 }
 
 /// Runs `part` on consecutive ranges covering `0..total`: the first a quarter of `budget`,
@@ -398,16 +480,23 @@ struct Geometry {
     /// Values in one output row (all images, channels and columns).
     values_per_row: usize,
     stride: usize,
-    /// Zero rows above the input.
+    /// Images, channels and columns of the output.
+    out_dims: [usize; 3],
+    /// Zero rows above and below the input.
     pad_top: usize,
+    pad_bottom: usize,
     /// Input rows one output row reads: `dilation * (kernel - 1) + 1`.
     reach: usize,
 }
 
 impl Geometry {
     fn of(x: &Tensor<4>, weight: &Tensor<4>, options: &ConvOptions<2>) -> Self {
-        let [n, _, h, w] = x.dims();
-        let [c_out, c_in_per_group, kh, kw] = weight.dims();
+        Self::of_dims(x.dims(), weight.dims(), options)
+    }
+
+    fn of_dims(input: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Self {
+        let [n, _, h, w] = input;
+        let [c_out, c_in_per_group, kh, kw] = weight;
         let reach = |dim: usize, k: usize| options.dilation[dim] * (k.max(1) - 1) + 1;
         let out = |size: usize, dim: usize, k: usize| {
             let (before, after) = options.padding[dim];
@@ -417,11 +506,29 @@ impl Geometry {
         Self {
             in_height: h,
             out_height: out(h, 0, kh),
+            out_dims: [n, c_out, out_width],
             macs_per_row: n * out_width * c_out * c_in_per_group * kh * kw,
             values_per_row: n * out_width * c_out,
             stride: options.stride[0],
             pad_top: options.padding[0].0,
+            pad_bottom: options.padding[0].1,
             reach: reach(0, kh),
+        }
+    }
+
+    /// The two layers as one, when a second layer that keeps the height follows: a band's
+    /// output rows read more input rows, and a band costs both layers' work.
+    fn then(self, weight: &Tensor<4>, options: &ConvOptions<2>) -> Self {
+        let [n, c, w] = self.out_dims;
+        let second = Self::of_dims([n, c, self.out_height, w], weight.dims(), options);
+        Self {
+            out_dims: second.out_dims,
+            macs_per_row: self.macs_per_row + second.macs_per_row,
+            values_per_row: self.values_per_row.max(second.values_per_row),
+            pad_top: self.pad_top + second.pad_top,
+            pad_bottom: self.pad_bottom + second.pad_bottom,
+            reach: self.reach + second.reach - 1,
+            ..self
         }
     }
 
@@ -500,6 +607,7 @@ mod tests {
                         pool_rows: 1,
                         packed: Default::default(),
                         relu: false,
+                        then: None,
                     };
                     let banded = conv.run(x.clone()).unwrap();
                     assert_eq!(banded.dims(), whole.dims());
@@ -545,6 +653,61 @@ mod tests {
                 assert_eq!(banded.dims(), whole.dims(), "height {height} rows {rows}");
                 let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
                 assert!(diff < 1e-4, "height {height} rows {rows}: {diff}");
+            }
+        }
+    }
+
+    /// Two layers in the same bands give the second layer on the first's whole output,
+    /// with ReLUs and a 2×2 max-pool, for bands of one pooling window and up and for
+    /// layers whose paddings differ (a 5 × 5 then a 3 × 3 with dilation 2).
+    #[test]
+    fn a_pair_in_bands_gives_the_layers_one_after_the_other() {
+        use burn::nn::PaddingConfig2d;
+        use burn::nn::conv::Conv2dConfig;
+        use burn::tensor::activation::relu;
+        use burn::tensor::module::max_pool2d;
+        use burn::tensor::ops::MaxPoolOptions;
+        let device = Device::flex();
+        let pool = |y: Tensor<4>| max_pool2d(y, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+        let layer = |c: [usize; 2], k: usize, pad: usize, dilation: usize| {
+            Conv2dConfig::new(c, [k, k])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .with_dilation([dilation, dilation])
+                .init(&device)
+        };
+        let layers = [
+            (layer([3, 5], 3, 1, 1), layer([5, 4], 3, 1, 1)),
+            (layer([3, 5], 5, 2, 1), layer([5, 4], 3, 2, 2)),
+        ];
+        for (first, second) in &layers {
+            for height in [9, 16, 17] {
+                let x = Tensor::<4>::random([2, 3, height, 11], Distribution::Default, &device);
+                let whole = pool(relu(second.forward(relu(first.forward(x.clone())))));
+                let g = Geometry::of(&x, &first.weight.val(), &options_of(first).unwrap());
+                let row = g.then(&second.weight.val(), &options_of(second).unwrap());
+                let never = CancelToken::new();
+                for rows in [1, 2, 3, 5, 40] {
+                    let then = Then {
+                        weight: second.weight.val(),
+                        bias: second.bias.as_ref().map(|b| b.val()),
+                        options: options_of(second).unwrap(),
+                        packed: Default::default(),
+                    };
+                    let bias = first.bias.as_ref().map(|b| b.val());
+                    let options = options_of(first).unwrap();
+                    let conv = Banded {
+                        pool_rows: 2,
+                        macs_per_band: rows * row.macs_per_row,
+                        values_per_band: usize::MAX,
+                        relu: true,
+                        then: Some(then),
+                        ..Banded::new(first.weight.val(), bias, options, &pool, &never)
+                    };
+                    let banded = conv.run(x.clone()).unwrap();
+                    assert_eq!(banded.dims(), whole.dims(), "height {height} rows {rows}");
+                    let diff = (banded - whole.clone()).abs().max().into_scalar::<f32>();
+                    assert!(diff < 1e-4, "height {height} rows {rows}: {diff}");
+                }
             }
         }
     }

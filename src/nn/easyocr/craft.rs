@@ -14,6 +14,7 @@ use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
+    conv2d_pair_relu_pooled,
 };
 use crate::nn::nearest;
 
@@ -160,14 +161,15 @@ impl Craft {
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
     fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
-        // The ReLU, and the 2×2 max-pool where nothing else needs the map before it, run
-        // band by band with their convolution.
-        // The ReLUs applied as the convolutions write their rows.
+        // The ReLUs applied as the convolutions write their rows; the 2×2 max-pool, where
+        // nothing else needs the map before it, run band by band with its convolution.
         let conv = |i: usize, x: Tensor<4>| conv2d_module_relu(&v[i], x, cancel);
         let pool = |y: Tensor<4>| max_pool(y, 2, 2, 0);
         let conv_pool = |i: usize, x| conv2d_module_relu_pooled(&v[i], x, &pool, 2, cancel);
-        let x = conv(0, x)?;
-        let x = conv(2, conv_pool(1, x)?)?;
+        // The first two layers share their bands: the full-resolution map between them
+        // is never made whole.
+        let x = conv2d_pair_relu_pooled(&v[0], &v[1], x, &pool, 2, cancel)?;
+        let x = conv(2, x)?;
         let half = conv(3, x)?;
         let x = conv(4, max_pool(half.clone(), 2, 2, 0))?;
         let quarter = conv(5, x)?;
