@@ -12,6 +12,7 @@ pub mod host_linear;
 pub mod kraken;
 pub mod lstm_cell;
 mod matmul;
+pub mod max_pool;
 pub mod nearest;
 mod one_query;
 pub mod paddle;

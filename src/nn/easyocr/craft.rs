@@ -4,8 +4,8 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::{interpolate, max_pool2d};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::TensorSource;
@@ -16,6 +16,7 @@ use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
     conv2d_pair_relu_pooled,
 };
+use crate::nn::max_pool::{self, Window};
 use crate::nn::nearest;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
@@ -188,10 +189,8 @@ impl Craft {
 }
 
 fn max_pool(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
-    let options = MaxPoolOptions::new([kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding([padding, padding]);
-    max_pool2d(x, options)
+    let window = Window::new([kernel, kernel], [stride, stride]).with_padding([padding, padding]);
+    max_pool::max_pool2d(x, window)
 }
 
 /// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`.

@@ -4,8 +4,6 @@
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TensorSource;
@@ -16,6 +14,7 @@ use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{conv2d_module_relu, conv2d_module_relu_pooled};
 use crate::nn::differentiable_conv;
+use crate::nn::max_pool;
 
 /// Input height the network was trained for.
 pub const CRNN_INPUT_HEIGHT: usize = 64;
@@ -195,5 +194,5 @@ type ConvThen<'a, E> =
     &'a mut dyn FnMut(&Conv2d, Tensor<4>, Option<[usize; 2]>) -> std::result::Result<Tensor<4>, E>;
 
 fn max_pool(x: Tensor<4>, kernel: [usize; 2]) -> Tensor<4> {
-    max_pool2d(x, MaxPoolOptions::new(kernel).with_stride(kernel))
+    max_pool::max_pool2d(x, max_pool::Window::new(kernel, kernel))
 }
