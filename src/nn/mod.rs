@@ -1,6 +1,7 @@
 //! Burn networks only: tensors in, tensors out. No files, no images, no threads.
 
 pub mod banded;
+pub mod bilinear;
 pub mod channel_gate;
 pub mod conv_gemm;
 pub mod differentiable_conv;

@@ -4,20 +4,18 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::TensorSource;
-use super::layers::{ConvSpec, load_conv};
+use super::layers::{ConvSpec, load_conv, split_input_channels};
 use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
     conv2d_pair_relu_pooled,
 };
+use crate::nn::bilinear;
 use crate::nn::max_pool::{self, Window};
-use crate::nn::nearest;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -37,9 +35,15 @@ pub struct Craft {
     head: Vec<Conv2d>,
 }
 
+/// A decoder stage: a 1×1 layer on the concatenation of the map from below (upsampled to the
+/// skip connection's size) and the skip connection, then a 3×3 layer, both with ReLU. The
+/// 1×1 layer is kept as its two shares, one per part of the concatenation (see `decode`).
 #[derive(Module, Debug)]
 struct DoubleConv {
-    squeeze: Conv2d,
+    /// The 1×1 layer's share for the map from below, without the bias.
+    from_below: Conv2d,
+    /// Its share for the skip connection, with the bias.
+    from_skip: Conv2d,
     conv: Conv2d,
 }
 
@@ -95,12 +99,19 @@ impl Craft {
             let stage = format!("upconv{}.conv", i + 1);
             let (c0, b1) = (format!("{stage}.0"), format!("{stage}.1"));
             let (c3, b4) = (format!("{stage}.3"), format!("{stage}.4"));
+            let squeeze = load_conv(
+                src,
+                ConvSpec::new(&c0, [*c_in, *mid], 1, 0).batch_norm(&b1),
+                device,
+            )?;
+            // The map from below comes first in EasyOCR's concatenation: fc7's 1024
+            // channels, then each stage's output.
+            let below = if i == 0 { 1024 } else { UP_CHANNELS[i - 1][2] };
+            let (from_below, from_skip) = split_input_channels(&squeeze, below)
+                .ok_or_else(|| crate::Error::Model(format!("{stage}: {c_in} channels")))?;
             up.push(DoubleConv {
-                squeeze: load_conv(
-                    src,
-                    ConvSpec::new(&c0, [*c_in, *mid], 1, 0).batch_norm(&b1),
-                    device,
-                )?,
+                from_below,
+                from_skip,
                 conv: load_conv(
                     src,
                     ConvSpec::new(&c3, [*mid, *out], 3, 1).batch_norm(&b4),
@@ -136,15 +147,9 @@ impl Craft {
         let [half, quarter, eighth, sixteenth] = self.encode(x, cancel)?;
         let fc = conv_in_bands(&self.fc6, max_pool(sixteenth.clone(), 3, 1, 1), cancel)?;
         let fc = conv_in_bands(&self.fc7, fc, cancel)?;
-        let mut y = self.decode(
-            0,
-            nearest::cat_upsampled(vec![(fc, 1), (sixteenth, 1)]),
-            cancel,
-        )?;
+        let mut y = self.decode(0, fc, sixteenth, cancel)?;
         for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
-            let [_, _, h, w] = skip.dims();
-            let x = nearest::cat_upsampled(vec![(upsample(y, h, w), 1), (skip, 1)]);
-            y = self.decode(stage + 1, x, cancel)?;
+            y = self.decode(stage + 1, y, skip, cancel)?;
         }
         let n = self.head.len();
         for conv in &self.head[..n - 1] {
@@ -181,9 +186,21 @@ impl Craft {
         Ok([half, quarter, eighth, sixteenth])
     }
 
-    fn decode(&self, stage: usize, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
+    /// One decoder stage on `below` (upsampled bilinearly to `skip`'s size, as EasyOCR
+    /// does) and `skip`. The 1×1 layer and the upsampling are both linear and act on
+    /// different axes, so the share for `below` runs before the upsampling, on a quarter
+    /// of the pixels, and the concatenation is never made.
+    fn decode(
+        &self,
+        stage: usize,
+        below: Tensor<4>,
+        skip: Tensor<4>,
+        cancel: &CancelToken,
+    ) -> Result<Tensor<4>> {
         let block = &self.up[stage];
-        let squeezed = conv2d_module_relu(&block.squeeze, x, cancel)?;
+        let from_below = conv_in_bands(&block.from_below, below, cancel)?;
+        let from_skip = conv_in_bands(&block.from_skip, skip, cancel)?;
+        let squeezed = bilinear::add_resized_relu(from_skip, from_below)?;
         conv2d_module_relu(&block.conv, squeezed, cancel)
     }
 }
@@ -191,12 +208,4 @@ impl Craft {
 fn max_pool(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
     let window = Window::new([kernel, kernel], [stride, stride]).with_padding([padding, padding]);
     max_pool::max_pool2d(x, window)
-}
-
-/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`.
-fn upsample(x: Tensor<4>, height: usize, width: usize) -> Tensor<4> {
-    let options = InterpolateOptions::new(InterpolateMode::Bilinear)
-        .with_align_corners(false)
-        .with_output_size([height, width]);
-    interpolate(x, options)
 }

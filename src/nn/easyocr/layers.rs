@@ -84,6 +84,32 @@ pub fn load_conv(src: &mut dyn TensorSource, spec: ConvSpec, device: &Device) ->
     })
 }
 
+/// `conv` as two layers, one for its first `first` input channels (without the bias) and
+/// one for the rest (with it): on a concatenation `[a, b]` of that split, `conv` is the sum
+/// of the two layers on `a` and on `b`. `None` where `first` is not inside the channels.
+pub fn split_input_channels(conv: &Conv2d, first: usize) -> Option<(Conv2d, Conv2d)> {
+    let weight = conv.weight.val();
+    let [_, c_in, _, _] = weight.dims();
+    if first == 0 || first >= c_in {
+        return None;
+    }
+    // Copied out, so that each half is a plain contiguous tensor for the kernels.
+    let part = |from: usize, len: usize| {
+        let data = weight.clone().narrow(1, from, len).into_data();
+        Param::from_tensor(Tensor::<4>::from_data(data, &weight.device()))
+    };
+    let without_bias = Conv2d {
+        weight: part(0, first),
+        bias: None,
+        ..conv.clone()
+    };
+    let with_bias = Conv2d {
+        weight: part(first, c_in - first),
+        ..conv.clone()
+    };
+    Some((without_bias, with_bias))
+}
+
 /// `bn(conv(x)) = conv(x) * s + (beta - mean * s)` with `s = gamma / sqrt(var + eps)`.
 fn fold_batch_norm(
     src: &mut dyn TensorSource,
