@@ -17,11 +17,13 @@ use super::flex_values::{on_flex_f32, with_f32};
 use crate::Result;
 use crate::cancel::CancelToken;
 
-/// Multiply-adds computed between two cancel checks. Every band costs a call into Burn's
-/// convolution, and small bands cost speed: CRAFT on the sample page took 15.4 s in bands
-/// of 3·10⁸, 12.6 s at 10⁹, 10.3 s at 2·10⁹ and 9.9 s unbanded (docs/BENCH.md), so bands
-/// are as big as the 250 ms a Cancel may wait allows on a loaded 2-core machine.
-const MACS_PER_BAND: usize = 2_000_000_000;
+/// Multiply-adds computed between two cancel checks, at most (the time the last band took
+/// sizes the next, see [`BandSizes`]). Every band costs a call into the convolution, and
+/// small bands cost speed: CRAFT on the sample page took 15.4 s in bands of 3·10⁸, 12.6 s
+/// at 10⁹, 10.3 s at 2·10⁹ and 9.9 s unbanded with Burn's convolution; with our kernels at
+/// 100–170 GMAC/s, 2·10⁹ was a 15 ms band, and 10¹⁰ took CRAFT's detection of the Dracula
+/// page from 5.0 to 4.9 s (medians of four, docs/BENCH.md).
+const MACS_PER_BAND: usize = 10_000_000_000;
 /// Output values written between two checks: a convolution with few input channels (a
 /// network's first) is bound by memory, not by multiply-adds.
 const VALUES_PER_BAND: usize = 8_000_000;
