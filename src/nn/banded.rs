@@ -99,6 +99,16 @@ pub fn conv2d_pair_relu_pooled(
     banded.run(x)
 }
 
+/// [`conv2d_pair_relu_pooled`] without the pooling.
+pub fn conv2d_pair_relu(
+    first: &Conv2d,
+    second: &Conv2d,
+    x: Tensor<4>,
+    cancel: &CancelToken,
+) -> Result<Tensor<4>> {
+    conv2d_pair_relu_pooled(first, second, x, &identity, 1, cancel)
+}
+
 /// Whether `conv` maps rows one to one: stride 1 and as many padding rows as its reach adds.
 fn keeps_height(conv: &Conv2d, options: &ConvOptions<2>) -> bool {
     let [_, _, kh, _] = conv.weight.dims();

@@ -12,7 +12,7 @@ use crate::Result;
 use crate::cancel::CancelToken;
 use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
-    conv2d_pair_relu_pooled,
+    conv2d_pair_relu, conv2d_pair_relu_pooled,
 };
 use crate::nn::bilinear;
 use crate::nn::max_pool::{self, Window};
@@ -170,17 +170,15 @@ impl Craft {
         // The ReLUs applied as the convolutions write their rows; the 2×2 max-pool, where
         // nothing else needs the map before it, run band by band with its convolution.
         let conv = |i: usize, x: Tensor<4>| conv2d_module_relu(&v[i], x, cancel);
+        let pair = |i: usize, x: Tensor<4>| conv2d_pair_relu(&v[i], &v[i + 1], x, cancel);
         let pool = |y: Tensor<4>| max_pool(y, 2, 2, 0);
         let conv_pool = |i: usize, x| conv2d_module_relu_pooled(&v[i], x, &pool, 2, cancel);
-        // The first two layers share their bands: the full-resolution map between them
-        // is never made whole.
+        // Consecutive layers share their bands where only the second one's output is
+        // needed: the maps between them (325 MB at full resolution) are never made whole.
         let x = conv2d_pair_relu_pooled(&v[0], &v[1], x, &pool, 2, cancel)?;
-        let x = conv(2, x)?;
-        let half = conv(3, x)?;
-        let x = conv(4, max_pool(half.clone(), 2, 2, 0))?;
-        let quarter = conv(5, x)?;
-        let x = conv(7, conv_pool(6, quarter.clone())?)?;
-        let eighth = conv(8, x)?;
+        let half = pair(2, x)?;
+        let quarter = pair(4, max_pool(half.clone(), 2, 2, 0))?;
+        let eighth = pair(7, conv_pool(6, quarter.clone())?)?;
         let x = conv(10, conv_pool(9, eighth.clone())?)?;
         let sixteenth = conv_in_bands(&v[11], x, cancel)?;
         Ok([half, quarter, eighth, sixteenth])
