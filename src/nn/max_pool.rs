@@ -131,8 +131,8 @@ mod tests {
                     .with_padding(window.padding);
                 let burns = burn_max_pool2d(x, options);
                 assert_eq!(ours.dims(), burns.dims(), "{window:?} on {h}x{w}");
-                let ours = ours.into_data().to_vec::<f32>().unwrap();
-                let burns = burns.into_data().to_vec::<f32>().unwrap();
+                let ours = ours.into_data().try_into_vec::<f32>().unwrap();
+                let burns = burns.into_data().try_into_vec::<f32>().unwrap();
                 assert_eq!(ours, burns, "{window:?} on {h}x{w}");
             }
         }
