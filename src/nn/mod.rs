@@ -20,6 +20,7 @@ pub mod paddle;
 pub mod pointwise;
 mod shifted_products;
 mod softmax;
+pub mod step_clock;
 mod table_dots;
 pub mod tiled_upsampling;
 pub mod time_steps;

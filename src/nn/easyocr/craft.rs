@@ -2,6 +2,8 @@
 //! head that predicts, at half the input resolution, a character "region" (text) score and
 //! an "affinity" (link) score between neighbouring characters.
 
+use std::time::Duration;
+
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
@@ -16,6 +18,7 @@ use crate::nn::banded::{
 };
 use crate::nn::bilinear;
 use crate::nn::max_pool::{self, Window};
+use crate::nn::step_clock::Steps;
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -142,20 +145,40 @@ impl Craft {
     /// `x`: `[batch, 3, H, W]`, ImageNet-normalised on the 0..255 scale, H and W multiples
     /// of [`CRAFT_STRIDE_MULTIPLE`]. Returns raw scores (not clamped), as EasyOCR uses them.
     /// Every convolution runs in bands of rows with `cancel` checked between them (a page
-    /// takes tens of seconds on a CPU, one full-resolution convolution seconds).
+    /// takes seconds on a CPU, one full-resolution convolution a large part of one).
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<CraftMaps> {
-        let [half, quarter, eighth, sixteenth] = self.encode(x, cancel)?;
-        let fc = conv_in_bands(&self.fc6, max_pool(sixteenth.clone(), 3, 1, 1), cancel)?;
-        let fc = conv_in_bands(&self.fc7, fc, cancel)?;
-        let mut y = self.decode(0, fc, sixteenth, cancel)?;
+        self.forward_in_steps(x, cancel, &Steps::untimed())
+    }
+
+    /// [`Self::forward`], each step's time reported to `clock` (for measurements).
+    pub fn forward_timed(
+        &self,
+        x: Tensor<4>,
+        cancel: &CancelToken,
+        clock: &mut dyn FnMut(&str, Duration),
+    ) -> Result<CraftMaps> {
+        self.forward_in_steps(x, cancel, &Steps::timed(clock))
+    }
+
+    fn forward_in_steps(
+        &self,
+        x: Tensor<4>,
+        cancel: &CancelToken,
+        steps: &Steps,
+    ) -> Result<CraftMaps> {
+        let [half, quarter, eighth, sixteenth] = self.encode(x, cancel, steps)?;
+        let fc = steps.run("fc6 3x3 max-pool", || max_pool(sixteenth.clone(), 3, 1, 1));
+        let fc = steps.run("fc6", || conv_in_bands(&self.fc6, fc, cancel))?;
+        let fc = steps.run("fc7", || conv_in_bands(&self.fc7, fc, cancel))?;
+        let mut y = self.decode(0, fc, sixteenth, cancel, steps)?;
         for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
-            y = self.decode(stage + 1, y, skip, cancel)?;
+            y = self.decode(stage + 1, y, skip, cancel, steps)?;
         }
         let n = self.head.len();
-        for conv in &self.head[..n - 1] {
-            y = conv2d_module_relu(conv, y, cancel)?;
+        for (i, conv) in self.head[..n - 1].iter().enumerate() {
+            y = steps.run(&format!("head {i}"), || conv2d_module_relu(conv, y, cancel))?;
         }
-        let maps = conv_in_bands(&self.head[n - 1], y, cancel)?;
+        let maps = steps.run("head last", || conv_in_bands(&self.head[n - 1], y, cancel))?;
         let [b, _, h, w] = maps.dims();
         Ok(CraftMaps {
             text: maps.clone().narrow(1, 0, 1).reshape([b, h, w]),
@@ -165,22 +188,35 @@ impl Craft {
 
     /// VGG16-BN features at 1/2, 1/4, 1/8 and 1/16 of the input. The first three are taken
     /// after their ReLU (EasyOCR's in-place ReLU rewrites them), the last one before.
-    fn encode(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<[Tensor<4>; 4]> {
+    fn encode(&self, x: Tensor<4>, cancel: &CancelToken, steps: &Steps) -> Result<[Tensor<4>; 4]> {
         let v = &self.vgg;
         // The ReLUs applied as the convolutions write their rows; the 2×2 max-pool, where
         // nothing else needs the map before it, run band by band with its convolution.
-        let conv = |i: usize, x: Tensor<4>| conv2d_module_relu(&v[i], x, cancel);
-        let pair = |i: usize, x: Tensor<4>| conv2d_pair_relu(&v[i], &v[i + 1], x, cancel);
+        let conv = |i: usize, x: Tensor<4>| {
+            steps.run(&format!("vgg {i}"), || conv2d_module_relu(&v[i], x, cancel))
+        };
+        let pair = |i: usize, x: Tensor<4>| {
+            let label = format!("vgg {i} + {}", i + 1);
+            steps.run(&label, || conv2d_pair_relu(&v[i], &v[i + 1], x, cancel))
+        };
         let pool = |y: Tensor<4>| max_pool(y, 2, 2, 0);
-        let conv_pool = |i: usize, x| conv2d_module_relu_pooled(&v[i], x, &pool, 2, cancel);
+        let conv_pool = |i: usize, x| {
+            let label = format!("vgg {i} + max-pool");
+            steps.run(&label, || {
+                conv2d_module_relu_pooled(&v[i], x, &pool, 2, cancel)
+            })
+        };
         // Consecutive layers share their bands where only the second one's output is
         // needed: the maps between them (325 MB at full resolution) are never made whole.
-        let x = conv2d_pair_relu_pooled(&v[0], &v[1], x, &pool, 2, cancel)?;
+        let x = steps.run("vgg 0 + 1 + max-pool", || {
+            conv2d_pair_relu_pooled(&v[0], &v[1], x, &pool, 2, cancel)
+        })?;
         let half = pair(2, x)?;
-        let quarter = pair(4, max_pool(half.clone(), 2, 2, 0))?;
+        let x = steps.run("max-pool 1/2", || max_pool(half.clone(), 2, 2, 0));
+        let quarter = pair(4, x)?;
         let eighth = pair(7, conv_pool(6, quarter.clone())?)?;
         let x = conv(10, conv_pool(9, eighth.clone())?)?;
-        let sixteenth = conv_in_bands(&v[11], x, cancel)?;
+        let sixteenth = steps.run("vgg 11", || conv_in_bands(&v[11], x, cancel))?;
         Ok([half, quarter, eighth, sixteenth])
     }
 
@@ -194,12 +230,22 @@ impl Craft {
         below: Tensor<4>,
         skip: Tensor<4>,
         cancel: &CancelToken,
+        steps: &Steps,
     ) -> Result<Tensor<4>> {
         let block = &self.up[stage];
-        let from_below = conv_in_bands(&block.from_below, below, cancel)?;
-        let from_skip = conv_in_bands(&block.from_skip, skip, cancel)?;
-        let squeezed = bilinear::add_resized_relu(from_skip, from_below)?;
-        conv2d_module_relu(&block.conv, squeezed, cancel)
+        let label = |what: &str| format!("stage {stage} {what}");
+        let from_below = steps.run(&label("1x1 from below"), || {
+            conv_in_bands(&block.from_below, below, cancel)
+        })?;
+        let from_skip = steps.run(&label("1x1 from skip"), || {
+            conv_in_bands(&block.from_skip, skip, cancel)
+        })?;
+        let squeezed = steps.run(&label("upsample + add + relu"), || {
+            bilinear::add_resized_relu(from_skip, from_below)
+        })?;
+        steps.run(&label("3x3"), || {
+            conv2d_module_relu(&block.conv, squeezed, cancel)
+        })
     }
 }
 
