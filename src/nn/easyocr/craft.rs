@@ -16,9 +16,9 @@ use crate::nn::banded::{
     conv2d_module as conv_in_bands, conv2d_module_relu, conv2d_module_relu_pooled,
     conv2d_pair_relu, conv2d_pair_relu_pooled,
 };
-use crate::nn::bilinear;
 use crate::nn::max_pool::{self, Window};
 use crate::nn::step_clock::Steps;
+use crate::nn::{bilinear, pointwise};
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
 /// decoder's exact 2× upsampling).
@@ -235,10 +235,10 @@ impl Craft {
         let block = &self.up[stage];
         let label = |what: &str| format!("stage {stage} {what}");
         let from_below = steps.run(&label("1x1 from below"), || {
-            conv_in_bands(&block.from_below, below, cancel)
+            one_by_one(&block.from_below, below, cancel)
         })?;
         let from_skip = steps.run(&label("1x1 from skip"), || {
-            conv_in_bands(&block.from_skip, skip, cancel)
+            one_by_one(&block.from_skip, skip, cancel)
         })?;
         let squeezed = steps.run(&label("upsample + add + relu"), || {
             bilinear::add_resized_relu(from_skip, from_below)
@@ -246,6 +246,16 @@ impl Craft {
         steps.run(&label("3x3"), || {
             conv2d_module_relu(&block.conv, squeezed, cancel)
         })
+    }
+}
+
+/// A 1 × 1 layer whole, as one product on our kernel (the largest here takes about 0.1 s,
+/// well within what a Cancel may wait), else in bands.
+fn one_by_one(conv: &Conv2d, x: Tensor<4>, cancel: &CancelToken) -> Result<Tensor<4>> {
+    cancel.check()?;
+    match pointwise::forward_then(conv, x, |_| {}) {
+        Ok(y) => Ok(y),
+        Err(x) => conv_in_bands(conv, x, cancel),
     }
 }
 
