@@ -170,15 +170,26 @@ impl Craft {
         let fc = steps.run("fc6 3x3 max-pool", || max_pool(sixteenth.clone(), 3, 1, 1));
         let fc = steps.run("fc6", || conv_in_bands(&self.fc6, fc, cancel))?;
         let fc = steps.run("fc7", || conv_in_bands(&self.fc7, fc, cancel))?;
-        let mut y = self.decode(0, fc, sixteenth, cancel, steps)?;
-        for (stage, skip) in [eighth, quarter, half].into_iter().enumerate() {
-            y = self.decode(stage + 1, y, skip, cancel, steps)?;
+        let mut y = fc;
+        for (stage, skip) in [sixteenth, eighth, quarter].into_iter().enumerate() {
+            let squeezed = self.squeeze(stage, y, skip, cancel, steps)?;
+            let conv = &self.up[stage].conv;
+            y = steps.run(&format!("stage {stage} 3x3"), || {
+                conv2d_module_relu(conv, squeezed, cancel)
+            })?;
         }
-        let n = self.head.len();
-        for (i, conv) in self.head[..n - 1].iter().enumerate() {
-            y = steps.run(&format!("head {i}"), || conv2d_module_relu(conv, y, cancel))?;
-        }
-        let maps = steps.run("head last", || conv_in_bands(&self.head[n - 1], y, cancel))?;
+        let squeezed = self.squeeze(3, y, half, cancel, steps)?;
+        // The last stage's 3 × 3 layer and the head's three share bands in pairs: only
+        // the head's output is needed, not the 1/2-resolution maps between them.
+        let [first, second, third, pointwise, last] = &self.head[..] else {
+            return Err(crate::Error::Model("CRAFT's head has five layers".into()));
+        };
+        let y = steps.run("stage 3 3x3 + head 0", || {
+            conv2d_pair_relu(&self.up[3].conv, first, squeezed, cancel)
+        })?;
+        let y = steps.run("head 1 + 2", || conv2d_pair_relu(second, third, y, cancel))?;
+        let y = steps.run("head 3", || conv2d_module_relu(pointwise, y, cancel))?;
+        let maps = steps.run("head last", || conv_in_bands(last, y, cancel))?;
         let [b, _, h, w] = maps.dims();
         Ok(CraftMaps {
             text: maps.clone().narrow(1, 0, 1).reshape([b, h, w]),
@@ -220,11 +231,12 @@ impl Craft {
         Ok([half, quarter, eighth, sixteenth])
     }
 
-    /// One decoder stage on `below` (upsampled bilinearly to `skip`'s size, as EasyOCR
-    /// does) and `skip`. The 1×1 layer and the upsampling are both linear and act on
-    /// different axes, so the share for `below` runs before the upsampling, on a quarter
-    /// of the pixels, and the concatenation is never made.
-    fn decode(
+    /// A decoder stage's 1×1 layer on `below` (upsampled bilinearly to `skip`'s size, as
+    /// EasyOCR does) concatenated with `skip`, with its ReLU. The 1×1 layer and the
+    /// upsampling are both linear and act on different axes, so the share for `below` runs
+    /// before the upsampling, on a quarter of the pixels, and the concatenation is never
+    /// made.
+    fn squeeze(
         &self,
         stage: usize,
         below: Tensor<4>,
@@ -240,11 +252,8 @@ impl Craft {
         let from_skip = steps.run(&label("1x1 from skip"), || {
             one_by_one(&block.from_skip, skip, cancel)
         })?;
-        let squeezed = steps.run(&label("upsample + add + relu"), || {
+        steps.run(&label("upsample + add + relu"), || {
             bilinear::add_resized_relu(from_skip, from_below)
-        })?;
-        steps.run(&label("3x3"), || {
-            conv2d_module_relu(&block.conv, squeezed, cancel)
         })
     }
 }
