@@ -5,9 +5,12 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+/// What receives each step's label and time.
+pub type Clock<'a> = &'a mut dyn FnMut(&str, Duration);
+
 /// Where a forward pass reports its steps: `(label, time)` for each, or nowhere.
 pub struct Steps<'a> {
-    clock: RefCell<Option<&'a mut dyn FnMut(&str, Duration)>>,
+    clock: RefCell<Option<Clock<'a>>>,
 }
 
 impl<'a> Steps<'a> {
@@ -19,7 +22,7 @@ impl<'a> Steps<'a> {
     }
 
     /// Steps whose times go to `clock`.
-    pub fn timed(clock: &'a mut dyn FnMut(&str, Duration)) -> Self {
+    pub fn timed(clock: Clock<'a>) -> Self {
         Self {
             clock: RefCell::new(Some(clock)),
         }
@@ -46,10 +49,11 @@ mod tests {
     #[test]
     fn timed_steps_are_reported_in_order_and_untimed_ones_run() {
         let mut seen = Vec::new();
-        let mut clock = |label: &str, _: Duration| seen.push(label.to_string());
-        let steps = Steps::timed(&mut clock);
-        assert_eq!(steps.run("first", || 1) + steps.run("second", || 2), 3);
-        drop(steps);
+        {
+            let mut clock = |label: &str, _: Duration| seen.push(label.to_string());
+            let steps = Steps::timed(&mut clock);
+            assert_eq!(steps.run("first", || 1) + steps.run("second", || 2), 3);
+        }
         assert_eq!(seen, ["first", "second"]);
         assert_eq!(Steps::untimed().run("ignored", || 7), 7);
     }
