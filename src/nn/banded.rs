@@ -75,14 +75,12 @@ pub fn conv2d_pair_relu_pooled(
     pool_rows: usize,
     cancel: &CancelToken,
 ) -> Result<Tensor<4>> {
-    let (Some(options), Some(second_options)) = (options_of(first), options_of(second)) else {
+    let options = options_of(first).zip(options_of(second));
+    let shared = options.filter(|(o, p)| keeps_height(first, o) && keeps_height(second, p));
+    let Some((options, second_options)) = shared else {
         let y = conv2d_module_relu(first, x, cancel)?;
         return conv2d_module_relu_pooled(second, y, after, pool_rows, cancel);
     };
-    if !keeps_height(first, &options) || !keeps_height(second, &second_options) {
-        let y = conv2d_module_relu(first, x, cancel)?;
-        return conv2d_module_relu_pooled(second, y, after, pool_rows, cancel);
-    }
     let then = Then {
         weight: second.weight.val(),
         bias: second.bias.as_ref().map(|b| b.val()),

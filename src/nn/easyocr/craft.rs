@@ -2,8 +2,6 @@
 //! head that predicts, at half the input resolution, a character "region" (text) score and
 //! an "affinity" (link) score between neighbouring characters.
 
-use std::time::Duration;
-
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
@@ -17,7 +15,7 @@ use crate::nn::banded::{
     conv2d_pair_relu, conv2d_pair_relu_pooled,
 };
 use crate::nn::max_pool::{self, Window};
-use crate::nn::step_clock::Steps;
+use crate::nn::step_clock::{Clock, Steps};
 use crate::nn::{bilinear, pointwise};
 
 /// The input's height and width must be multiples of this (four 2× poolings plus the
@@ -144,8 +142,9 @@ impl Craft {
 
     /// `x`: `[batch, 3, H, W]`, ImageNet-normalised on the 0..255 scale, H and W multiples
     /// of [`CRAFT_STRIDE_MULTIPLE`]. Returns raw scores (not clamped), as EasyOCR uses them.
-    /// Every convolution runs in bands of rows with `cancel` checked between them (a page
-    /// takes seconds on a CPU, one full-resolution convolution a large part of one).
+    /// The convolutions run in bands of rows with `cancel` checked between them (a page
+    /// takes seconds on a CPU, one full-resolution convolution a large part of one), but
+    /// for the decoder's 1×1 layers, each a tenth of a second at most, checked before.
     pub fn forward(&self, x: Tensor<4>, cancel: &CancelToken) -> Result<CraftMaps> {
         self.forward_in_steps(x, cancel, &Steps::untimed())
     }
@@ -155,7 +154,7 @@ impl Craft {
         &self,
         x: Tensor<4>,
         cancel: &CancelToken,
-        clock: &mut dyn FnMut(&str, Duration),
+        clock: Clock,
     ) -> Result<CraftMaps> {
         self.forward_in_steps(x, cancel, &Steps::timed(clock))
     }
