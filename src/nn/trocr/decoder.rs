@@ -11,7 +11,7 @@ use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::TrocrConfig;
 use super::kv_cache::{CrossKeysValues, SelfAttentionCache};
 use super::params::{ParamSource, embedding, layer_norm};
-use super::per_image::each_image;
+use super::per_image::{image_runs, images_per_run};
 use crate::cancel::CancelToken;
 use crate::nn::host_linear;
 
@@ -176,18 +176,19 @@ impl TrocrDecoder {
 
     /// Cross-attention keys and values of every layer, from encoder states already in the
     /// decoder's cross-attention width.
-    /// Layer by layer and image by image, `cancel` checked before each.
+    /// Layer by layer and a few images at a time, `cancel` checked before each.
     pub fn cross_keys_values(
         &self,
         encoder_states: Tensor<3>,
         cancel: &CancelToken,
     ) -> crate::Result<CrossKeysValues> {
         let mut layers = Vec::with_capacity(self.layers.len());
+        let images = images_per_run(encoder_states.dims()[1]);
         for layer in &self.layers {
-            let per_image = each_image(&encoder_states, cancel, |states| {
+            let per_run = image_runs(&encoder_states, images, cancel, |states| {
                 layer.encoder_attn.keys_values(states)
             })?;
-            let (keys, values): (Vec<_>, Vec<_>) = per_image.into_iter().unzip();
+            let (keys, values): (Vec<_>, Vec<_>) = per_run.into_iter().unzip();
             layers.push((Tensor::cat(keys, 0), Tensor::cat(values, 0)));
         }
         Ok(CrossKeysValues { layers })

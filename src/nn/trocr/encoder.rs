@@ -12,7 +12,7 @@ use super::activation::{Activation, after_linear};
 use super::attention::{Attention, AttentionNames, AttentionShape};
 use super::config::{EncoderConfig, EncoderKind};
 use super::params::{INIT_STD, Init, ParamSource, layer_norm, linear};
-use super::per_image::map_image_runs;
+use super::per_image::{images_per_run, map_image_runs};
 use crate::cancel::CancelToken;
 
 #[derive(Module, Debug)]
@@ -84,22 +84,15 @@ impl EncoderLayer {
 }
 
 impl EncoderLayer {
-    /// Images whose attention or MLP runs in one part: about [`TOKENS_PER_RUN`] tokens,
-    /// within [`MACS_PER_RUN`], at least one image.
+    /// Images whose attention or MLP runs in one part: [`images_per_run`], within
+    /// [`MACS_PER_RUN`], at least one.
     fn images_per_run(&self, x: &Tensor<3>) -> usize {
         let [_, tokens, hidden] = x.dims();
         let [_, intermediate] = self.intermediate.weight.dims();
         let mlp = 2 * tokens * hidden * intermediate;
-        let by_tokens = TOKENS_PER_RUN / tokens.max(1);
-        by_tokens.min(MACS_PER_RUN / mlp.max(1)).max(1)
+        images_per_run(tokens).min(MACS_PER_RUN / mlp.max(1)).max(1)
     }
 }
-
-/// Tokens a part of a layer takes at once: three images of 577 tokens. Image by image, every
-/// linear layer's weights were read from memory again for each image; three at a time,
-/// trocr-base's batch of 8 took 3.66–3.72 s against 3.88–3.95 (trocr-small 1.16–1.21 s
-/// against 1.25; all eight at once did no better, docs/BENCH.md).
-const TOKENS_PER_RUN: usize = 3 * 577;
 
 /// Multiply-adds of a part's MLP, at most: about 0.1 s on this 2-core machine, well within
 /// what a Cancel may wait (trocr-large's images go two at a time).

@@ -7,29 +7,25 @@ use burn::tensor::Tensor;
 use crate::Result;
 use crate::cancel::CancelToken;
 
-/// `f` applied to each image of `x` (`[batch, ...]`) in order, `cancel` checked before each.
-pub fn each_image<T>(
+/// Tokens one run of images takes at once: three images of 577 tokens. Image by image,
+/// every linear layer's weights were read from memory again for each image; three at a
+/// time, trocr-base's encoder on a batch of 8 took 3.66–3.72 s against 3.88–3.95
+/// (trocr-small 1.16–1.21 s against 1.25; all eight at once did no better, docs/BENCH.md).
+pub const TOKENS_PER_RUN: usize = 3 * 577;
+
+/// Images of `tokens` tokens in one run: about [`TOKENS_PER_RUN`] tokens, at least one image.
+pub fn images_per_run(tokens: usize) -> usize {
+    (TOKENS_PER_RUN / tokens.max(1)).max(1)
+}
+
+/// `f` applied to runs of up to `images` images of `x` (`[batch, ...]`) in order, `cancel`
+/// checked before each run.
+pub fn image_runs<T>(
     x: &Tensor<3>,
+    images: usize,
     cancel: &CancelToken,
     mut f: impl FnMut(Tensor<3>) -> T,
 ) -> Result<Vec<T>> {
-    let batch = x.dims()[0];
-    let mut out = Vec::with_capacity(batch);
-    for i in 0..batch {
-        cancel.check()?;
-        out.push(f(x.clone().narrow(0, i, 1)));
-    }
-    Ok(out)
-}
-
-/// `f` applied to runs of up to `images` images of `x` (`[batch, ...]`), `cancel` checked
-/// before each run, the results joined again.
-pub fn map_image_runs(
-    x: Tensor<3>,
-    images: usize,
-    cancel: &CancelToken,
-    mut f: impl FnMut(Tensor<3>) -> Tensor<3>,
-) -> Result<Tensor<3>> {
     let batch = x.dims()[0];
     let images = images.max(1);
     let mut out = Vec::with_capacity(batch.div_ceil(images));
@@ -37,7 +33,17 @@ pub fn map_image_runs(
         cancel.check()?;
         out.push(f(x.clone().narrow(0, first, images.min(batch - first))));
     }
-    Ok(Tensor::cat(out, 0))
+    Ok(out)
+}
+
+/// [`image_runs`] for a function from states to states, the results joined again.
+pub fn map_image_runs(
+    x: Tensor<3>,
+    images: usize,
+    cancel: &CancelToken,
+    f: impl FnMut(Tensor<3>) -> Tensor<3>,
+) -> Result<Tensor<3>> {
+    Ok(Tensor::cat(image_runs(&x, images, cancel, f)?, 0))
 }
 
 #[cfg(test)]
