@@ -26,6 +26,13 @@ const TILE_COLUMNS: usize = 48;
 /// pages, and the CPU's own prefetchers do not cross pages.
 const FILL_AHEAD: usize = 16;
 
+/// Bytes of packed `A` that pass over each tile of `B` in turn, at most: a task's rows
+/// of a larger `A` are taken in a few passes, `B`'s panels filled again for each. An MLP's
+/// second layer over three images (1731 × 3072, 21 MB) was otherwise read again from
+/// memory for every tile: it does not stay in a last-level cache shared with other work
+/// (62–74 GMAC/s on the EPYC, where 2048 deep ran at 97; docs/BENCH.md).
+const A_BYTES_PER_PASS: usize = 4 << 20;
+
 /// Rows of `B` a task sums over before moving to the next tile, in a product split by
 /// depth: every tile reads its 48 columns of the same rows, so each page of those rows is
 /// read whole, a line after another, within one block (docs/BENCH.md: 16, 32 and 64 within
@@ -275,6 +282,15 @@ impl<'a> Packed<'a> {
         }
     }
 
+    /// Groups of rows in each pass over the tiles of `b` when a task takes `groups`: as
+    /// few passes as keep each within [`A_BYTES_PER_PASS`], of even sizes (a last pass of
+    /// a few groups would fill every panel again for little work).
+    fn groups_per_pass(&self, groups: usize) -> usize {
+        let group_bytes = self.panel_rows.len() * ROWS * size_of::<f32>();
+        let passes = (groups * group_bytes).div_ceil(A_BYTES_PER_PASS).max(1);
+        groups.div_ceil(passes).max(1)
+    }
+
     /// Each task a run of whole output rows, written in place, then finished (rows below
     /// `m` only).
     fn by_rows(
@@ -290,7 +306,12 @@ impl<'a> Packed<'a> {
             .for_each(|(task, dst)| {
                 let first = task * per_task;
                 let groups = first..first + dst.len() / self.n / ROWS;
-                self.block(groups, 0..self.tiles, dst, self.n);
+                let per_pass = self.groups_per_pass(groups.len());
+                for start in groups.clone().step_by(per_pass) {
+                    let pass = start..(start + per_pass).min(groups.end);
+                    let at = (start - first) * ROWS * self.n;
+                    self.block(pass, 0..self.tiles, &mut dst[at..], self.n);
+                }
                 // SAFETY: `block` wrote every row of these groups, all tiles' columns.
                 let dst = unsafe { unfilled::as_values(dst) };
                 let first_row = first * ROWS;
@@ -527,6 +548,14 @@ mod timing {
             [4624, 384, 384],
             [4624, 768, 3072],
             [4624, 3072, 768],
+            // Three images of 577 tokens, the encoders' runs (trocr::per_image).
+            [1731, 384, 1152],
+            [1731, 1536, 384],
+            [1731, 768, 2304],
+            [1731, 768, 3072],
+            [1731, 3072, 768],
+            [1731, 1536, 768],
+            [1731, 2048, 768],
             [16, 64, 120000],
             [96, 96, 30000],
         ] {

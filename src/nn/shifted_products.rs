@@ -250,9 +250,7 @@ mod kernel {
             // SAFETY: the caller's bounds; masked-off lanes are not read.
             unsafe {
                 let row = x.add(offset);
-                if let Some(&ahead) = offsets.get(k + PREFETCH_AHEAD) {
-                    prefetch_row(x.wrapping_add(ahead));
-                }
+                prefetch_row(ahead(offsets, k, x));
                 let b0 = _mm512_maskz_loadu_ps(m0, row);
                 let b1 = _mm512_maskz_loadu_ps(m1, row.add(LANES));
                 let b2 = _mm512_maskz_loadu_ps(m2, row.add(2 * LANES));
@@ -293,6 +291,22 @@ mod kernel {
                 _mm512_mask_storeu_ps(to.add(LANES), m1, s1);
                 _mm512_mask_storeu_ps(to.add(2 * LANES), m2, s2);
             }
+        }
+    }
+
+    /// Where step `k` of a tile at `x` fetches ahead: the row [`PREFETCH_AHEAD`] steps on,
+    /// and past the last step the first rows of the next tile (`x` + 48, where every caller
+    /// takes its next tile): without it, a sum over few rows (a decoder step's product,
+    /// split by depth into blocks of 32) met the first rows of every tile uncached.
+    #[inline(always)]
+    fn ahead(offsets: &[usize], k: usize, x: *const f32) -> *const f32 {
+        let step = k + PREFETCH_AHEAD;
+        match offsets.get(step) {
+            Some(&offset) => x.wrapping_add(offset),
+            None => match offsets.get(step - offsets.len()) {
+                Some(&offset) => x.wrapping_add(3 * LANES + offset),
+                None => x,
+            },
         }
     }
 
