@@ -30,7 +30,7 @@ const FILL_AHEAD: usize = 16;
 /// of a larger `A` are taken in a few passes, `B`'s panels filled again for each. An MLP's
 /// second layer over three images (1731 × 3072, 21 MB) was otherwise read again from
 /// memory for every tile: it does not stay in a last-level cache shared with other work
-/// (62–74 GMAC/s on the EPYC, where 2048 deep ran at 97; docs/BENCH.md).
+/// (58–71 GMAC/s on the EPYC, where 2048 deep ran at 97; docs/BENCH.md).
 const A_BYTES_PER_PASS: usize = 4 << 20;
 
 /// Rows of `B` a task sums over before moving to the next tile, in a product split by

@@ -295,9 +295,10 @@ mod kernel {
     }
 
     /// Where step `k` of a tile at `x` fetches ahead: the row [`PREFETCH_AHEAD`] steps on,
-    /// and past the last step the first rows of the next tile (`x` + 48, where every caller
-    /// takes its next tile): without it, a sum over few rows (a decoder step's product,
-    /// split by depth into blocks of 32) met the first rows of every tile uncached.
+    /// and past the last step the first rows of the next tile, `x` + 48 where the caller
+    /// reads X in place (a panel's next row, already cached, where it copied a tile into
+    /// one): without it, a sum over few rows (a decoder step's product, split by depth
+    /// into blocks of 32) met the first rows of every tile uncached.
     #[inline(always)]
     fn ahead(offsets: &[usize], k: usize, x: *const f32) -> *const f32 {
         let step = k + PREFETCH_AHEAD;
