@@ -13,12 +13,8 @@ use inkread::cancel::CancelToken;
 use inkread::nn::easyocr::craft::Craft;
 use inkread::nn::easyocr::fresh::FreshWeights;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+use support::env_usize;
 
 #[test]
 #[ignore = "measurement; run with --ignored --nocapture"]

@@ -21,6 +21,9 @@ use inkread::nn::paddle::lcnet::{LcNetV3, RepLayer};
 use inkread::nn::paddle::svtr::SvtrBlock;
 use inkread::nn::{conv_gemm, host_linear, nearest};
 
+mod support;
+use support::env_usize;
+
 /// Seconds per label, summed over a pass.
 #[derive(Default)]
 struct Clock(BTreeMap<String, f64>);
@@ -34,13 +37,6 @@ impl Clock {
         *self.0.entry(label.to_string()).or_default() += start.elapsed().as_secs_f64();
         out
     }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn model_path() -> PathBuf {

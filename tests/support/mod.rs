@@ -110,3 +110,12 @@ pub fn store_with_english_g2() -> Option<(tempfile::TempDir, inkread::models::In
         .expect("importing the tests' copy of english_g2");
     Some((root, installer))
 }
+
+/// A number from the environment variable `name` (a measurement's size or rounds), else
+/// `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -38,7 +38,7 @@ pub struct Craft {
 
 /// A decoder stage: a 1×1 layer on the concatenation of the map from below (upsampled to the
 /// skip connection's size) and the skip connection, then a 3×3 layer, both with ReLU. The
-/// 1×1 layer is kept as its two shares, one per part of the concatenation (see `decode`).
+/// 1×1 layer is kept as its two shares, one per part of the concatenation (see `Craft::squeeze`).
 #[derive(Module, Debug)]
 struct DoubleConv {
     /// The 1×1 layer's share for the map from below, without the bias.

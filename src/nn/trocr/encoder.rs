@@ -81,9 +81,7 @@ impl EncoderLayer {
             host_linear::forward_plus(&self.output, inner, x)
         })
     }
-}
 
-impl EncoderLayer {
     /// Images whose attention or MLP runs in one part: [`images_per_run`], within
     /// [`MACS_PER_RUN`], at least one.
     fn images_per_run(&self, x: &Tensor<3>) -> usize {

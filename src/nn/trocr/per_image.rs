@@ -11,7 +11,7 @@ use crate::cancel::CancelToken;
 /// every linear layer's weights were read from memory again for each image; three at a
 /// time, trocr-base's encoder on a batch of 8 took 3.66–3.72 s against 3.88–3.95
 /// (trocr-small 1.16–1.21 s against 1.25; all eight at once did no better, docs/BENCH.md).
-pub const TOKENS_PER_RUN: usize = 3 * 577;
+const TOKENS_PER_RUN: usize = 3 * 577;
 
 /// Images of `tokens` tokens in one run: about [`TOKENS_PER_RUN`] tokens, at least one image.
 pub fn images_per_run(tokens: usize) -> usize {
